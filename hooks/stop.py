@@ -1,0 +1,15 @@
+#!/usr/bin/env -S uv run --script
+# /// script
+# requires-python = ">=3.11"
+# dependencies = ["pydantic==2.14.4", "filelock==4.3.1", "orjson==3.13.0"]
+# ///
+"""lifeguard Stop hook. When the agent stops: checkpoints the state; never blocks a stop that is already being retried."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib"))
+from lifeguard.runner import run  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(run("Stop", __file__))

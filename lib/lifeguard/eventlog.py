@@ -1,0 +1,168 @@
+"""The append-only JSONL event log: one line per event, each with a sequence number and a CRC.
+
+Line format: a compact JSON object (ASCII only) whose last member is `"crc":"xxxxxxxx"`, the
+CRC-32 of the line without that member. A line whose CRC does not match (a torn write, a bit
+flip, a hand edit) is damaged: readers skip it and report it, and the appender moves a damaged
+tail into quarantine before it writes, so the log only ever grows by good lines.
+
+Appending reads only the tail of the file, so its cost does not grow with the log's length.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from pathlib import Path
+from typing import Iterator
+
+from . import fsutil
+
+_SUFFIX_LEN = len(',"crc":"00000000"}')
+_TAIL_CHUNK = 16384
+
+
+def encode(record: dict) -> bytes:
+    body = json.dumps(record, separators=(",", ":"), ensure_ascii=True, default=str)
+    if not body.startswith("{") or body == "{}":
+        raise ValueError("an event record must be a non-empty object")
+    crc = zlib.crc32(body.encode("ascii"))
+    return f'{body[:-1]},"crc":"{crc:08x}"}}\n'.encode("ascii")
+
+
+def decode(line: bytes) -> dict | None:
+    """The record in one line (without its trailing newline), or None if damaged."""
+    if len(line) <= _SUFFIX_LEN or not line.endswith(b'"}') or line[-_SUFFIX_LEN:-10] != b',"crc":"':
+        return None
+    body = line[:-_SUFFIX_LEN] + b"}"
+    try:
+        if zlib.crc32(body) != int(line[-10:-2], 16):
+            return None
+        record = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("seq"), int):
+        return None
+    return record
+
+
+class Tail:
+    """What the appender needs to know about the end of the log."""
+
+    __slots__ = ("last_seq", "good_end", "size")
+
+    def __init__(self, last_seq: int, good_end: int, size: int):
+        self.last_seq = last_seq  # seq of the last good line (0 if none)
+        self.good_end = good_end  # byte offset just past the last good line
+        self.size = size
+
+
+def _open_ro(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | fsutil._NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+
+
+def read_tail(path: Path) -> Tail:
+    """Find the last good line by reading backwards from the end, a chunk at a time.
+
+    `buf` always holds the file's bytes from offset `pos` on; bytes after the last newline
+    are a torn fragment and are never taken for a line.
+    """
+    fd = _open_ro(path)
+    if fd is None:
+        return Tail(0, 0, 0)
+    try:
+        size = os.fstat(fd).st_size
+        pos, buf = size, b""
+        while True:
+            last_nl = buf.rfind(b"\n")
+            prev_nl = buf.rfind(b"\n", 0, last_nl) if last_nl > 0 else -1
+            if (last_nl == -1 or prev_nl == -1) and pos > 0:
+                start = max(0, pos - _TAIL_CHUNK)
+                buf = os.pread(fd, pos - start, start) + buf
+                pos = start
+                continue
+            if last_nl == -1:
+                return Tail(0, 0, size)
+            record = decode(buf[prev_nl + 1 : last_nl])
+            if record is not None:
+                return Tail(record["seq"], pos + last_nl + 1, size)
+            buf = buf[: prev_nl + 1]
+    finally:
+        os.close(fd)
+
+
+def repair_tail(path: Path, tail: Tail, quarantine_dir: Path) -> int:
+    """Move everything after the last good line into quarantine; returns bytes moved.
+
+    Call only while holding the session lock (nobody else is appending).
+    """
+    if tail.good_end >= tail.size:
+        return 0
+    fd = os.open(path, os.O_RDWR | fsutil._NOFOLLOW | os.O_CLOEXEC)
+    try:
+        damaged = os.pread(fd, tail.size - tail.good_end, tail.good_end)
+        fsutil.quarantine(quarantine_dir, path.name + ".tail", damaged, "damaged event-log tail")
+        os.ftruncate(fd, tail.good_end)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    tail.size = tail.good_end
+    return len(damaged)
+
+
+def append(path: Path, record: dict) -> None:
+    fsutil.append_durable(path, encode(record))
+
+
+class ReadReport:
+    def __init__(self) -> None:
+        self.damaged_lines: list[int] = []  # 1-based line numbers
+        self.torn_tail = False
+
+
+def iter_records(path: Path, report: ReadReport | None = None) -> Iterator[dict]:
+    """Every good record in file order; damaged lines are skipped and noted in `report`."""
+    try:
+        data = fsutil.read_bytes_nofollow(path)
+    except FileNotFoundError:
+        return
+    lines = data.split(b"\n")
+    last = lines.pop()
+    if last and report is not None:
+        report.torn_tail = True
+    for number, line in enumerate(lines, 1):
+        record = decode(line)
+        if record is None:
+            if report is not None:
+                report.damaged_lines.append(number)
+            continue
+        yield record
+    if last and report is not None:
+        report.damaged_lines.append(len(lines) + 1)
+
+
+def read_after(path: Path, seq: int) -> list[dict]:
+    """Good records with a sequence number above `seq`, reading only as far back as needed."""
+    fd = _open_ro(path)
+    if fd is None:
+        return []
+    try:
+        pos = os.fstat(fd).st_size
+        buf = b""
+        while pos > 0:
+            start = max(0, pos - 4 * _TAIL_CHUNK)
+            buf = os.pread(fd, pos - start, start) + buf
+            pos = start
+            lines = buf.split(b"\n")
+            complete = lines[1:-1] if pos > 0 else lines[:-1]
+            first = next((r for r in map(decode, complete) if r is not None), None)
+            if first is not None and first["seq"] <= seq:
+                break
+        lines = buf.split(b"\n")
+        complete = lines[1:-1] if pos > 0 else lines[:-1]
+        return [r for r in map(decode, complete) if r is not None and r["seq"] > seq]
+    finally:
+        os.close(fd)

@@ -1,0 +1,140 @@
+"""Crash-safe file primitives: atomic replace, durable append, private folders, quarantine.
+
+Rules kept everywhere: never write through a symlink (O_NOFOLLOW), files are 0600 and
+folders 0700 whatever the umask, and damaged bytes are moved aside, never deleted.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from pathlib import Path
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+class UnsafePathError(OSError):
+    """A path lifeguard was about to write is a symlink or otherwise not ours."""
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` (and parents) as 0700 if missing; refuse a symlink in its place."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(path, DIR_MODE)
+        except FileExistsError:
+            pass
+        st = os.lstat(path)
+    import stat as _stat
+
+    if _stat.S_ISLNK(st.st_mode) or not _stat.S_ISDIR(st.st_mode):
+        raise UnsafePathError(errno.ELOOP, "not a private folder (symlink or file)", str(path))
+    if st.st_mode & 0o777 != DIR_MODE:
+        os.chmod(path, DIR_MODE)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | _CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`: unique temp file, fsync, os.replace, fsync the folder.
+
+    A reader sees the old bytes or the new, never a mix; kill -9 at any instant leaves
+    one of the two. A symlink at `path` is refused, not followed.
+    """
+    folder = path.parent
+    if os.path.islink(path):
+        raise UnsafePathError(errno.ELOOP, "refusing to replace a symlink", str(path))
+    tmp = folder / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, FILE_MODE)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(folder)
+
+
+def open_append(path: Path) -> int:
+    """An O_APPEND descriptor on `path`, created 0600; a symlink at `path` is refused."""
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _CLOEXEC, FILE_MODE)
+
+
+def append_durable(path: Path, data: bytes) -> None:
+    """Append `data` in one write and fdatasync it. A failed fsync raises: not committed."""
+    fd = open_append(path)
+    try:
+        written = os.write(fd, data)
+        if written != len(data):  # short write: disk full mid-line; the reader quarantines it
+            raise OSError(errno.ENOSPC, "short write", str(path))
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_bytes_nofollow(path: Path, limit: int | None = None) -> bytes:
+    """Read a file we own without following a symlink at its name."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+    try:
+        if limit is None:
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def quarantine(quarantine_dir: Path, name: str, data: bytes, reason: str) -> Path:
+    """Keep damaged bytes under `quarantine_dir` (never deleted); returns where they went."""
+    ensure_private_dir(quarantine_dir)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    target = quarantine_dir / f"{stamp}-{os.getpid()}-{os.urandom(3).hex()}-{name}"
+    atomic_write(target, data)
+    note = f'{{"file":"{target.name}","bytes":{len(data)},"reason":{_json_str(reason)}}}\n'
+    append_durable(quarantine_dir / "index.jsonl", note.encode())
+    return target
+
+
+def quarantine_file(quarantine_dir: Path, path: Path, reason: str) -> Path | None:
+    """Move a damaged or foreign file (or symlink) at `path` into quarantine."""
+    ensure_private_dir(quarantine_dir)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    target = quarantine_dir / f"{stamp}-{os.getpid()}-{os.urandom(3).hex()}-{path.name}"
+    try:
+        os.rename(path, target)  # renames a symlink itself, never its target
+    except FileNotFoundError:
+        return None
+    note = f'{{"file":"{target.name}","from":{_json_str(str(path))},"reason":{_json_str(reason)}}}\n'
+    append_durable(quarantine_dir / "index.jsonl", note.encode())
+    fsync_dir(path.parent)
+    return target
+
+
+def _json_str(text: str) -> str:
+    import json
+
+    return json.dumps(text)

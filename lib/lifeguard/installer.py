@@ -1,0 +1,317 @@
+"""install.sh's work: copy lifeguard into a project's .claude/ and merge its hook entries.
+
+    python -m lifeguard.installer [TARGET]               install or upgrade
+    python -m lifeguard.installer --uninstall [TARGET]   remove exactly what was installed
+
+Every file installed is listed, with its hash, in `.claude/lib/lifeguard/MANIFEST.json`, so an
+upgrade replaces exactly lifeguard's files and uninstall removes exactly them. A file at a
+destination that lifeguard did not put there is never overwritten: the install stops first.
+Lifeguard's settings.json entries are recognised by their command (`.claude/hooks/lifeguard-run`);
+the user's own settings and hooks are kept as they are. settings.json is backed up before any
+change, and an invalid settings.json stops the install with no change at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import VERSION, fsutil
+
+REPO = Path(__file__).resolve().parents[2]
+MARKER = "/.claude/hooks/lifeguard-run "
+MANIFEST = Path("lib/lifeguard/MANIFEST.json")
+SETTINGS_BACKUPS_KEPT = 10
+
+# event, script, timeout (s), takes a tool matcher
+HOOKS = [
+    ("SessionStart", "session_start", 60, False),
+    ("UserPromptSubmit", "user_prompt_submit", 10, False),
+    ("PreToolUse", "pre_tool_use", 10, True),
+    ("PostToolUse", "post_tool_use", 10, True),
+    ("PostToolUseFailure", "post_tool_use_failure", 10, True),
+    ("Stop", "stop", 30, False),
+    ("SubagentStart", "subagent_start", 10, False),
+    ("SubagentStop", "subagent_stop", 10, False),
+    ("PreCompact", "pre_compact", 30, False),
+    ("SessionEnd", "session_end", 15, False),
+]
+
+
+class InstallError(Exception):
+    """A reason to stop before changing anything; the message is for the user."""
+
+
+def say(text: str) -> None:
+    print(f"lifeguard: {text}", flush=True)
+
+
+def command_for(script: str, timeout: int) -> str:
+    return f'"$CLAUDE_PROJECT_DIR"/.claude/hooks/lifeguard-run {script} {timeout}'
+
+
+def lifeguard_entries() -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for event, script, timeout, matcher in HOOKS:
+        group: dict = {"matcher": "*"} if matcher else {}
+        group["hooks"] = [{"type": "command", "command": command_for(script, timeout), "timeout": timeout}]
+        out[event] = [group]
+    return out
+
+
+def is_ours(hook: object) -> bool:
+    return isinstance(hook, dict) and MARKER in str(hook.get("command", ""))
+
+
+# -- settings.json -----------------------------------------------------------------
+
+
+def read_settings(path: Path) -> dict:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise InstallError(f"{path} is not valid JSON ({exc}); fix it first. Nothing was changed.") from None
+    if not isinstance(data, dict):
+        raise InstallError(f"{path} must hold a JSON object; nothing was changed.")
+    if "hooks" in data and not isinstance(data["hooks"], dict):
+        raise InstallError(f'{path}: "hooks" must be an object; nothing was changed.')
+    return data
+
+
+def without_ours(settings: dict) -> dict:
+    """settings with every lifeguard hook removed, and only what that emptied dropped."""
+    out = json.loads(json.dumps(settings))
+    hooks = out.get("hooks")
+    if not isinstance(hooks, dict):
+        return out
+    for event in list(hooks):
+        groups = hooks[event]
+        if not isinstance(groups, list):
+            continue
+        kept_groups = []
+        for group in groups:
+            if isinstance(group, dict) and isinstance(group.get("hooks"), list):
+                kept = [h for h in group["hooks"] if not is_ours(h)]
+                if len(kept) != len(group["hooks"]) and not kept:
+                    continue  # a group that only held lifeguard's hooks
+                group["hooks"] = kept
+            kept_groups.append(group)
+        if groups and not kept_groups:
+            del hooks[event]
+        else:
+            hooks[event] = kept_groups
+    if not hooks and settings.get("hooks"):
+        del out["hooks"]
+    return out
+
+
+def with_ours(settings: dict) -> dict:
+    out = without_ours(settings)
+    hooks = out.setdefault("hooks", {})
+    for event, groups in lifeguard_entries().items():
+        existing = hooks.get(event)
+        hooks[event] = (existing if isinstance(existing, list) else []) + groups
+    return out
+
+
+def write_settings(claude: Path, before: dict, after: dict) -> bool:
+    path = claude / "settings.json"
+    if before == after and (path.exists() or not after):
+        return False
+    if path.exists():
+        backups = claude / "state" / "backups" / "settings"
+        fsutil.ensure_private_dir(claude / "state")
+        fsutil.ensure_private_dir(claude / "state" / "backups")
+        fsutil.ensure_private_dir(backups)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+        fsutil.atomic_write(backups / f"settings-{stamp}.json", path.read_bytes())
+        for old in sorted(backups.glob("settings-*.json"))[:-SETTINGS_BACKUPS_KEPT]:
+            old.unlink()
+        say(f"backed up settings.json to {backups.relative_to(claude.parent)}/settings-{stamp}.json")
+    text = json.dumps(after, indent=2, ensure_ascii=False) + "\n"
+    _write_public(path, text.encode())
+    return True
+
+
+def _write_public(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Atomic write of a file meant to be read by others (settings, code): 0644 or 0755."""
+    fsutil.atomic_write(path, data)
+    os.chmod(path, mode)
+
+
+# -- files ---------------------------------------------------------------------------
+
+
+def source_files() -> dict[str, Path]:
+    """Destination (relative to .claude/) -> source file in this checkout."""
+    files: dict[str, Path] = {}
+    for src in sorted((REPO / "hooks").iterdir()):
+        if src.is_file() and (src.suffix == ".py" or src.name == "lifeguard-run"):
+            files[f"hooks/{src.name}"] = src
+    for src in sorted((REPO / "lib" / "lifeguard").rglob("*.py")):
+        if "__pycache__" not in src.parts:
+            files[str(Path("lib") / src.relative_to(REPO / "lib"))] = src
+    scripts = REPO / "scripts"
+    if scripts.is_dir():
+        for src in sorted(scripts.iterdir()):
+            if src.is_file() and src.suffix in (".py", ".sh"):
+                files[f"scripts/{src.name}"] = src
+    return files
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_manifest(claude: Path) -> dict:
+    try:
+        data = json.loads((claude / MANIFEST).read_bytes())
+        return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else {"files": {}}
+    except (OSError, ValueError):
+        return {"files": {}}
+
+
+def install(target: Path, warm: bool = True) -> int:
+    claude = target / ".claude"
+    settings_path = claude / "settings.json"
+    before = read_settings(settings_path)  # refuses a broken settings.json before any change
+    old = read_manifest(claude)["files"]
+    plan = source_files()
+
+    conflicts = []
+    for rel, src in plan.items():
+        dest = claude / rel
+        if dest.is_symlink() or (dest.exists() and rel not in old and dest.read_bytes() != src.read_bytes()):
+            conflicts.append(rel)
+    if conflicts:
+        raise InstallError(
+            "these files in .claude/ were not installed by lifeguard and would be overwritten: "
+            + ", ".join(conflicts) + ". Move them aside and run install.sh again. Nothing was changed."
+        )
+
+    claude.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for rel, src in plan.items():
+        dest = claude / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        data = src.read_bytes()
+        executable = rel.startswith(("hooks/", "scripts/")) and (src.suffix != ".py" or data.startswith(b"#!"))
+        if not dest.exists() or dest.read_bytes() != data or (os.stat(dest).st_mode & 0o777) != (0o755 if executable else 0o644):
+            _write_public(dest, data, 0o755 if executable else 0o644)
+        written[rel] = digest(data)
+    for rel, sha in old.items():  # files an older version installed that this one doesn't
+        if rel not in written:
+            _remove_if_unchanged(claude / rel, sha)
+    manifest = {"version": VERSION, "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": written}
+    _write_public(claude / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+
+    config = claude / "lifeguard.json"
+    if not config.exists():
+        _write_public(config, (REPO / ".claude" / "lifeguard.json").read_bytes())
+        say("wrote the default settings to .claude/lifeguard.json (edit to tune)")
+
+    changed = write_settings(claude, before, with_ours(before))
+    say(("merged lifeguard's hooks into" if changed else "hooks already present in") + " .claude/settings.json")
+    fsutil.ensure_private_dir(claude / "state")
+    if warm:
+        warm_cache(claude)
+    say(f"installed lifeguard {VERSION} into {claude}")
+    return 0
+
+
+def _remove_if_unchanged(path: Path, sha: str) -> bool:
+    try:
+        if digest(path.read_bytes()) != sha:
+            say(f"kept {path} (changed since it was installed)")
+            return False
+        path.unlink()
+        return True
+    except FileNotFoundError:
+        return True
+
+
+def warm_cache(claude: Path) -> None:
+    """Build each hook's uv environment now, so the first tool call downloads nothing."""
+    uv = shutil.which("uv") or next(
+        (str(p) for p in (Path.home() / ".local/bin/uv", Path.home() / ".cargo/bin/uv") if p.exists()), None
+    )
+    if not uv:
+        say("uv not found; skipped warming its cache")
+        return
+    scripts = sorted((claude / "hooks").glob("*.py"))
+    scripts += sorted((claude / "scripts").glob("*.py"))
+    ours = set(read_manifest(claude)["files"])
+    scripts = [s for s in scripts if str(s.relative_to(claude)) in ours]
+    for i, script in enumerate(scripts, 1):
+        print(f"lifeguard: preparing hook environments {i}/{len(scripts)}: {script.name}", flush=True)
+        proc = subprocess.run([uv, "sync", "-q", "--script", str(script)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            say(f"could not prepare {script.name} (uv: {proc.stderr.strip().splitlines()[-1:]}); "
+                "it will be prepared on first use")
+
+
+def uninstall(target: Path) -> int:
+    claude = target / ".claude"
+    settings_path = claude / "settings.json"
+    before = read_settings(settings_path)
+    after = without_ours(before)
+    if write_settings(claude, before, after):
+        say("removed lifeguard's hooks from .claude/settings.json")
+    manifest = read_manifest(claude)["files"]
+    removed = sum(_remove_if_unchanged(claude / rel, sha) for rel, sha in manifest.items())
+    manifest_path = claude / MANIFEST
+    if manifest_path.exists():
+        manifest_path.unlink()
+    for folder in sorted({(claude / rel).parent for rel in manifest} | {manifest_path.parent}, reverse=True):
+        _rmdir_empty(folder, claude)
+    say(f"removed {removed} installed files")
+    if (claude / "state").exists():
+        say(f"kept lifeguard's data in {claude / 'state'} and {claude / 'lifeguard.json'}; delete them by hand if unwanted")
+    return 0
+
+
+def _rmdir_empty(folder: Path, stop: Path) -> None:
+    while folder != stop and stop in folder.parents:
+        try:
+            shutil.rmtree(folder / "__pycache__", ignore_errors=True)
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="install.sh", description="Install lifeguard into a project's .claude/ folder.")
+    parser.add_argument("target", nargs="?", default=".", help="the project folder (default: the current folder)")
+    parser.add_argument("--uninstall", action="store_true", help="remove lifeguard's hooks and files, keep its data")
+    parser.add_argument("--no-warm", action="store_true", help="don't prepare uv's cache now")
+    args = parser.parse_args(argv)
+    target = Path(args.target).resolve()
+    if not target.is_dir():
+        print(f"lifeguard: {target} is not a folder", file=sys.stderr)
+        return 1
+    try:
+        return uninstall(target) if args.uninstall else install(target, warm=not args.no_warm)
+    except InstallError as exc:
+        print(f"lifeguard: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"lifeguard: install failed: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Where lifeguard keeps things. Every path built from input goes through `safe_name`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+def safe_name(raw: object) -> str:
+    """A file-name component for an id that came from outside.
+
+    Plain ids (letters, digits, `_`, `-`, up to 128 chars) are kept as they are, so
+    file names stay readable. Anything else (`../`, slashes, dots, odd bytes, empty)
+    maps to a stable hash, so it can never name a path outside its folder.
+    """
+    if isinstance(raw, str) and _PLAIN.fullmatch(raw):
+        return raw
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else repr(raw).encode()
+    return "h-" + hashlib.sha256(data).hexdigest()[:24]
+
+
+def find_claude_dir(hook_file: str | None = None) -> Path:
+    """The `.claude` folder lifeguard is installed in.
+
+    An installed hook lives in `.claude/hooks/`, so that wins. From a source checkout
+    (tests, benchmarks) `LIFEGUARD_HOME` or `CLAUDE_PROJECT_DIR` decide, then the cwd.
+    """
+    env_home = os.environ.get("LIFEGUARD_HOME")
+    if env_home:
+        return Path(env_home)
+    if hook_file:
+        parent = Path(hook_file).resolve().parent.parent
+        if parent.name == ".claude":
+            return parent
+    project = os.environ.get("CLAUDE_PROJECT_DIR")
+    return Path(project or os.getcwd()) / ".claude"
+
+
+class Layout:
+    """The state folder's layout. Construction touches no disk."""
+
+    def __init__(self, claude_dir: Path):
+        self.claude_dir = Path(claude_dir)
+        self.state_dir = self.claude_dir / "state"
+        self.quarantine_dir = self.state_dir / "quarantine"
+        self.spool_dir = self.state_dir / "spool"
+        self.backup_dir = self.state_dir / "backups"
+        self.archive_dir = self.state_dir / "archive"
+        self.config_file = self.claude_dir / "lifeguard.json"
+        self.faults_log = self.state_dir / "faults.jsonl"
+
+    def session_file(self, session_id: str) -> Path:
+        return self.state_dir / f"session-{safe_name(session_id)}.json"
+
+    def event_log(self, session_id: str) -> Path:
+        return self.state_dir / f"events-{safe_name(session_id)}.jsonl"
+
+    def lock_file(self, session_id: str) -> Path:
+        return self.state_dir / f"session-{safe_name(session_id)}.lock"
+
+    def session_spool(self, session_id: str) -> Path:
+        return self.spool_dir / safe_name(session_id)

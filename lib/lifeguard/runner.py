@@ -1,0 +1,142 @@
+"""The fail-open runner every hook runs inside.
+
+It reads stdin with a bound, runs the handler under an internal deadline well below the
+`timeout` in settings.json, prints exactly one JSON object and exits 0. Any fault inside
+lifeguard (bad input, a slow disk, a held lock, a bug) becomes: exit 0, `{}` on stdout,
+one line on stderr, and a record in `.claude/state/faults.jsonl` (and in the session's
+event log when it can be had). No traceback ever reaches the user or the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+
+from . import protocol
+from .paths import Layout, find_claude_dir
+
+DEFAULT_TIMEOUT = 10.0  # seconds; what install.sh writes for the hot hooks
+
+
+class DeadlineExceeded(Exception):
+    pass
+
+
+def _on_alarm(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise DeadlineExceeded()
+
+
+def deadline_for(timeout: float) -> float:
+    """The internal deadline for a hook whose settings.json timeout is `timeout` seconds."""
+    return max(0.5, min(timeout * 0.6, timeout - 2.0))
+
+
+def _arm(seconds: float) -> None:
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def _disarm() -> None:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _settings_timeout() -> float:
+    try:
+        value = float(os.environ.get("LIFEGUARD_TIMEOUT", DEFAULT_TIMEOUT))
+        return value if value > 0 else DEFAULT_TIMEOUT
+    except ValueError:
+        return DEFAULT_TIMEOUT
+
+
+def run(event: str, hook_file: str, handler=None) -> int:
+    """Run one hook invocation; returns the exit code (always 0)."""
+    started = time.monotonic()
+    out: dict = {}
+    inp: dict = {}
+    layout: Layout | None = None
+    try:
+        _arm(deadline_for(_settings_timeout()))
+        raw = sys.stdin.buffer.read(protocol.MAX_INPUT_BYTES + 1)
+        inp = protocol.parse(raw)
+        event = inp.get("hook_event_name") or event
+        layout = Layout(find_claude_dir(hook_file))
+        if handler is None:
+            from .handlers import handle as handler
+        out = handler(event, inp, layout)
+        _disarm()
+    except BaseException as exc:  # noqa: BLE001 - failing open is the point
+        _disarm()
+        out = {}
+        _fail_open(event, inp, layout, hook_file, exc, time.monotonic() - started)
+    try:
+        sys.stdout.write(protocol.dumps(out if isinstance(out, dict) else {}))
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass  # Claude Code went away; nothing to tell
+    return 0
+
+
+def describe(exc: BaseException) -> tuple[str, str]:
+    """(error code, one-line description) for a fault."""
+    if isinstance(exc, protocol.BadInput):
+        return "HOOK_INPUT_INVALID", f"bad hook input: {exc}"
+    if isinstance(exc, DeadlineExceeded):
+        return "HOOK_TIMEOUT", "ran out of its time budget (slow disk or busy lock?)"
+    if isinstance(exc, TimeoutError):
+        return "SESSION_LOCKED", f"{exc}"
+    if isinstance(exc, PermissionError):
+        return "WORKSPACE_ACCESS_DENIED", f"permission denied: {exc.filename or exc}"
+    if isinstance(exc, OSError):
+        return "PERSISTENCE_FAILED", f"{exc.strerror or exc} ({exc.filename or 'state folder'})"
+    if isinstance(exc, MemoryError):
+        return "MEMORY_EXHAUSTION", "out of memory"
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return "INTERNAL_ERROR", f"{type(exc).__name__}: {first}".rstrip(": ")
+
+
+def _fail_open(event: str, inp: dict, layout: Layout | None, hook_file: str, exc: BaseException, elapsed: float) -> None:
+    code, text = describe(exc)
+    try:
+        layout = layout or Layout(find_claude_dir(hook_file))
+        where = _record_fault(layout, event, inp, code, text, exc, elapsed)
+    except BaseException:  # noqa: BLE001 - recording is best effort
+        where = None
+    suffix = f" (recorded in {where})" if where else ""
+    try:
+        sys.stderr.write(f"lifeguard: {event} hook failed open [{code}]: {text}{suffix}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, exc: BaseException, elapsed: float) -> str | None:
+    from . import fsutil
+    from .store import now_iso
+
+    _arm(1.0)  # recording a fault gets a short budget of its own
+    try:
+        fault = {"ts": now_iso(), "event": event, "code": code, "message": text,
+                 "exception": type(exc).__name__, "elapsed_ms": round(elapsed * 1000, 1),
+                 "pid": os.getpid()}
+        session_id = inp.get("session_id") if isinstance(inp, dict) else None
+        if isinstance(session_id, str):
+            fault["session"] = session_id
+        fsutil.ensure_private_dir(layout.state_dir)
+        line = json.dumps(fault, ensure_ascii=True, default=str) + "\n"
+        fsutil.append_durable(layout.faults_log, line.encode("ascii"))
+        where = str(layout.faults_log.relative_to(layout.claude_dir.parent)) if layout.claude_dir.is_absolute() else str(layout.faults_log)
+        if isinstance(session_id, str) and code not in ("SESSION_LOCKED", "HOOK_TIMEOUT", "PERSISTENCE_FAILED"):
+            from .store import SessionStore
+
+            record = {"event": "LifeguardFault", "hook": event, "fault": {"code": code, "message": text}}
+            try:
+                with SessionStore(layout, session_id, lock_timeout=0.3).transaction() as txn:
+                    txn.commit(record)
+            except TimeoutError:
+                SessionStore(layout, session_id).spool(record)
+        return where
+    finally:
+        _disarm()

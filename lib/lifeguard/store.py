@@ -1,0 +1,145 @@
+"""One session's durable state: the event log is the truth, the state file its snapshot.
+
+A hook opens a transaction: it takes the session lock (bounded wait), loads the state,
+brings it up to date with any log lines it has not seen (a crash between append and
+snapshot), drains the spool, lets the caller commit records, then writes the snapshot.
+
+    with SessionStore(layout, session_id).transaction() as txn:
+        txn.state            # current state (plain dict)
+        txn.commit(record)   # append to the log (durable), then fold into the state
+
+If the lock cannot be had in time, `spool()` keeps the record in a file of its own; the
+next transaction appends it to the log, so a busy lock never loses an event.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from . import eventlog, fsutil, reducer
+from . import state as state_mod
+from .locking import SessionLock
+from .paths import Layout
+
+DEFAULT_LOCK_TIMEOUT = 2.0
+
+
+def now_iso() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+
+
+class Transaction:
+    def __init__(self, store: "SessionStore", state: dict, last_seq: int, fresh: bool = False):
+        self.store = store
+        self.state = state
+        self.last_seq = last_seq
+        self.fresh = fresh  # no state and no log yet: the first record fixes the start time
+        self.dirty = False
+        self.repairs: list[str] = []  # human-readable notes of what loading had to fix
+
+    def commit(self, record: dict) -> int:
+        ts = record.get("ts") or now_iso()
+        record = {"seq": self.last_seq + 1, "ts": ts, **{k: v for k, v in record.items() if k not in ("seq", "ts")}}
+        if self.fresh:  # so that the state always equals a replay of the log
+            self.state = state_mod.default_state(self.store.session_id, ts)
+            self.fresh = False
+        eventlog.append(self.store.log_path, record)
+        self.last_seq = record["seq"]
+        reducer.apply(self.state, record)
+        self.dirty = True
+        return self.last_seq
+
+
+class SessionStore:
+    def __init__(self, layout: Layout, session_id: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT):
+        self.layout = layout
+        self.session_id = session_id
+        self.lock_timeout = lock_timeout
+        self.state_path = layout.session_file(session_id)
+        self.log_path = layout.event_log(session_id)
+        self.lock_path = layout.lock_file(session_id)
+
+    def ensure_dirs(self) -> None:
+        fsutil.ensure_private_dir(self.layout.state_dir)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        self.ensure_dirs()
+        with SessionLock(self.lock_path, self.lock_timeout):
+            txn = self._open()
+            self._drain_spool(txn)
+            yield txn
+            if txn.dirty:
+                state_mod.save(self.state_path, txn.state)
+
+    # -- loading -----------------------------------------------------------------
+
+    def _open(self) -> Transaction:
+        tail = eventlog.read_tail(self.log_path)
+        repairs: list[str] = []
+        if tail.good_end < tail.size:
+            moved = eventlog.repair_tail(self.log_path, tail, self.layout.quarantine_dir)
+            repairs.append(f"quarantined {moved} damaged bytes at the end of the event log")
+        try:
+            state = state_mod.load(self.state_path)
+        except state_mod.StateUnreadable as exc:
+            fsutil.quarantine_file(self.layout.quarantine_dir, self.state_path, str(exc))
+            repairs.append("the session state was unreadable; rebuilt it from the event log")
+            state = None
+        if state is None:
+            state = reducer.replay_log(self.log_path, self.session_id)
+            fresh = state is None
+            if fresh:
+                state = state_mod.default_state(self.session_id, now_iso())
+            txn = Transaction(self, state, max(tail.last_seq, state_mod.sequence(state)), fresh)
+            txn.dirty = not fresh
+        else:
+            seen = state_mod.sequence(state)
+            txn = Transaction(self, state, max(seen, tail.last_seq))
+            if tail.last_seq > seen:  # crashed between append and snapshot: catch up
+                for record in eventlog.read_after(self.log_path, seen):
+                    reducer.apply(state, record)
+                txn.dirty = True
+        txn.repairs = repairs
+        return txn
+
+    # -- spool -------------------------------------------------------------------
+
+    def spool(self, record: dict) -> Path:
+        """Keep a record that could not be committed (lock busy) for the next transaction."""
+        folder = self.layout.session_spool(self.session_id)
+        fsutil.ensure_private_dir(self.layout.spool_dir)
+        fsutil.ensure_private_dir(folder)
+        record = dict(record)
+        record.setdefault("ts", now_iso())
+        name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(3).hex()}.json"
+        record["spool"] = name
+        path = folder / name
+        fsutil.atomic_write(path, json.dumps(record, ensure_ascii=True, default=str).encode())
+        return path
+
+    def _drain_spool(self, txn: Transaction) -> None:
+        folder = self.layout.session_spool(self.session_id)
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        done = set(txn.state.get("persistence", {}).get("spool_done") or ())
+        for name in names:
+            path = folder / name
+            if name not in done:
+                try:
+                    record = json.loads(fsutil.read_bytes_nofollow(path))
+                except (OSError, ValueError):
+                    fsutil.quarantine_file(self.layout.quarantine_dir, path, "unreadable spool file")
+                    continue
+                if isinstance(record, dict):
+                    record["spool"] = name
+                    txn.commit(record)
+            os.unlink(path)

@@ -1,0 +1,42 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+try:  # tests/ is not a package: pytest puts tests/ itself on sys.path
+    from e2e.fakemodel import FakeModel
+    from e2e.harness import require_claude
+except ImportError:  # tests/ is a package (tests/__init__.py exists)
+    from tests.e2e.fakemodel import FakeModel
+    from tests.e2e.harness import require_claude
+
+
+@pytest.fixture
+def claude_bin() -> str:
+    """Path of the Claude Code CLI; skips the test if it is not installed."""
+    return require_claude()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """An empty workspace directory for one CLI run."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    return ws
+
+
+@pytest.fixture
+def fake_model() -> Iterator[FakeModel]:
+    """A started FakeModel with an empty script; shut down after the test.
+    Fill ``fake_model.turns`` / ``.subagent_turns`` and pass it to
+    ``run_claude(..., model=fake_model)``."""
+    fm = FakeModel()
+    fm.start()
+    try:
+        yield fm
+    finally:
+        fm.stop()

@@ -1,0 +1,1 @@
+"""End-to-end tests driving the real Claude Code CLI against a fake model."""
