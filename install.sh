@@ -1,6 +1,8 @@
 #!/bin/sh
 # install.sh [TARGET]              install (or upgrade) lifeguard into TARGET/.claude (default: .)
 # install.sh --uninstall [TARGET]  remove exactly lifeguard's hooks and files; its data is kept
+# install.sh --guard-existing [--guard-timeout S] [TARGET]
+#                                  also wrap your own hook commands in .claude/hooks/guard.py
 # install.sh --help                all options
 #
 # Needs uv (https://docs.astral.sh/uv/). When uv is missing this script installs it with

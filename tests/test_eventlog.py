@@ -98,7 +98,6 @@ def test_read_tail_of_clean_log(tmp_path):
 def test_torn_tail_at_every_offset_of_the_last_line(tmp_path):
     """kill -9 mid-append leaves any prefix of the last line: exactly the earlier events load."""
     path = tmp_path / "log.jsonl"
-    qdir = tmp_path / "q"
     earlier = [rec(i, tool="Bash") for i in range(1, 4)]
     head = b"".join(eventlog.encode(r) for r in earlier)
     last = eventlog.encode(rec(4, tool="Read", input={"file_path": "/x"}))

@@ -12,12 +12,109 @@ from __future__ import annotations
 import copy
 import json
 import os
+import zlib
 
 from . import fsutil
 from .paths import Layout
 
 DEFAULTS: dict = {
     "locks": {"timeout_seconds": 2.0},
+    # Secret redaction (redact.py): every string lifeguard writes is scrubbed of tokens, keys and
+    # passwords first. extra_patterns: more regexes to redact (the group named `secret`, else the
+    # first group, else the whole match); allow: literal strings never redacted.
+    "redaction": {"enabled": True, "extra_patterns": [], "allow": []},
+    # State size, resources and recovery (health.py, cleanup.py, features/health.py). Cleanup is
+    # graded: warning at 80% of state_size_bytes, critical at 100%, emergency at 150% or when free
+    # disk is below min_free_disk_bytes. The log is compacted into a snapshot past event_count.
+    "limits": {
+        "state_size_bytes": 5242880,
+        "event_count": 20000,
+        "sessions_kept": 50,
+        "min_free_disk_bytes": 52428800,
+        "stale_session_hours": 24,
+        "agent_silent_minutes": 60,
+        "pending_messages": 500,
+        "checkpoints_kept": 5,
+        "backups_kept": 3,
+        "backup_interval_minutes": 60,
+    },
+    # Alerts (alerts.py): the spec's thresholds (warning / critical; success rate: lower is
+    # worse) and what each level does. An emergency stop (continue: false) needs at least
+    # `critical_count` CRITICAL incidents in the session within `window_seconds`.
+    "alerts": {
+        "enabled": True,
+        "thresholds": {
+            "session_init_time_ms": {"warning": 150, "critical": 300, "check_interval_seconds": 60},
+            "state_query_time_ms": {"warning": 75, "critical": 150, "check_interval_seconds": 30},
+            "agent_spawn_time_ms": {"warning": 1500, "critical": 3000, "check_interval_seconds": 120},
+            "memory_usage_percent": {"warning": 75, "critical": 90, "check_interval_seconds": 30},
+            "cpu_usage_percent": {"warning": 80, "critical": 95, "check_interval_seconds": 30},
+            "disk_usage_percent": {"warning": 85, "critical": 95, "check_interval_seconds": 300},
+            "success_rate_percent": {"warning": 85, "critical": 70, "check_interval_seconds": 300},
+            "error_rate_percent": {"warning": 2, "critical": 5, "check_interval_seconds": 60},
+        },
+        "rate_window_events": 50,
+        "escalation": {
+            "CRITICAL": ["log", "notify_user", "attempt_recovery", "escalate_to_human", "emergency_stop"],
+            "HIGH": ["log", "notify_user", "attempt_recovery"],
+            "MEDIUM": ["log"],
+            "LOW": ["log"],
+        },
+        "emergency_stop": {"critical_count": 3, "window_seconds": 600},
+        "log_max_bytes": 1048576,
+    },
+    # Loop detection (features/loops.py). "warn_after N": tell the model after the Nth
+    # repetition; "block_after N": refuse the Nth run. Stops: tell the user after N identical
+    # stops in a row, end the turn (continue: false) after N (0 = never).
+    "loops": {
+        "enabled": True,
+        "failure_warn_after": 3,
+        "failure_block_after": 5,
+        "repeat_warn_after": 4,
+        "repeat_block_after": 6,
+        "alternation_warn_after": 3,
+        "alternation_block_after": 5,
+        "stop_warn_after": 3,
+        "stop_halt_after": 6,
+    },
+    # Circuit breakers per tool and per MCP server, for tools matching `tools` (fnmatch
+    # patterns). Bash, Read, Edit... are left out by default: their failures are the input's
+    # fault (a failing test, a missing file), not a sign the tool itself is broken.
+    "breakers": {
+        "enabled": True,
+        "tools": ["mcp__*", "WebFetch", "WebSearch"],
+        "failure_threshold": 5,
+        "recovery_timeout_seconds": 60,
+    },
+    # Guarded hooks (hooks/guard.py, install.sh --guard-existing): a hook that fails or times
+    # out `failure_threshold` times in a row is skipped for `cooldown_seconds`, then tried again;
+    # a run is skipped as a loop after the same input `loop_repeat_limit` times in a row or
+    # `loop_max_runs` times within `loop_window_seconds` (the spec: 3; 10 in 5 minutes).
+    "guard": {
+        "failure_threshold": 3,
+        "cooldown_seconds": 300,
+        "loop_window_seconds": 300,
+        "loop_max_runs": 10,
+        "loop_repeat_limit": 3,
+        "warn_interval_seconds": 60,
+        "kill_grace_seconds": 1.0,
+    },
+    # Agent and task coordination (features/coordination.py). An Agent call beyond
+    # max_concurrent_agents is refused; a subagent running past agent_timeout_seconds is
+    # reported once; after spawn_failure_limit failed spawns in a row, Agent calls wait
+    # base * 2^(n-1) seconds (capped). Queue: lifeguard's deferred notices for the main agent.
+    "coordination": {
+        "enabled": True,
+        "max_concurrent_agents": 5,
+        "agent_timeout_seconds": 900,
+        "lost_agent_grace_seconds": 30,
+        "spawn_failure_limit": 3,
+        "spawn_backoff_base_seconds": 2,
+        "spawn_backoff_cap_seconds": 300,
+        "message_backoff_cap_seconds": 300,
+        "queue_max": 100,
+        "queue_keep_normal": 50,
+    },
 }
 
 
@@ -44,11 +141,13 @@ class Config(dict):
 def load(layout: Layout) -> Config:
     try:
         st = os.stat(layout.config_file)
+        raw = fsutil.read_bytes_nofollow(layout.config_file, 1 << 20)
     except FileNotFoundError:
         return Config(copy.deepcopy(DEFAULTS))
     except OSError as exc:
         return Config(copy.deepcopy(DEFAULTS), [f"{layout.config_file.name}: unreadable ({exc.strerror})"])
-    key = [st.st_size, st.st_mtime_ns, st.st_ino]
+    # the content's CRC too: a same-size rewrite within one mtime tick must not hit a stale cache
+    key = [st.st_size, st.st_mtime_ns, st.st_ino, zlib.crc32(raw)]
     cache_path = layout.state_dir / "config.cache.json"
     try:
         cached = json.loads(fsutil.read_bytes_nofollow(cache_path))
@@ -59,6 +158,7 @@ def load(layout: Layout) -> Config:
     config = validate_file(layout)
     try:
         fsutil.ensure_private_dir(layout.state_dir)
+        fsutil.quarantine_planted(layout.quarantine_dir, cache_path)  # else every hook would re-validate
         payload = {"key": key, "defaults": DEFAULTS, "config": dict(config), "problems": config.problems}
         fsutil.atomic_write(cache_path, json.dumps(payload).encode())
     except OSError:

@@ -42,6 +42,7 @@ _TABLE = [
     ("CIRCULAR_DEPENDENCY", "task", "error", "Circular dependency in the task graph"),
     ("DEPENDENCY_DEADLOCK", "task", "error", "Tasks waiting on each other"),
     ("TASK_ORPHANED", "task", "warning", "Task owned by an agent that is gone"),
+    ("TASK_DATA_INVALID", "task", "warning", "Task data failed validation"),
     # hook execution
     ("HOOK_EXECUTION_FAILED", "hook", "error", "Hook script execution failed"),
     ("HOOK_TIMEOUT", "hook", "error", "Hook exceeded its time limit"),
@@ -60,6 +61,8 @@ _TABLE = [
     ("MESSAGE_CORRUPTION", "communication", "error", "Message data corrupted"),
     ("CHANNEL_UNAVAILABLE", "communication", "warning", "Communication channel not accessible"),
     ("BROADCAST_FAILED", "communication", "warning", "Broadcast did not reach every recipient"),
+    # performance and resources (alert thresholds, see alerts.py)
+    ("PERFORMANCE_DEGRADED", "performance", "warning", "An operation is slower than its alert threshold"),
     # lifeguard itself
     ("INTERNAL_ERROR", "internal", "error", "Lifeguard hit an internal fault and failed open"),
 ]

@@ -35,9 +35,10 @@ def decode(line: bytes) -> dict | None:
     if len(line) <= _SUFFIX_LEN or not line.endswith(b'"}') or line[-_SUFFIX_LEN:-10] != b',"crc":"':
         return None
     body = line[:-_SUFFIX_LEN] + b"}"
+    # compare the exact bytes encode() writes: int(x, 16) would also take "ABCD", " 1_2" ...
+    if line[-10:-2] != b"%08x" % zlib.crc32(body):
+        return None
     try:
-        if zlib.crc32(body) != int(line[-10:-2], 16):
-            return None
         record = json.loads(body)
     except ValueError:
         return None
@@ -114,13 +115,41 @@ def repair_tail(path: Path, tail: Tail, quarantine_dir: Path) -> int:
 
 
 def append(path: Path, record: dict) -> None:
-    fsutil.append_durable(path, encode(record))
+    """Append one line durably. If the write or the fsync fails the event is not committed:
+    the line is cut off again (best effort, never retried) and the error is raised."""
+    data = encode(record)
+    try:
+        before = os.stat(path, follow_symlinks=False).st_size
+    except FileNotFoundError:
+        before = 0
+    try:
+        fsutil.append_durable(path, data)
+    except OSError:
+        _rollback(path, before)
+        raise
+
+
+def _rollback(path: Path, size: int) -> None:
+    """Cut an uncommitted append back off (we hold the lock: nobody else appends)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | fsutil._NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        if os.fstat(fd).st_size > size:
+            os.ftruncate(fd, size)
+    except OSError:
+        pass  # a torn or unsynced line left behind is caught by the CRC and the tail repair
+    finally:
+        os.close(fd)
 
 
 class ReadReport:
     def __init__(self) -> None:
         self.damaged_lines: list[int] = []  # 1-based line numbers
         self.torn_tail = False
+        self.snapshot_seq = 0  # replay started from a snapshot at this sequence number
+        self.snapshot_problem: str | None = None  # a snapshot was there but damaged
 
 
 def iter_records(path: Path, report: ReadReport | None = None) -> Iterator[dict]:

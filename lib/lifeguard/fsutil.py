@@ -134,6 +134,81 @@ def quarantine_file(quarantine_dir: Path, path: Path, reason: str) -> Path | Non
     return target
 
 
+def planted_kind(path: Path, want_dir: bool = False) -> str | None:
+    """What is wrongly at `path` ("symlink", "fifo", ...), or None if nothing or the expected kind.
+
+    Something other than a regular file (or folder, with `want_dir`) at a path lifeguard owns
+    was planted there: writing through it could clobber another file, reading it could hang.
+    """
+    import stat as _stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if _stat.S_ISLNK(mode):
+        return "symlink"
+    if want_dir:
+        return None if _stat.S_ISDIR(mode) else "file"
+    if _stat.S_ISREG(mode):
+        return None
+    for test, name in ((_stat.S_ISDIR, "folder"), (_stat.S_ISFIFO, "fifo"), (_stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "device"
+
+
+def quarantine_planted(quarantine_dir: Path, path: Path, want_dir: bool = False) -> str | None:
+    """Move a link (or other foreign entry) planted at `path` into quarantine, the link itself,
+    never its target. Returns a line for the user saying what was done, or None if nothing was."""
+    kind = planted_kind(path, want_dir)
+    if kind is None:
+        return None
+    where = quarantine_file(quarantine_dir, path, f"a {kind} was planted at {path.name}; moved aside, not followed")
+    if where is None:
+        return None
+    return f"a {kind} planted at {path.name} was moved to {where} (lifeguard never writes through links)"
+
+
+def create_exclusive(path: Path, data: bytes) -> bool:
+    """Create `path` holding `data` (0600) only if nothing is there yet; True if we created it.
+
+    Written to a temp file first and hard-linked into place, so nobody ever sees a part-written
+    file and a concurrent creator's file is never replaced. A link at `path` is left alone.
+    """
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, FILE_MODE)
+    try:
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path, follow_symlinks=False)
+            created = True
+        except FileExistsError:
+            created = False
+        except OSError:  # no hard links on this filesystem: exclusive create, written in place
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, FILE_MODE)
+            except FileExistsError:
+                return False
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            created = True
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    fsync_dir(path.parent)
+    return created
+
+
 def _json_str(text: str) -> str:
     import json
 

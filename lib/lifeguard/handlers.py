@@ -15,6 +15,7 @@ from .store import SessionStore
 def handle(event: str, inp: dict, layout: Layout) -> dict:
     session_id = inp.get("session_id") or "unknown"
     cfg = config_mod.load(layout)
+    record_mod.configure(cfg, layout)  # redaction: settings and the workspace's salt
     record = record_mod.build(event, inp)
     for feature in FEATURES:
         fn = getattr(feature, "annotate", None)
@@ -22,34 +23,64 @@ def handle(event: str, inp: dict, layout: Layout) -> dict:
             fn(inp, record, cfg)
     store = SessionStore(layout, session_id, cfg["locks"]["timeout_seconds"])
     notices: list[dict] = []
+    checked = committed = False
     try:
         with store.transaction() as txn:
             for feature in FEATURES:
                 fn = getattr(feature, "check", None)
                 if fn is not None:
                     notices.extend(fn(txn.state, record, cfg) or ())
+            checked = True
             if txn.repairs:
                 notices.append(_repair_notice(txn.repairs, layout))
             if event == "SessionStart" and cfg.problems:
                 notices.append({"code": "CONFIG_CORRUPTED", "kind": "user",
                                 "user": "lifeguard: " + "; ".join(cfg.problems[:3])})
+            if event in ("Stop", "SubagentStop") and inp.get("stop_hook_active"):
+                notices = [_no_block(n) for n in notices]  # a stop already sent back once is let go
             if notices:
                 record["notices"] = [_summary(n) for n in notices]
             txn.commit(record)
+            committed = True
             for feature in FEATURES:
                 fn = getattr(feature, "after_commit", None)
                 if fn is not None:
                     notices.extend(fn(txn, record, cfg, layout) or ())
     except LockTimeout as exc:
+        # why this event came late goes with it into the log (an incident once drained)
+        record.setdefault("notices", []).append({"code": "SESSION_LOCKED", "kind": "fault", "message": str(exc)[:300]})
         store.spool(record)
         sys.stderr.write(f"lifeguard: {exc}; event kept in the spool for the next hook\n")
+    except OSError as exc:  # disk full, read-only, permission denied: memory-only for this hook
+        from . import memonly
+
+        if not memonly.is_persistence_error(exc):
+            raise
+        if not checked:  # decide from a read-only view of the state, as if nothing happened
+            state = memonly.readonly_state(layout, session_id)
+            for feature in FEATURES:
+                fn = getattr(feature, "check", None)
+                if fn is not None:
+                    notices.extend(fn(state, record, cfg) or ())
+        note = memonly.fallback(layout, store, session_id, record, exc, committed)
+        if note is not None:
+            notices.append(note)
+        sys.stderr.write(f"lifeguard: state not saved ({memonly.describe(exc)}); working from memory\n")
     return protocol.build_output(event, notices)
+
+
+def _no_block(notice: dict) -> dict:
+    """A Stop block turned into a note for the user: blocking again could loop forever."""
+    if notice.get("kind") != "block":
+        return notice
+    text = notice.get("user") or f"lifeguard: did not send the agent back again ({notice.get('model', '')[:200]})"
+    return {**notice, "kind": "user", "user": text}
 
 
 def _summary(notice: dict) -> dict:
     """What of a notice goes into the log (the incident record)."""
     text = notice.get("model") or notice.get("user") or ""
-    return {"code": notice.get("code", "?"), "kind": notice.get("kind", "?"), "message": text[:300]}
+    return {"code": notice.get("code", "?"), "kind": notice.get("kind", "?"), "message": record_mod.scrub(text[:1300])[:300]}
 
 
 def _repair_notice(repairs: list[str], layout: Layout) -> dict:

@@ -215,8 +215,11 @@ def install(target: Path, warm: bool = True) -> int:
     for rel, sha in old.items():  # files an older version installed that this one doesn't
         if rel not in written:
             _remove_if_unchanged(claude / rel, sha)
-    manifest = {"version": VERSION, "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": written}
-    _write_public(claude / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    previous = read_manifest(claude)
+    if previous.get("version") != VERSION or previous["files"] != written:  # a re-install changes nothing
+        manifest = {"version": VERSION, "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "files": written}
+        _write_public(claude / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
 
     config = claude / "lifeguard.json"
     if not config.exists():
@@ -263,11 +266,39 @@ def warm_cache(claude: Path) -> None:
                 "it will be prepared on first use")
 
 
+# -- the user's hooks, guarded (install.sh --guard-existing) ----------------------------------
+
+
+def guard_existing(target: Path, override: float | None = None) -> int:
+    """Wrap the user's own hook commands in guard.py; `--uninstall` restores them exactly."""
+    from .guard import wrapping
+
+    claude = target / ".claude"
+    before = read_settings(claude / "settings.json")
+    after, count = wrapping.wrap(before, is_ours, override)
+    write_settings(claude, before, after)
+    say(f"guarded {count} hook command(s) of yours in .claude/settings.json with .claude/hooks/guard.py"
+        if count else "no unguarded hook commands of yours in .claude/settings.json")
+    return 0
+
+
+def unguarded(settings: dict) -> dict:
+    """settings with every guarded hook command back in its original form."""
+    from .guard import wrapping
+
+    after, count, left = wrapping.unwrap(settings, is_ours)
+    if count:
+        say(f"restored {count} guarded hook command(s) to their original form")
+    for command in left:
+        say(f"left a guarded hook command as it is (edited by hand?): {command[:160]}")
+    return after
+
+
 def uninstall(target: Path) -> int:
     claude = target / ".claude"
     settings_path = claude / "settings.json"
     before = read_settings(settings_path)
-    after = without_ours(before)
+    after = without_ours(unguarded(before))
     if write_settings(claude, before, after):
         say("removed lifeguard's hooks from .claude/settings.json")
     manifest = read_manifest(claude)["files"]
@@ -298,13 +329,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", nargs="?", default=".", help="the project folder (default: the current folder)")
     parser.add_argument("--uninstall", action="store_true", help="remove lifeguard's hooks and files, keep its data")
     parser.add_argument("--no-warm", action="store_true", help="don't prepare uv's cache now")
+    parser.add_argument("--guard-existing", action="store_true",
+                        help="also wrap your own hook commands in guard.py (a timeout a little under theirs)")
+    parser.add_argument("--guard-timeout", type=float, metavar="SECONDS",
+                        help="with --guard-existing: the guard's timeout (default: the hook's own timeout, or 60, minus a margin)")
     args = parser.parse_args(argv)
     target = Path(args.target).resolve()
     if not target.is_dir():
         print(f"lifeguard: {target} is not a folder", file=sys.stderr)
         return 1
     try:
-        return uninstall(target) if args.uninstall else install(target, warm=not args.no_warm)
+        if args.uninstall:
+            return uninstall(target)
+        code = install(target, warm=not args.no_warm)
+        return guard_existing(target, args.guard_timeout) if args.guard_existing and code == 0 else code
     except InstallError as exc:
         print(f"lifeguard: {exc}", file=sys.stderr)
         return 1

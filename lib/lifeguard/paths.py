@@ -23,6 +23,28 @@ def safe_name(raw: object) -> str:
     return "h-" + hashlib.sha256(data).hexdigest()[:24]
 
 
+class UnsafeName(ValueError):
+    """A name given on a command line (or in input) that would lead outside its folder."""
+
+
+def safe_child(folder: Path, name: str) -> Path:
+    """`folder / name` for a name that came from outside (a backup name on a command line),
+    refusing anything that is empty, absolute, holds a NUL, or resolves (through `..` or links)
+    outside `folder`. Raises UnsafeName with a message fit for the user."""
+    folder = Path(folder)
+    if not isinstance(name, str) or not name or name in (".", ".."):
+        raise UnsafeName(f"refusing {name!r}: give the name of an entry inside {folder}")
+    if "\0" in name or len(name.encode("utf-8", "surrogatepass")) > 1024:
+        raise UnsafeName(f"refusing {name[:60]!r}: not a usable file name (NUL byte or too long)")
+    if os.path.isabs(name):
+        raise UnsafeName(f"refusing {name!r}: an absolute path; give a name inside {folder}")
+    base = folder.resolve()
+    target = (base / name).resolve()
+    if target == base or base not in target.parents:
+        raise UnsafeName(f"refusing {name!r}: it leads outside {folder} (via '..' or a link)")
+    return target
+
+
 def find_claude_dir(hook_file: str | None = None) -> Path:
     """The `.claude` folder lifeguard is installed in.
 

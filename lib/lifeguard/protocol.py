@@ -13,12 +13,15 @@ from typing import Any, TypedDict
 
 MAX_INPUT_BYTES = 8 * 1024 * 1024
 
-# Events whose output schema has a hookSpecificOutput (others reject one).
+# Events whose output schema has a hookSpecificOutput in Claude Code 2.1.332 (others, such as
+# SessionEnd and PreCompact, reject or drop one; see docs/claude-code-hooks-notes.md).
 HSO_EVENTS = frozenset(
-    {"PreToolUse", "PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "SessionStart", "SubagentStart"}
+    {"PreToolUse", "PostToolUse", "PostToolUseFailure", "PostToolBatch", "UserPromptSubmit", "SessionStart",
+     "SubagentStart", "Stop", "SubagentStop"}
 )
-# Events that take additionalContext inside hookSpecificOutput.
-CONTEXT_EVENTS = HSO_EVENTS
+# Events where additionalContext is a plain note for the model. Stop and SubagentStop also take
+# it, but there it makes the session go on (like a block), so a mere note is never sent there.
+CONTEXT_EVENTS = HSO_EVENTS - {"Stop", "SubagentStop"}
 
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "session_id": str,

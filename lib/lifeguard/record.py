@@ -9,12 +9,27 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from . import redact
+
 MAX_STR = 2000
 MAX_ITEMS = 50
 MAX_DEPTH = 6
+# Scrubbing looks this far past the cut, so a secret straddling it is still recognised whole,
+# while a huge output costs no more than this to scrub.
+SCRUB_MARGIN = 1024
 
-# Filters applied to every string before it is kept (redaction plugs in here).
-SCRUBBERS: list[Callable[[str], str]] = []
+# Filters applied to every string before it is kept: `fn(text) -> text`. A filter may also
+# have `field(name, text) -> text` (for a string stored under a dict key) and
+# `configure(cfg, layout)` (called by `configure` below once per hook invocation).
+SCRUBBERS: list[Callable[[str], str]] = [redact.SCRUBBER]
+
+
+def configure(cfg: Any, layout: Any) -> None:
+    """Give the scrubbers this invocation's settings and workspace (redaction keeps its salt there)."""
+    for fn in SCRUBBERS:
+        setup = getattr(fn, "configure", None)
+        if setup is not None:
+            setup(cfg, layout)
 
 
 def scrub(text: str) -> str:
@@ -23,11 +38,21 @@ def scrub(text: str) -> str:
     return text
 
 
-def summarize(value: Any, max_str: int = MAX_STR, depth: int = 0) -> Any:
+def scrub_field(name: str, text: str) -> str:
+    """`scrub` for a string stored under the key `name` (`"password": "hunter2"`)."""
+    for fn in SCRUBBERS:
+        field = getattr(fn, "field", None)
+        text = field(name, text) if field is not None else fn(text)
+    return text
+
+
+def summarize(value: Any, max_str: int = MAX_STR, depth: int = 0, name: str | None = None) -> Any:
     if isinstance(value, str):
-        value = scrub(value)
-        if len(value) > max_str:
-            return value[:max_str] + f"...[truncated, {len(value)} chars]"
+        size = len(value)
+        value = value[: max_str + SCRUB_MARGIN]  # scrub first, then cut: no half secret survives
+        value = scrub(value) if name is None else scrub_field(name, value)
+        if size > max_str or len(value) > max_str:
+            return value[:max_str] + f"...[truncated, {size} chars]"
         return value
     if value is None or isinstance(value, (bool, int, float)):
         return value
@@ -39,7 +64,7 @@ def summarize(value: Any, max_str: int = MAX_STR, depth: int = 0) -> Any:
             if i >= MAX_ITEMS:
                 out["..."] = f"[{len(value) - MAX_ITEMS} more keys]"
                 break
-            out[summarize(str(key), 200)] = summarize(item, max_str, depth + 1)
+            out[summarize(str(key), 200)] = summarize(item, max_str, depth + 1, str(key))
         return out
     if isinstance(value, (list, tuple)):
         out_list = [summarize(item, max_str, depth + 1) for item in value[:MAX_ITEMS]]

@@ -16,9 +16,8 @@ def apply(state: dict, record: dict) -> None:
             fn(state, record)
 
 
-def replay(records, session_id: str) -> dict | None:
-    """The state the records produce, or None if there are none."""
-    state = None
+def replay(records, session_id: str, state: dict | None = None) -> dict | None:
+    """The state the records produce (from `state`, e.g. a snapshot's), or None if there is nothing."""
     for record in records:
         if state is None:
             state = default_state(session_id, record.get("ts") or "")
@@ -27,4 +26,21 @@ def replay(records, session_id: str) -> dict | None:
 
 
 def replay_log(path: Path, session_id: str, report: eventlog.ReadReport | None = None) -> dict | None:
-    return replay(eventlog.iter_records(path, report), session_id)
+    """Replay a session's log, starting from its snapshot (`logsnapshot`) when there is one.
+
+    Lines at or below the snapshot's sequence number are already in it and are skipped. A
+    damaged snapshot is reported in `report.snapshot_problem` and replay starts from nothing.
+    """
+    from . import logsnapshot
+
+    try:
+        snap = logsnapshot.read(path)
+    except logsnapshot.SnapshotDamaged as exc:
+        snap = None
+        if report is not None:
+            report.snapshot_problem = str(exc)
+    base = snap.seq if snap is not None else 0
+    if report is not None:
+        report.snapshot_seq = base
+    records = (r for r in eventlog.iter_records(path, report) if r["seq"] > base)
+    return replay(records, session_id, snap.state if snap is not None else None)

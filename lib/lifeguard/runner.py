@@ -124,7 +124,14 @@ def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, e
         session_id = inp.get("session_id") if isinstance(inp, dict) else None
         if isinstance(session_id, str):
             fault["session"] = session_id
+        from . import redact
+
+        if redact.active().state_dir != layout.state_dir:  # failed before the handler set it up
+            redact.configure(None, layout)
+        fault = redact.scrub_value(fault)  # an exception's text can quote the input
+        text = fault["message"]
         fsutil.ensure_private_dir(layout.state_dir)
+        fsutil.quarantine_planted(layout.quarantine_dir, layout.faults_log)  # never append through a link
         line = json.dumps(fault, ensure_ascii=True, default=str) + "\n"
         fsutil.append_durable(layout.faults_log, line.encode("ascii"))
         where = str(layout.faults_log.relative_to(layout.claude_dir.parent)) if layout.claude_dir.is_absolute() else str(layout.faults_log)

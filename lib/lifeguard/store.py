@@ -68,11 +68,21 @@ class SessionStore:
     def ensure_dirs(self) -> None:
         fsutil.ensure_private_dir(self.layout.state_dir)
 
+    def _move_planted(self) -> list[str]:
+        """Links (or other foreign entries) planted at this session's paths, moved into quarantine
+        (the link itself, never its target), so the hook neither writes through them nor fails
+        on them every time. Three lstat calls when all is well."""
+        moved = (fsutil.quarantine_planted(self.layout.quarantine_dir, path)
+                 for path in (self.lock_path, self.state_path, self.log_path))
+        return [note for note in moved if note]
+
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         self.ensure_dirs()
+        planted = self._move_planted()
         with SessionLock(self.lock_path, self.lock_timeout):
             txn = self._open()
+            txn.repairs[:0] = planted
             self._drain_spool(txn)
             yield txn
             if txn.dirty:
@@ -89,9 +99,11 @@ class SessionStore:
         try:
             state = state_mod.load(self.state_path)
         except state_mod.StateUnreadable as exc:
-            fsutil.quarantine_file(self.layout.quarantine_dir, self.state_path, str(exc))
-            repairs.append("the session state was unreadable; rebuilt it from the event log")
-            state = None
+            from .repair import recover_unreadable  # rare: the recovery ladder (stdlib only)
+
+            repairs.extend(recover_unreadable(self.layout, self.session_id, str(exc)))
+            tail = eventlog.read_tail(self.log_path)
+            state = state_mod.load(self.state_path)  # what the ladder left; None: replay or start clean
         if state is None:
             state = reducer.replay_log(self.log_path, self.session_id)
             fresh = state is None
@@ -103,8 +115,12 @@ class SessionStore:
             seen = state_mod.sequence(state)
             txn = Transaction(self, state, max(seen, tail.last_seq))
             if tail.last_seq > seen:  # crashed between append and snapshot: catch up
-                for record in eventlog.read_after(self.log_path, seen):
-                    reducer.apply(state, record)
+                later = eventlog.read_after(self.log_path, seen)
+                if later and later[0]["seq"] != seen + 1:  # the log was rebased past this state
+                    txn.state = reducer.replay_log(self.log_path, self.session_id) or state
+                else:
+                    for record in later:
+                        reducer.apply(state, record)
                 txn.dirty = True
         txn.repairs = repairs
         return txn
@@ -114,8 +130,9 @@ class SessionStore:
     def spool(self, record: dict) -> Path:
         """Keep a record that could not be committed (lock busy) for the next transaction."""
         folder = self.layout.session_spool(self.session_id)
-        fsutil.ensure_private_dir(self.layout.spool_dir)
-        fsutil.ensure_private_dir(folder)
+        for path in (self.layout.spool_dir, folder):  # a planted link: moved aside, not written through
+            fsutil.quarantine_planted(self.layout.quarantine_dir, path, want_dir=True)
+            fsutil.ensure_private_dir(path)
         record = dict(record)
         record.setdefault("ts", now_iso())
         name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(3).hex()}.json"
@@ -130,16 +147,24 @@ class SessionStore:
             names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
         except (FileNotFoundError, NotADirectoryError):
             return
+        # os.listdir followed any link: a link planted at the spool must not make us read
+        # and delete files elsewhere
+        planted = [fsutil.quarantine_planted(self.layout.quarantine_dir, path, want_dir=True)
+                   for path in (self.layout.spool_dir, folder)]
+        if any(planted):
+            txn.repairs.extend(note for note in planted if note)
+            return
         done = set(txn.state.get("persistence", {}).get("spool_done") or ())
         for name in names:
             path = folder / name
             if name not in done:
                 try:
                     record = json.loads(fsutil.read_bytes_nofollow(path))
-                except (OSError, ValueError):
+                except (OSError, ValueError, RecursionError):
+                    record = None
+                if not isinstance(record, dict):  # damaged bytes are kept, never deleted
                     fsutil.quarantine_file(self.layout.quarantine_dir, path, "unreadable spool file")
                     continue
-                if isinstance(record, dict):
-                    record["spool"] = name
-                    txn.commit(record)
+                record["spool"] = name
+                txn.commit(record)
             os.unlink(path)

@@ -18,6 +18,10 @@ Requests are classified (see :meth:`FakeModel.classify`):
                  block (the billing header) contains ``cc_is_subagent=true``.
                  Their first user message is the Agent tool's ``prompt``
                  (after a ``<system-reminder>`` text block).
+* ``compact``  - conversation-summary requests (``/compact``, auto-compact):
+                 same tools as main, last user message starts with
+                 "CRITICAL: Respond with TEXT ONLY. Do NOT call any tools.".
+                 Answered with ``compact_text``; never consume the script.
 * ``main``     - everything else with tools.
 
 Which turn to serve is computed *statelessly* from the request: the number of
@@ -56,6 +60,8 @@ Turn = Sequence[Block]
 
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _counter = itertools.count(1)
+# Text of the last user message of a compaction request in 2.1.332.
+_COMPACT_MARKER = "CRITICAL: Respond with TEXT ONLY. Do NOT call any tools."
 
 
 def new_tool_id() -> str:
@@ -113,7 +119,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: dict[str, Any] | None
-    kind: str  # "main" | "subagent" | "side" | "other"
+    kind: str  # "main" | "subagent" | "side" | "compact" | "other"
     turn_index: int | None = None  # which turn of its script was served
 
     @property
@@ -182,6 +188,7 @@ class FakeModel:
         main_prompt: str | None = None,
         final_text: str = "done",
         side_text: str = "Fake title",
+        compact_text: str = "<summary>Fake compaction summary.</summary>",
         model: str = "claude-sonnet-4-5",
         on_request: Callable[[Recorded], None] | None = None,
     ) -> None:
@@ -197,6 +204,7 @@ class FakeModel:
         self.main_prompt = main_prompt
         self.final_text = final_text
         self.side_text = side_text
+        self.compact_text = compact_text
         self.model = model
         self.on_request = on_request
         self.requests: list[Recorded] = []
@@ -311,6 +319,9 @@ class FakeModel:
         Rules, in order (verified on Claude Code 2.1.332):
 
         1. no ``tools`` in the body -> "side" (title generation etc.);
+           the last message asks for a text-only conversation summary ->
+           "compact" (``/compact`` or auto-compaction; answered with
+           ``compact_text``, script not consumed);
         2. header ``x-claude-code-agent-id`` present -> "subagent" (only
            subagent requests carry it; its value is the agent id that hooks
            see as ``agent_id``);
@@ -323,6 +334,9 @@ class FakeModel:
         """
         if not body.get("tools"):
             return "side"
+        msgs = body.get("messages") or []
+        if msgs and _COMPACT_MARKER in block_text(msgs[-1].get("content")):
+            return "compact"
         hdrs = {k.lower(): v for k, v in (headers or {}).items()}
         if hdrs.get("x-claude-code-agent-id"):
             return "subagent"
@@ -384,6 +398,8 @@ class FakeModel:
         idx: int | None = None
         if kind == "side":
             blocks: list[Block] = [text(self.side_text)]
+        elif kind == "compact":
+            blocks = [text(self.compact_text)]
         else:
             idx = self.turn_index(kind, body)
             script = self._script_for(kind, body)
@@ -462,6 +478,11 @@ class FakeModel:
                     return tr
         return None
 
+    def tool_result_is_error(self, tool_use_id: str) -> bool | None:
+        """``is_error`` of the tool_result (absent counts as False)."""
+        tr = self.tool_result(tool_use_id)
+        return None if tr is None else bool(tr.get("is_error", False))
+
     def tool_result_text(self, tool_use_id: str) -> str | None:
         tr = self.tool_result(tool_use_id)
         return None if tr is None else block_text(tr.get("content"))
@@ -474,10 +495,11 @@ class FakeModel:
         return None
 
     def shown_text(self, kind: str | None = None) -> str:
-        """Everything the model was shown in user messages (prompt, system
-        reminders, tool results) across all recorded requests of ``kind``
-        (all non-side requests if None).  Use for "never shown X" asserts."""
-        reqs = [r for r in self.api_requests(kind) if kind is not None or r.kind != "side"]
+        """Everything the model was shown in non-assistant messages (prompt,
+        ``<system-reminder>`` blocks, tool results, ``role: "system"``
+        messages) across all recorded requests of ``kind`` (main and
+        subagent requests if None).  Use for "never shown X" asserts."""
+        reqs = [r for r in self.api_requests(kind) if kind is not None or r.kind in ("main", "subagent")]
         return "\n".join(r.user_text() for r in reqs)
 
     def all_text(self) -> str:

@@ -26,11 +26,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .fakemodel import Block, FakeModel, Recorded, Turn, block_text
+from .fakemodel import FakeModel, Recorded, Turn
 
 __all__ = [
     "CLAUDE_VERSION",
@@ -138,6 +138,9 @@ class Result:
 
     def tool_result(self, tool_use_id: str) -> dict[str, Any] | None:
         return self.model.tool_result(tool_use_id)
+
+    def tool_result_is_error(self, tool_use_id: str) -> bool | None:
+        return self.model.tool_result_is_error(tool_use_id)
 
     def tool_result_text(self, tool_use_id: str) -> str | None:
         return self.model.tool_result_text(tool_use_id)

@@ -24,7 +24,7 @@ def test_single_bash_result_reaches_next_request(workspace: Path) -> None:
     assert "E2E single bash" in main[0].first_user_text
     assert res.request_after(call["id"]) is main[1]
     tr = res.tool_result(call["id"])
-    assert tr is not None and tr["is_error"] is False
+    assert tr is not None and tr.get("is_error", False) is False
     assert res.tool_result_text(call["id"]) == "hello-harness"
     # The assistant turn we scripted is echoed back verbatim.
     assistant = [m for m in main[1].messages if m["role"] == "assistant"]
@@ -97,3 +97,35 @@ def test_script_exhausted_and_side_requests(workspace: Path, fake_model: FakeMod
     assert res.result_text == "done"
     assert [r.kind for r in res.main_requests] == ["main"]
     assert all(r.kind == "side" for r in res.requests if not r.tools)
+
+
+def test_parallel_subagents_with_own_scripts(workspace: Path) -> None:
+    agents = [tool_use("Agent", {"description": f"sub {i}", "prompt": f"E2E-PAR-SUB-{i}",
+                                 "subagent_type": "general-purpose", "run_in_background": False})
+              for i in range(2)]
+    inner = {i: bash(f"echo from-sub-{i}") for i in range(2)}
+    res = run_claude(
+        workspace, "E2E two subagents", [agents], allowed_tools=["Bash", "Agent"],
+        subagent_turns={f"E2E-PAR-SUB-{i}": [[inner[i]], [text(f"report-{i}")]] for i in range(2)},
+        timeout=90,
+    )
+    assert res.returncode == 0, res.describe()
+    assert len({r.agent_id for r in res.subagent_requests}) == 2, res.describe()
+    for i in range(2):
+        assert res.tool_result_text(inner[i]["id"]) == f"from-sub-{i}"
+        assert f"report-{i}" in (res.tool_result_text(agents[i]["id"]) or "")
+
+
+def test_resume_starts_own_script(workspace: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = run_claude(workspace, "E2E resume first", [[bash("echo one")]], home=home, timeout=60)
+    assert first.returncode == 0 and first.session_id, first.describe()
+    call = bash("echo two")
+    second = run_claude(workspace, "E2E resume second", [[call]], home=home, timeout=60,
+                        extra_args=["--resume", first.session_id])
+    assert second.returncode == 0, second.describe()
+    assert second.session_id == first.session_id
+    assert [r.turn_index for r in second.main_requests] == [0, 1]
+    assert second.tool_result_text(call["id"]) == "two"
+    # The resumed conversation carries the earlier exchange.
+    assert "one" in second.main_requests[0].user_text()

@@ -14,11 +14,16 @@ Features are imported eagerly: keep their module-level imports to the stdlib.
 
 from __future__ import annotations
 
-from . import core
+from . import alerts, coordination, core, guarded_hooks, health, loops
 
-FEATURES: list = [core]
+FEATURES: list = [core, loops, coordination]
 
 
 def register(module) -> None:
     if module not in FEATURES:
         FEATURES.append(module)
+
+
+register(alerts)  # escalates the notices the others produced (after_commit)
+register(guarded_hooks)  # breaker and loop window per guarded hook (hooks/guard.py)
+register(health)  # state checks, repair, cleanup, checkpoints and backups per lifecycle point

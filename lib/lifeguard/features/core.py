@@ -1,4 +1,4 @@
-"""Core bookkeeping: lifecycle, counters, recent events, subagents, incidents, checkpoint."""
+"""Core bookkeeping: lifecycle, counters, recent events, incidents, checkpoint."""
 
 from __future__ import annotations
 
@@ -54,16 +54,7 @@ def apply(state: dict, record: dict) -> None:
             tools["failures"] = tools.get("failures", 0) + 1
             per["failures"] = per.get("failures", 0) + 1
 
-    agent = record.get("agent")
-    if agent and event in ("SubagentStart", "SubagentStop"):
-        agents = _section(state, "execution", "agents")
-        active, pool = _section(agents, "active"), _section(agents, "pool")
-        if event == "SubagentStart":
-            active[agent] = {"agent_type": record.get("agent_type"), "status": "running", "spawned_at": ts}
-        else:
-            entry = active.pop(agent, None) or {"agent_type": record.get("agent_type"), "spawned_at": None}
-            entry.update(status="completed", stopped_at=ts)
-            pool[agent] = entry
+    # Subagents (SubagentStart / SubagentStop) are tracked by features/coordination.py.
 
     recent = {"seq": seq, "ts": ts, "event": event}
     if tool:

@@ -1,0 +1,191 @@
+"""`analyze`: how healthy is every session in the state folder.
+
+A session is `corrupted` when its state file is unreadable, or one of lifeguard.health's
+data checks fails (schema, consistency, event-log integrity, dependency cycles); `stale` when nothing happened for STALE_HOURS; otherwise `healthy`.
+It is `large` (a flag, on top of its status) when its state and log together pass LARGE_MB.
+Exit code 1 when any session is corrupted, so scripts can act on it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+
+from .. import eventlog
+from .. import state as state_mod
+from ..paths import Layout
+
+STALE_HOURS = 24
+LARGE_MB = 10.0
+# Failed checks that mean the session's data is damaged (others: resources, slow agents...).
+CORRUPTING_CHECKS = frozenset({"session_validity", "state_consistency", "persistence_integrity",
+                               "event_processing", "dependency_resolution"})
+_STATE_NAME = re.compile(r"^session-(.+)\.json$")
+_LOG_NAME = re.compile(r"^events-(.+)\.jsonl$")
+
+
+def session_names(layout: Layout) -> list[str]:
+    """The file-name ids of every session with a state file or an event log."""
+    try:
+        names = os.listdir(layout.state_dir)
+    except FileNotFoundError:
+        return []
+    found = set()
+    for name in names:
+        match = _STATE_NAME.match(name) or _LOG_NAME.match(name)
+        if match and not name.endswith(".snapshot.json"):
+            found.add(match.group(1))
+    return sorted(found)
+
+
+def inspect(layout: Layout, name: str, now: float | None = None) -> dict:
+    """One session's report: status, sizes, last activity, issues (one plain line each)."""
+    now = time.time() if now is None else now
+    state_path = layout.state_dir / f"session-{name}.json"
+    log_path = layout.state_dir / f"events-{name}.jsonl"
+    report = {"session": name, "file": state_path.name, "status": "healthy", "large": False,
+              "size_mb": 0.0, "last_activity": None, "issues": []}
+    issues: list[str] = report["issues"]
+    corrupted = False
+    size = sum(_size(p) for p in (state_path, log_path))
+    report["size_mb"] = round(size / (1024 * 1024), 3)
+
+    state = None
+    try:
+        state = state_mod.load(state_path)
+    except state_mod.StateUnreadable as exc:
+        corrupted = True
+        issues.append(str(exc))
+    except OSError as exc:
+        corrupted = True
+        issues.append(f"{state_path.name}: unreadable ({exc.strerror or exc})")
+    if state is None and not corrupted:
+        issues.append("no state snapshot (rebuilt from the event log by the next hook)")
+    if state is not None:
+        # the spec's health checks (lifeguard.health): schema, consistency, log integrity...
+        for result in _health(layout, name, state):
+            if result.status == "pass":
+                continue
+            issues.append(f"{result.name}: {result.message}")
+            corrupted = corrupted or (result.status == "fail" and result.name in CORRUPTING_CHECKS)
+    else:
+        damaged = _damaged_log_lines(log_path)
+        if damaged:
+            corrupted = True
+            shown = ", ".join(map(str, damaged[:5])) + (" ..." if len(damaged) > 5 else "")
+            issues.append(f"{log_path.name}: {len(damaged)} damaged line(s) (line {shown})")
+
+    last = _last_activity(state, state_path, log_path)
+    report["last_activity"] = last[1]
+    if corrupted:
+        report["status"] = "corrupted"
+    elif last[0] is not None and now - last[0] > STALE_HOURS * 3600:
+        report["status"] = "stale"
+        issues.append(f"no activity for {(now - last[0]) / 3600:.1f} hours")
+    if size > LARGE_MB * 1024 * 1024:
+        report["large"] = True
+        issues.append(f"large: {report['size_mb']:.1f} MB (over {LARGE_MB:g} MB)")
+    return report
+
+
+def analyze(layout: Layout, ui=None, now: float | None = None) -> dict:
+    names = session_names(layout)
+    items = ui.progress(names, "Analysing sessions") if ui is not None else names
+    details = [inspect(layout, name, now) for name in items]
+    count = lambda status: sum(1 for d in details if d["status"] == status)  # noqa: E731
+    return {
+        "state_dir": str(layout.state_dir),
+        "total_sessions": len(details),
+        "healthy_sessions": count("healthy"),
+        "corrupted_sessions": count("corrupted"),
+        "stale_sessions": count("stale"),
+        "large_sessions": sum(1 for d in details if d["large"]),
+        "quarantined_files": _quarantined(layout),
+        "details": details,
+    }
+
+
+def run(args, layout: Layout, ui) -> int:
+    report = analyze(layout, ui)
+    if args.json:
+        ui.raw(json.dumps(report, indent=2))
+        return 1 if report["corrupted_sessions"] else 0
+    ui.say(f"State folder: {report['state_dir']}")
+    ui.table("Health summary", ["Metric", "Count"], [
+        ("Total sessions", report["total_sessions"]),
+        ("Healthy", report["healthy_sessions"]),
+        ("Corrupted", report["corrupted_sessions"]),
+        (f"Stale (no activity {STALE_HOURS} h)", report["stale_sessions"]),
+        (f"Large (> {LARGE_MB:g} MB)", report["large_sessions"]),
+        ("Files in quarantine", report["quarantined_files"]),
+    ])
+    attention = [d for d in report["details"] if d["status"] != "healthy" or d["large"]]
+    if attention:
+        ui.table("Sessions needing attention", ["Session file", "Status", "Size (MB)", "Last activity", "Issues"],
+                 [(d["file"], d["status"] + (", large" if d["large"] else ""), f"{d['size_mb']:.2f}",
+                   d["last_activity"], d["issues"]) for d in attention])
+    if report["corrupted_sessions"]:
+        ui.say(f"Repair them with: {args.tool} repair --all   (originals are kept in quarantine)", style="bold")
+        return 1
+    ui.say("No corrupted sessions.", style="green")
+    return 0
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
+
+
+def _health(layout: Layout, name: str, state: dict) -> list:
+    from .. import health
+
+    # without pydantic (a bare python3 when uv is broken) the checks fall back to the
+    # structural ones instead of reporting every session as failing the schema
+    full = importlib.util.find_spec("pydantic") is not None
+    return health.run_checks(layout, name, full=full, state=state)
+
+
+def _damaged_log_lines(path: Path) -> list[int]:
+    report = eventlog.ReadReport()
+    try:
+        for _ in eventlog.iter_records(path, report):
+            pass
+    except OSError:
+        return [0]
+    return report.damaged_lines
+
+
+def _last_activity(state: dict | None, *paths: Path) -> tuple[float | None, str | None]:
+    """(epoch seconds, as shown) of the last activity: the state's, else the files' mtime."""
+    try:
+        text = state["session"]["lifecycle"]["last_activity"]  # type: ignore[index]
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp(), str(text)
+    except (TypeError, KeyError, ValueError):
+        pass
+    times = []
+    for path in paths:
+        try:
+            times.append(os.lstat(path).st_mtime)
+        except OSError:
+            pass
+    if not times:
+        return None, None
+    newest = max(times)
+    return newest, time.strftime("%Y-%m-%dT%H:%M:%SZ (file time)", time.gmtime(newest))
+
+
+def _quarantined(layout: Layout) -> int:
+    try:
+        return sum(1 for n in os.listdir(layout.quarantine_dir) if n != "index.jsonl")
+    except OSError:
+        return 0

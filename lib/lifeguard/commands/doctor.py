@@ -1,0 +1,384 @@
+"""`doctor`: checks the installation itself; every problem comes with its fix.
+
+Each check is a small function returning findings `(level, what, fix)`, level "ok",
+"warn" or "fail". Exit code 1 when any check fails.
+
+- settings.json: readable; each lifeguard entry points at an existing runner and hook
+  script of this workspace, for the right event; timeouts are sane seconds; no event missing
+- the installed files match their manifest; the state folder is private and writable
+- lifeguard.json validates
+- uv is present and its cache is not locked
+- Python is recent enough
+- each hook answers a sample event within its budget (run in a scratch copy of the
+  workspace's config, so the real state is never touched)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .. import installer
+from ..paths import Layout
+
+MIN_PYTHON = (3, 11)
+MIN_TIMEOUT, MAX_TIMEOUT = 1, 600
+SAMPLE_SESSION = "lifeguard-doctor"
+
+Finding = tuple[str, str, str]  # (level, what, fix)
+
+
+def ok(what: str) -> Finding:
+    return ("ok", what, "")
+
+
+def warn(what: str, fix: str) -> Finding:
+    return ("warn", what, fix)
+
+
+def fail(what: str, fix: str) -> Finding:
+    return ("fail", what, fix)
+
+
+# -- settings.json ---------------------------------------------------------------------
+
+
+def lifeguard_entries(settings: dict) -> list[tuple[str, dict]]:
+    """(event, hook entry) for every lifeguard hook in settings.json."""
+    out = []
+    hooks = settings.get("hooks") if isinstance(settings, dict) else None
+    if not isinstance(hooks, dict):
+        return out
+    for event, groups in hooks.items():
+        for group in groups if isinstance(groups, list) else ():
+            for hook in (group.get("hooks") if isinstance(group, dict) else None) or ():
+                if isinstance(hook, dict) and "lifeguard-run" in str(hook.get("command", "")):
+                    out.append((event, hook))
+    return out
+
+
+def check_settings(layout: Layout) -> list[Finding]:
+    path = layout.claude_dir / "settings.json"
+    reinstall = f"reinstall: run install.sh from your lifeguard checkout with {layout.claude_dir.parent}"
+    try:
+        settings = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return [fail(f"{path} does not exist, so no lifeguard hook runs", reinstall)]
+    except (OSError, ValueError) as exc:
+        return [fail(f"{path} is not valid JSON ({exc})", f"fix the JSON by hand (a backup may be in {layout.backup_dir / 'settings'})")]
+    entries = lifeguard_entries(settings)
+    if not entries:
+        return [fail(f"{path} has no lifeguard hook entries", reinstall)]
+    findings: list[Finding] = []
+    for event, hook in entries:
+        findings.extend(check_entry(layout, event, hook))
+    expected = {event for event, *_ in installer.HOOKS}
+    missing = sorted(expected - {event for event, _ in entries})
+    if missing:
+        findings.append(warn(f"no lifeguard hook for {', '.join(missing)}", reinstall))
+    if not any(level != "ok" for level, *_ in findings):
+        findings.append(ok(f"settings.json: {len(entries)} lifeguard hooks, each pointing at an existing script"))
+    return findings
+
+
+def check_entry(layout: Layout, event: str, hook: dict) -> list[Finding]:
+    """One settings.json entry: runner path, script, event match, timeout."""
+    project = str(layout.claude_dir.parent)
+    command = str(hook.get("command", ""))
+    label = f"{event} hook ({command})"
+    expanded = command.replace("${CLAUDE_PROJECT_DIR}", project).replace("$CLAUDE_PROJECT_DIR", project)
+    try:
+        argv = shlex.split(expanded)
+    except ValueError as exc:
+        return [fail(f"{label}: the command cannot be parsed ({exc})", "reinstall lifeguard with install.sh")]
+    findings: list[Finding] = []
+    runner = Path(argv[0]) if argv else Path("")
+    if not runner.is_absolute():
+        runner = Path(project) / runner
+    ours = layout.claude_dir / "hooks" / "lifeguard-run"
+    if not runner.exists():
+        findings.append(fail(f"{label}: {runner} does not exist",
+                             f'point it at "$CLAUDE_PROJECT_DIR"/.claude/hooks/lifeguard-run (reinstall with install.sh)'))
+    elif runner.resolve() != ours.resolve():
+        findings.append(warn(f"{label}: runs {runner}, not this workspace's {ours}",
+                             'use "$CLAUDE_PROJECT_DIR"/.claude/hooks/lifeguard-run so the hook follows the project'))
+    elif not os.access(runner, os.X_OK):
+        findings.append(fail(f"{label}: {runner} is not executable", f"chmod +x {shlex.quote(str(runner))}"))
+    script = argv[1] if len(argv) > 1 else ""
+    script_path = layout.claude_dir / "hooks" / f"{script}.py"
+    if not script:
+        findings.append(fail(f"{label}: no hook script named", "reinstall lifeguard with install.sh"))
+    elif not script_path.is_file():
+        findings.append(fail(f"{label}: hook script {script_path} is missing", "reinstall lifeguard with install.sh"))
+    expected_script = {e: s for e, s, *_ in installer.HOOKS}.get(event)
+    if expected_script and script and script != expected_script:
+        findings.append(warn(f"{label}: runs {script}.py for {event}", f"use {expected_script} (reinstall with install.sh)"))
+    findings.extend(check_timeout(label, hook.get("timeout"), argv[2] if len(argv) > 2 else None))
+    return findings
+
+
+def check_timeout(label: str, timeout: object, budget_arg: str | None) -> list[Finding]:
+    """settings.json timeouts are seconds: a number between MIN and MAX, matching the wrapper's."""
+    if timeout is None:
+        return [warn(f"{label}: no timeout (Claude Code's default of 600 s applies)",
+                     'add "timeout": 10 (seconds; 60 for SessionStart)')]
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        return [fail(f"{label}: timeout {timeout!r} is not a number", 'use a number of seconds, e.g. "timeout": 10')]
+    if timeout < MIN_TIMEOUT:
+        return [fail(f"{label}: timeout {timeout} s is too short for uv to start the hook",
+                     f"use at least {MIN_TIMEOUT} s (10 is the default)")]
+    if timeout > MAX_TIMEOUT:
+        hint = " (it looks like milliseconds; settings.json uses seconds)" if timeout >= 1000 else ""
+        return [fail(f"{label}: timeout {timeout} s is over {MAX_TIMEOUT} s{hint}", "use seconds, e.g. 10 (60 for SessionStart)")]
+    if budget_arg is not None:
+        try:
+            budget = float(budget_arg)
+        except ValueError:
+            return [fail(f"{label}: the runner's budget {budget_arg!r} is not a number", "reinstall lifeguard with install.sh")]
+        if budget > timeout:
+            return [warn(f"{label}: the runner's budget {budget:g} s exceeds the timeout {timeout} s, "
+                         "so Claude Code may kill the hook before it can fail open",
+                         f"make both the same (the command's last argument and \"timeout\")")]
+    return []
+
+
+# -- files, config, state ------------------------------------------------------------------
+
+
+def check_manifest(layout: Layout) -> list[Finding]:
+    path = layout.claude_dir / installer.MANIFEST
+    try:
+        manifest = json.loads(path.read_bytes())
+        files = manifest["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return [warn(f"{path} is missing or unreadable, so installed files cannot be verified",
+                     "reinstall lifeguard with install.sh")]
+    missing, changed = [], []
+    for rel, sha in files.items():
+        try:
+            data = (layout.claude_dir / rel).read_bytes()
+        except OSError:
+            missing.append(rel)
+            continue
+        if hashlib.sha256(data).hexdigest() != sha:
+            changed.append(rel)
+    findings: list[Finding] = []
+    if missing:
+        findings.append(fail(f"installed files missing: {', '.join(missing[:8])}", "reinstall lifeguard with install.sh"))
+    if changed:
+        findings.append(warn(f"installed files changed since install: {', '.join(changed[:8])}",
+                             "reinstall with install.sh to get the originals back (your edits would be replaced)"))
+    return findings or [ok(f"all {len(files)} installed files match the manifest (version {manifest.get('version')})")]
+
+
+def check_config(layout: Layout) -> list[Finding]:
+    from .. import config as config_mod
+
+    if not layout.config_file.exists():
+        return [warn(f"{layout.config_file} is missing; the defaults are used", "reinstall with install.sh to write it")]
+    try:
+        cfg = config_mod.validate_file(layout)
+    except ImportError:
+        return [warn("pydantic is not installed in this interpreter, so lifeguard.json was not validated",
+                     "run this tool with: uv run --script")]
+    if cfg.problems:
+        return [fail(problem, f"edit {layout.config_file}") for problem in cfg.problems]
+    return [ok(f"{layout.config_file.name} is valid")]
+
+
+def check_state_dir(layout: Layout) -> list[Finding]:
+    path = layout.state_dir
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return [warn(f"{path} does not exist yet", "it is created by the first hook; nothing to do")]
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        return [fail(f"{path} is not a folder (or is a symlink)", f"move it aside: mv {shlex.quote(str(path))} {shlex.quote(str(path))}.old")]
+    findings: list[Finding] = []
+    if st.st_mode & 0o077:
+        findings.append(warn(f"{path} is readable by others (mode {st.st_mode & 0o777:o})", f"chmod 700 {shlex.quote(str(path))}"))
+    if not os.access(path, os.W_OK | os.X_OK):
+        findings.append(fail(f"{path} is not writable by you", f'chown -R "$USER" {shlex.quote(str(path))}'))
+    return findings or [ok(f"{path} is private and writable")]
+
+
+# -- environment -------------------------------------------------------------------------
+
+
+def find_uv() -> str | None:
+    found = shutil.which("uv")
+    if found:
+        return found
+    for candidate in (Path.home() / ".local/bin/uv", Path.home() / ".cargo/bin/uv", Path("/usr/local/bin/uv")):
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def check_uv() -> list[Finding]:
+    uv = find_uv()
+    if uv is None:
+        return [fail("uv was not found, so the hooks cannot run", "install it: python3 -m pip install --user uv")]
+    try:
+        version = subprocess.run([uv, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+        cache = subprocess.run([uv, "cache", "dir"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return [fail(f"uv at {uv} does not answer ({exc})", "reinstall uv: python3 -m pip install --user --force-reinstall uv")]
+    findings = [ok(f"uv: {version} at {uv}")]
+    if cache and uv_cache_locked(Path(cache)):
+        findings.append(fail(f"uv's cache {cache} is locked by another process (uv cache clean / prune running?)",
+                             "wait for it to finish, or find it with: ps aux | grep 'uv cache'"))
+    return findings
+
+
+def uv_cache_locked(cache: Path) -> bool:
+    """True when another process holds uv's cache lock exclusively (a clean or prune)."""
+    try:
+        fd = os.open(cache / ".lock", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def check_python() -> list[Finding]:
+    here = sys.version_info[:3]
+    findings = []
+    if here[:2] < MIN_PYTHON:
+        findings.append(fail(f"Python {'.'.join(map(str, here))} runs this tool; lifeguard needs {'.'.join(map(str, MIN_PYTHON))}+",
+                             "let uv pick one: uv python install 3.11"))
+    else:
+        findings.append(ok(f"Python {'.'.join(map(str, here))} ({sys.executable})"))
+    return findings
+
+
+# -- live hooks ----------------------------------------------------------------------------
+
+SAMPLES: dict[str, dict] = {
+    "SessionStart": {"source": "startup"},
+    "UserPromptSubmit": {"prompt": "lifeguard doctor sample prompt"},
+    "PreToolUse": {"tool_name": "Bash", "tool_input": {"command": "true"}, "tool_use_id": "doctor-1"},
+    "PostToolUse": {"tool_name": "Bash", "tool_input": {"command": "true"}, "tool_use_id": "doctor-1",
+                    "tool_response": {"stdout": "", "stderr": "", "interrupted": False}},
+    "PostToolUseFailure": {"tool_name": "Bash", "tool_input": {"command": "false"}, "tool_use_id": "doctor-2",
+                           "error": "Exit code 1"},
+    "Stop": {"stop_hook_active": False, "last_assistant_message": "done"},
+    "SubagentStart": {"agent_id": "doctor-agent", "agent_type": "general-purpose"},
+    "SubagentStop": {"agent_id": "doctor-agent", "agent_type": "general-purpose", "stop_hook_active": False},
+    "PreCompact": {"trigger": "manual", "custom_instructions": ""},
+    "SessionEnd": {"reason": "other"},
+}
+
+
+def sample_event(event: str, cwd: str) -> dict:
+    return {"session_id": SAMPLE_SESSION, "transcript_path": "", "cwd": cwd, "hook_event_name": event,
+            "permission_mode": "default", **SAMPLES.get(event, {})}
+
+
+def check_hooks_live(layout: Layout, ui) -> list[Finding]:
+    """Run each lifeguard hook of settings.json on a sample event, as Claude Code would."""
+    try:
+        settings = json.loads((layout.claude_dir / "settings.json").read_bytes())
+    except (OSError, ValueError):
+        return []  # check_settings reports it
+    entries = lifeguard_entries(settings)
+    project = str(layout.claude_dir.parent)
+    findings: list[Finding] = []
+    with tempfile.TemporaryDirectory(prefix="lifeguard-doctor-") as scratch:
+        home = Path(scratch) / ".claude"
+        home.mkdir()
+        if layout.config_file.exists():
+            shutil.copyfile(layout.config_file, home / layout.config_file.name)
+        env = {**os.environ, "CLAUDE_PROJECT_DIR": project, "LIFEGUARD_HOME": str(home)}
+        for event, hook in ui.progress(entries, "Running each hook on a sample event"):
+            findings.extend(run_hook(event, hook, env, project))
+    return findings
+
+
+def run_hook(event: str, hook: dict, env: dict, project: str) -> list[Finding]:
+    timeout = hook.get("timeout")
+    budget = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0 else 60.0
+    command = str(hook.get("command", ""))
+    payload = json.dumps(sample_event(event, project)).encode()
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(["/bin/sh", "-c", command], input=payload, capture_output=True, env=env,
+                              cwd=project, timeout=budget)
+    except subprocess.TimeoutExpired:
+        return [fail(f"{event} hook did not answer within its {budget:g} s budget",
+                     "see why with: the same command by hand; a cold uv cache may need: install.sh (it prepares uv's cache)")]
+    elapsed = time.monotonic() - started
+    label = f"{event} hook"
+    if proc.returncode != 0:
+        return [fail(f"{label} exited {proc.returncode}: {_last_line(proc.stderr)}", "reinstall lifeguard with install.sh")]
+    out = proc.stdout.decode("utf-8", "replace").strip()
+    try:
+        answer = json.loads(out) if out else {}
+    except ValueError:
+        return [fail(f"{label} printed something that is not JSON: {out[:120]!r}", "reinstall lifeguard with install.sh")]
+    stderr = proc.stderr.decode("utf-8", "replace")
+    message = str(answer.get("systemMessage", "")) if isinstance(answer, dict) else ""
+    if "could not start" in message or "was not found" in message or "did not finish" in message:
+        return [fail(f"{label}: {message}", "follow the message; then run doctor again")]
+    if "failed open" in stderr:
+        return [fail(f"{label} failed open: {_last_line(proc.stderr)}", "see the faults with: state_recovery.py incidents")]
+    return [ok(f"{label} answered in {elapsed * 1000:.0f} ms")]
+
+
+def _last_line(data: bytes) -> str:
+    lines = data.decode("utf-8", "replace").strip().splitlines()
+    return lines[-1][:200] if lines else "(no output)"
+
+
+# -- the command -------------------------------------------------------------------------
+
+
+def diagnose(layout: Layout, ui, live: bool = True) -> list[tuple[str, Finding]]:
+    sections = [
+        ("settings.json", lambda: check_settings(layout)),
+        ("installed files", lambda: check_manifest(layout)),
+        ("config", lambda: check_config(layout)),
+        ("state folder", lambda: check_state_dir(layout)),
+        ("uv", check_uv),
+        ("python", check_python),
+    ]
+    if live:
+        sections.append(("hooks", lambda: check_hooks_live(layout, ui)))
+    results = []
+    for name, check in sections:
+        for finding in check():
+            results.append((name, finding))
+    return results
+
+
+def run(args, layout: Layout, ui) -> int:
+    results = diagnose(layout, ui, live=not args.quick)
+    problems = [(name, f) for name, f in results if f[0] == "fail"]
+    if args.json:
+        ui.raw(json.dumps([{"check": n, "level": f[0], "what": f[1], "fix": f[2]} for n, f in results], indent=2))
+        return 1 if problems else 0
+    ui.say(f"Checking lifeguard in {layout.claude_dir}")
+    ui.table("Doctor", ["Check", "Result", "What", "Fix"],
+             [(name, {"ok": "ok", "warn": "WARN", "fail": "FAIL"}[f[0]], f[1], f[2] or "-") for name, f in results])
+    warnings = sum(1 for _, f in results if f[0] == "warn")
+    if problems:
+        ui.say(f"{len(problems)} problem(s), {warnings} warning(s): apply each fix above, then run doctor again.", style="bold red")
+        return 1
+    ui.say(f"No problems found ({warnings} warning(s)).", style="green")
+    return 0

@@ -1,0 +1,330 @@
+"""Loop detection, circuit breakers and stop-loop detection (PreToolUse, PostToolUse[Failure], Stop).
+
+- `annotate` computes each call's signature and each outcome's fingerprint (signature.py)
+  and stamps the record's time, so checks and reducers work from the record alone.
+- `check` runs the named rules of loop_rules.py on the agent's recent calls (warn after an
+  outcome, refuse before a call), drives the breakers of breaker.py, and notices a Stop that
+  keeps coming back with the same last message. Its decisions (breaker transitions, which
+  incidents the user has been told about) are written into the record.
+- `apply` folds the record into `execution.loops` / `execution.breakers`: bounded windows.
+
+The model hears why and what to do on every repetition; the user gets one short line per
+incident (an incident key is announced once until counting restarts).
+"""
+
+from __future__ import annotations
+
+from .. import breaker, loop_rules
+from .. import signature as sig_mod
+
+WINDOW_KEEP = 20  # calls remembered per agent; the config limits are validated against this
+AGENTS_KEEP = 32
+ANNOUNCED_KEEP = 50
+BREAKERS_KEEP = 64
+MAIN = "main"
+TOOL_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure")
+STOP_EVENTS = ("Stop", "SubagentStop")
+TASK_NOTIFICATION = "<task-notification>"  # what Claude Code submits when a background agent ends
+
+
+# -- annotate ----------------------------------------------------------------------------------
+
+
+def annotate(inp: dict, record: dict, cfg: dict) -> None:
+    event = record.get("event")
+    agent = inp.get("agent_id") or MAIN
+    if event in TOOL_EVENTS and inp.get("tool_name"):
+        from ..store import now_iso  # lazy: store imports the reducer, which imports features
+
+        record.setdefault("ts", now_iso())  # breaker times come from the record
+        tool, tool_input = inp["tool_name"], inp.get("tool_input")
+        loop = {"agent": agent, "sig": sig_mod.call_signature(tool, tool_input),
+                "label": sig_mod.call_label(tool, tool_input)}
+        if event == "PostToolUse":
+            loop.update(ok=True, fp=sig_mod.success_fingerprint(inp.get("tool_response")))
+        elif event == "PostToolUseFailure":
+            error = inp.get("error") or ""
+            fp = "interrupt" if inp.get("is_interrupt") else sig_mod.failure_fingerprint(error)
+            loop.update(ok=False, fp=fp, err=sig_mod.first_error_line(error))
+        record["loop"] = loop
+    elif event in STOP_EVENTS:
+        record["loop"] = {"agent": agent, "stop_fp": sig_mod.stop_fingerprint(inp.get("last_assistant_message"))}
+    elif event == "UserPromptSubmit":
+        # A background agent's completion arrives as a prompt; it is not the user redirecting.
+        genuine = not str(inp.get("prompt") or "").lstrip().startswith(TASK_NOTIFICATION)
+        record["loop"] = {"reset": "all" if genuine else "stops"}
+    elif event == "SessionStart":
+        record["loop"] = {"reset": "all"}
+
+
+# -- check -------------------------------------------------------------------------------------
+
+
+def check(state: dict, record: dict, cfg: dict) -> list[dict]:
+    loop = record.get("loop")
+    if not isinstance(loop, dict):
+        return []
+    event = record.get("event")
+    section = _read(state, "loops")
+    if event == "PreToolUse":
+        return _before_call(state, section, record, loop, cfg)
+    if event in ("PostToolUse", "PostToolUseFailure"):
+        return _after_call(state, section, record, loop, cfg)
+    if event in STOP_EVENTS:
+        return _on_stop(section, record, loop, cfg)
+    return []
+
+
+def _before_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
+    notices = _breaker_gate(state, record, loop, cfg)
+    if notices:
+        return notices
+    limits = cfg.get("loops") or {}
+    if not limits.get("enabled"):
+        return []
+    window = _window(section, loop["agent"])
+    found = loop_rules.first_refusal(window, loop["sig"], limits)
+    if found is None:
+        return []
+    return [_announce(section, loop, "TOOL_LOOP_BLOCKED:" + found.key(loop["agent"]), "TOOL_LOOP_BLOCKED", "deny",
+                      refusal_text(found, limits), user_refusal_text(found))]
+
+
+def _after_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
+    notices = _breaker_result(state, section, record, loop, cfg)
+    limits = cfg.get("loops") or {}
+    if limits.get("enabled"):
+        window = _window(section, loop["agent"]) + [entry_of(loop)]
+        found = loop_rules.first_warning(window, limits)
+        if found is not None:
+            notices.append(_announce(section, loop, "TOOL_LOOP_DETECTED:" + found.key(loop["agent"]), "TOOL_LOOP_DETECTED", "context",
+                                     warning_text(found, limits), user_warning_text(found)))
+    return notices
+
+
+def _breaker_gate(state: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
+    limits = cfg.get("breakers") or {}
+    if not limits.get("enabled"):
+        return []
+    keys = breaker.keys_for(record.get("tool", ""), limits.get("tools") or [])
+    if not keys:
+        return []
+    now, stored = breaker.epoch(record.get("ts")), _read(state, "breakers")
+    trials: dict = {}
+    for key in keys:
+        decision, new = breaker.before_call(stored.get(key), now, record.get("tuid"), limits)
+        if decision == breaker.REFUSE:
+            entry = stored[key]
+            wait = max(1, round(breaker.retry_at(entry, limits) - now))
+            return [{"code": "CIRCUIT_OPEN", "kind": "deny",
+                     "model": circuit_refusal_text(key, record.get("tool", ""), entry, wait)}]
+        if new is not None:
+            trials[key] = new
+    if trials:
+        loop["breakers"] = trials
+    return []
+
+
+def _breaker_result(state: dict, section: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
+    limits = cfg.get("breakers") or {}
+    if not limits.get("enabled"):
+        return []
+    keys = breaker.keys_for(record.get("tool", ""), limits.get("tools") or [])
+    stored, now, notices, changes = _read(state, "breakers"), breaker.epoch(record.get("ts")), [], {}
+    for key in keys:
+        old = stored.get(key)
+        if loop.get("ok") and not old:
+            continue  # nothing to reset: keep the state small
+        new, opened = breaker.after_result(old, bool(loop.get("ok")), now, loop.get("err", ""), limits)
+        changes[key] = new
+        if opened:
+            wait = int(limits["recovery_timeout_seconds"])
+            model = (f"lifeguard: {key} has now failed {new['failures']} times in a row (last error: "
+                     f"{new['last_error'] or 'none given'}), so its circuit breaker is open: calls to it will be "
+                     f"refused for {wait}s, then one trial call is let through. Work on something else meanwhile "
+                     f"or tell the user that {key} is failing.")
+            user = f"lifeguard: paused {key} after {new['failures']} failures in a row (retry in {wait}s)."
+            notices.append(_announce(section, loop, f"breaker:{key}:{now:.3f}", "CIRCUIT_OPEN", "context", model, user))
+    if changes:
+        loop["breakers"] = changes
+    return notices
+
+
+def _on_stop(section: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
+    limits = cfg.get("loops") or {}
+    if not limits.get("enabled"):
+        return []
+    agent, fp = loop["agent"], loop["stop_fp"]
+    last = (section.get("stops") or {}).get(agent) or {}
+    count = int(last.get("count") or 0) + 1 if last.get("fp") == fp else 1
+    who = "the main agent" if agent == MAIN else f"subagent {agent}"
+    halt_after = int(limits.get("stop_halt_after") or 0)
+    if halt_after and count >= halt_after and record.get("event") == "Stop":
+        text = (f"lifeguard stopped the session's turn: {who} tried to stop {count} times in a row with the same "
+                "last message, and something (a Stop hook?) kept sending it back. Check the Stop hooks in "
+                ".claude/settings.json.")
+        return [_announce(section, loop, f"stop-halt:{agent}:{fp}", "STOP_LOOP_DETECTED", "halt", None, text,
+                          always_user=True)]
+    if count >= int(limits["stop_warn_after"]):
+        user = (f"lifeguard: {who} has tried to stop {count} times in a row with the same last message; a Stop hook "
+                "may be sending it back each time (check .claude/settings.json).")
+        return [_announce(section, loop, f"stop:{agent}:{fp}", "STOP_LOOP_DETECTED", "user", None, user)]
+    return []
+
+
+def _announce(section: dict, loop: dict, key: str, code: str, kind: str, model: str | None, user: str,
+              always_user: bool = False) -> dict:
+    """A notice; the user line only the first time this incident is seen (recorded in the record)."""
+    notice: dict = {"code": code, "kind": kind}
+    if model:
+        notice["model"] = model
+    if always_user or key not in (section.get("announced") or ()):
+        notice["user"] = user
+        loop.setdefault("announce", []).append(key)
+    return notice
+
+
+# -- messages ----------------------------------------------------------------------------------
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _err(entry: dict) -> str:
+    return f" (error: {entry['err']})" if entry.get("err") else ""
+
+
+def warning_text(found: loop_rules.Finding, limits: dict) -> str:
+    e = found.entry
+    if found.rule == "repeated_failure":
+        return (f"lifeguard: `{e.get('label')}` has now failed the same way {found.count} times in a row{_err(e)}. "
+                "Running it again unchanged will fail again. Next step: read the error and change something first "
+                "(fix what it names, edit the code, or use a different command), or ask the user. Lifeguard will "
+                f"refuse its {_ordinal(limits['failure_block_after'])} identical run.")
+    if found.rule == "repeated_result":
+        return (f"lifeguard: `{e.get('label')}` has returned the very same result {found.count} times in a row; "
+                "nothing is changing. Use the result you already have. If you are waiting for something, wait "
+                "longer between checks or check something else. Lifeguard will refuse its "
+                f"{_ordinal(limits['repeat_block_after'])} identical run.")
+    o = found.other or {}
+    return (f"lifeguard: you are alternating between `{e.get('label')}` and `{o.get('label')}` with the same "
+            f"outcome every time ({found.count} rounds). That is a loop. Next step: step back, work out why the "
+            "result does not change, and try a different approach or ask the user.")
+
+
+def refusal_text(found: loop_rules.Finding, limits: dict) -> str:
+    e = found.entry
+    reset = ("A different call, a real change (such as an edit) or a new message from the user lets it run again.")
+    if found.rule == "repeated_failure":
+        return (f"lifeguard refused this call: it is a repetition. `{e.get('label')}` already ran {found.count} "
+                f"times in a row and failed the same way each time{_err(e)}; running it again would fail again. "
+                "Instead: fix the cause the error names (edit the code or the input), try a different command, "
+                f"or stop and tell the user what is blocking you. {reset}")
+    if found.rule == "repeated_result":
+        return (f"lifeguard refused this call: it is a repetition. `{e.get('label')}` already ran {found.count} "
+                "times in a row with the very same result; running it again would return it again. Instead: use "
+                f"that result, or do something that changes the situation first. {reset}")
+    o = found.other or {}
+    return (f"lifeguard refused this call: it is a repetition. You have alternated between `{e.get('label')}` "
+            f"and `{o.get('label')}` {found.count} times, with the same outcome every time. Instead: stop "
+            f"repeating this pair; try a different approach, or tell the user what is blocking you. {reset}")
+
+
+def user_warning_text(found: loop_rules.Finding) -> str:
+    e = found.entry
+    if found.rule == "alternation":
+        return f"lifeguard: the agent is alternating between two calls with no change ({e.get('label')}, ...); warned it."
+    return f"lifeguard: `{e.get('label')}` repeated {found.count} times with the same outcome; warned the agent."
+
+
+def user_refusal_text(found: loop_rules.Finding) -> str:
+    return f"lifeguard: refused a repeated call ({found.entry.get('label')}); the agent was told to change approach."
+
+
+def circuit_refusal_text(key: str, tool: str, entry: dict, wait: int) -> str:
+    last = entry.get("last_error") or "none given"
+    return (f"lifeguard refused this call: the circuit breaker for {key} is open after {entry.get('failures')} "
+            f"failures in a row (last error: {last}). It looks broken right now, so calls to it are paused. "
+            f"Next step: do not call {tool} for now; continue with other work or another tool, or tell the user "
+            f"that {key} is failing. One trial call will be let through in about {wait}s.")
+
+
+# -- apply (reducer) ---------------------------------------------------------------------------
+
+
+def entry_of(loop: dict) -> dict:
+    entry = {"sig": loop.get("sig"), "fp": loop.get("fp"), "ok": bool(loop.get("ok")), "label": loop.get("label", "")}
+    if loop.get("err"):
+        entry["err"] = loop["err"]
+    return entry
+
+
+def apply(state: dict, record: dict) -> None:
+    loop = record.get("loop")
+    if not isinstance(loop, dict):
+        return
+    section = _section(state, "loops")
+    event = record.get("event")
+    reset = loop.get("reset")
+    if reset == "all":
+        section["agents"], section["announced"], section["stops"] = {}, [], {}
+    elif reset == "stops":
+        section["stops"] = {}
+    if event in ("PostToolUse", "PostToolUseFailure") and loop.get("sig"):
+        agents = section.setdefault("agents", {})
+        slot = agents.pop(loop.get("agent", MAIN), None) or {"window": []}
+        slot["window"] = (slot.get("window") or [])[-(WINDOW_KEEP - 1):] + [entry_of(loop)]
+        agents[loop.get("agent", MAIN)] = slot  # re-inserted last: dict order = least recently used first
+        while len(agents) > AGENTS_KEEP:
+            agents.pop(next(iter(agents)))
+    elif event in STOP_EVENTS and loop.get("stop_fp"):
+        stops = section.setdefault("stops", {})
+        agent = loop.get("agent", MAIN)
+        last = stops.pop(agent, None) or {}
+        count = int(last.get("count") or 0) + 1 if last.get("fp") == loop["stop_fp"] else 1
+        stops[agent] = {"fp": loop["stop_fp"], "count": count}
+        while len(stops) > AGENTS_KEEP:
+            stops.pop(next(iter(stops)))
+        if event == "SubagentStop" and agent != MAIN:
+            (section.get("agents") or {}).pop(agent, None)  # its calls are over
+    for key, entry in (loop.get("breakers") or {}).items():
+        _set_breaker(state, key, entry)
+    if loop.get("announce"):
+        section["announced"] = ((section.get("announced") or []) + list(loop["announce"]))[-ANNOUNCED_KEEP:]
+
+
+def _set_breaker(state: dict, key: str, entry: dict) -> None:
+    stored = _section(state, "breakers")
+    stored.pop(key, None)
+    if entry.get("state") != breaker.CLOSED or entry.get("failures"):
+        stored[key] = entry  # a healthy, closed breaker needs no entry
+    while len(stored) > BREAKERS_KEEP:
+        stored.pop(next(iter(stored)))
+
+
+# -- state helpers -----------------------------------------------------------------------------
+# Readers (`_read_*`) never create anything: `check` must leave the state as it found it.
+
+
+def _read(state: dict, key: str) -> dict:
+    execution = state.get("execution")
+    node = execution.get(key) if isinstance(execution, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
+def _section(state: dict, key: str) -> dict:
+    execution = state.get("execution")
+    if not isinstance(execution, dict):
+        execution = state["execution"] = {}
+    node = execution.get(key)
+    if not isinstance(node, dict):
+        node = execution[key] = {}
+    return node
+
+
+def _window(section: dict, agent: str) -> list[dict]:
+    slot = (section.get("agents") or {}).get(agent) or {}
+    window = slot.get("window")
+    return window if isinstance(window, list) else []

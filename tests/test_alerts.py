@@ -1,0 +1,237 @@
+"""Alert levels, thresholds, escalation steps, and an escalation end to end through a hook."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lib"))
+
+from lifeguard import alerts, config  # noqa: E402
+from lifeguard.features import FEATURES  # noqa: E402
+from lifeguard.features import alerts as alerts_feature  # noqa: E402
+from lifeguard.paths import Layout  # noqa: E402
+from lifeguard.state import default_state  # noqa: E402
+
+SECTION = config.DEFAULTS["alerts"]
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Layout:
+    claude = tmp_path / "proj" / ".claude"
+    (claude / "state").mkdir(parents=True)
+    return Layout(claude)
+
+
+def state_with(*incidents: tuple[str, str]) -> dict:
+    state = default_state("s1", "2020-01-01T00:00:00.000Z")
+    state["observability"]["incidents"] = [
+        {"seq": i + 1, "ts": ts, "code": code, "kind": "user", "message": "m"} for i, (code, ts) in enumerate(incidents)
+    ]
+    return state
+
+
+def notice(code: str, kind: str = "context", message: str = "something happened") -> dict:
+    return {"code": code, "kind": kind, "message": message}
+
+
+# -- levels ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code,severity,level", [
+    ("SESSION_CORRUPTED", None, "CRITICAL"),
+    ("STATE_VALIDATION_FAILED", None, "CRITICAL"),
+    ("AGENT_CRASHED", None, "HIGH"),
+    ("AGENT_CRASHED", "warning", "MEDIUM"),
+    ("MESSAGE_DELIVERY_FAILED", "critical", "HIGH"),
+    ("HOOK_EXECUTION_FAILED", None, "HIGH"),
+    ("RESOURCE_EXHAUSTION", None, "MEDIUM"),
+    ("PERFORMANCE_DEGRADED", "critical", "MEDIUM"),
+    ("TOOL_LOOP_DETECTED", None, "LOW"),
+    ("TOOL_LOOP_BLOCKED", None, "LOW"),
+    ("NOT_A_CODE", None, "LOW"),
+])
+def test_level_from_code_and_severity(code, severity, level):
+    assert alerts.level_for(code, severity) == level
+
+
+# -- thresholds --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric,value,severity", [
+    ("session_init_time_ms", 149, None),
+    ("session_init_time_ms", 150, "warning"),
+    ("session_init_time_ms", 300, "critical"),
+    ("state_query_time_ms", 80, "warning"),
+    ("agent_spawn_time_ms", 3500, "critical"),
+    ("disk_usage_percent", 90, "warning"),
+    ("memory_usage_percent", 91, "critical"),
+    ("success_rate_percent", 90, None),
+    ("success_rate_percent", 85, "warning"),
+    ("success_rate_percent", 60, "critical"),
+    ("error_rate_percent", 1, None),
+    ("error_rate_percent", 5, "critical"),
+])
+def test_thresholds(metric, value, severity):
+    alert = alerts.evaluate(metric, value, SECTION)
+    assert (alert and alert["severity"]) == severity
+    if alert:
+        expected = "PERFORMANCE_DEGRADED" if metric.endswith("_ms") else "RESOURCE_EXHAUSTION"
+        assert alert["code"] == expected and metric in alert["message"]
+
+
+def test_rates_over_the_window_only():
+    section = copy.deepcopy(SECTION)
+    section["rate_window_events"] = 10
+    old_failures = [False] * 20
+    assert alerts.rates(old_failures + [True] * 10, section) == []  # failures outside the window
+    found = {a["metric"]: a["severity"] for a in alerts.rates(old_failures + [True] * 7 + [False] * 3, section)}
+    assert found == {"success_rate_percent": "critical", "error_rate_percent": "critical"}
+
+
+def test_config_defaults_validate_and_bad_values_fall_back():
+    assert config.validate({}).problems == []
+    cfg = config.validate({"alerts": {
+        "thresholds": {"cpu_usage_percent": {"warning": 99, "critical": 95, "check_interval_seconds": 30},
+                       "disk_usage_percent": {"warning": 50, "critical": 60, "check_interval_seconds": 30}},
+        "escalation": {"LOW": ["log", "emergency_stop"]},
+        "emergency_stop": {"critical_count": 1},
+    }})
+    text = " | ".join(cfg.problems)
+    assert "cpu_usage_percent" in text and "emergency_stop is allowed only for CRITICAL" in text
+    assert "critical_count" in text
+    thresholds = cfg["alerts"]["thresholds"]
+    assert thresholds["cpu_usage_percent"] == SECTION["thresholds"]["cpu_usage_percent"]
+    assert thresholds["disk_usage_percent"]["warning"] == 50  # the valid change is kept
+    assert cfg["alerts"]["escalation"] == SECTION["escalation"]
+    assert cfg["alerts"]["emergency_stop"]["critical_count"] == 3
+
+
+# -- escalation steps ------------------------------------------------------------------------------
+
+
+def escalate(layout, notices, state, ts="2020-01-01T00:10:00.000Z"):
+    record = {"event": "SessionStart", "seq": 9, "ts": ts, "notices": notices}
+    return alerts.escalate(notices, state, record, SECTION, layout, "s1")
+
+
+def test_low_is_logged_only_and_redacted(layout, monkeypatch):
+    from lifeguard import record
+
+    monkeypatch.setattr(record, "SCRUBBERS", [lambda text: text.replace("hunter2", "[REDACTED]")])
+    out = escalate(layout, [notice("TOOL_LOOP_DETECTED", message="curl -u me:hunter2 again")], state_with())
+    assert out == []
+    raw = (layout.claude_dir / alerts.ALERTS_LOG).read_text()
+    assert "hunter2" not in raw and "curl -u me:[REDACTED] again" in raw
+    logged = alerts.read_log(layout)
+    assert [(a["level"], a["code"], a["steps"]) for a in logged] == [("LOW", "TOOL_LOOP_DETECTED", ["log"])]
+    assert not (layout.claude_dir / alerts.URGENT_FILE).exists()
+    assert oct(os.stat(layout.claude_dir / alerts.ALERTS_LOG).st_mode & 0o777) == "0o600"
+
+
+def test_high_notifies_the_user_with_the_fix(layout):
+    out = escalate(layout, [notice("HOOK_EXECUTION_FAILED", message="uv exit 2")], state_with())
+    assert [n["kind"] for n in out] == ["user"]
+    assert "HIGH [HOOK_EXECUTION_FAILED]" in out[0]["user"] and "uv exit 2" in out[0]["user"]
+    assert f"{layout.claude_dir}/scripts/state_recovery.py doctor" in out[0]["user"]
+    (alert,) = alerts.read_log(layout)
+    assert alert["recovery"] == "none automatic for this code"
+    assert not (layout.claude_dir / alerts.URGENT_FILE).exists()
+
+
+def test_critical_recovers_and_escalates_to_a_human(layout):
+    state = state_with(("SESSION_CORRUPTED", "2020-01-01T00:10:00.000Z"))
+    out = escalate(layout, [notice("SESSION_CORRUPTED", kind="user", message="rebuilt from the log")], state)
+    kinds = [n["kind"] for n in out]
+    assert kinds == ["user", "user"]  # notify + urgent; one critical is no reason to stop
+    assert "URGENT" in out[1]["user"] and str(layout.claude_dir / alerts.URGENT_FILE) in out[1]["user"]
+    urgent = (layout.claude_dir / alerts.URGENT_FILE).read_text()
+    assert "CRITICAL SESSION_CORRUPTED" in urgent and "rebuilt from the log" in urgent
+    assert f"{layout.claude_dir}/scripts/state_recovery.py repair --all" in urgent
+    (alert,) = alerts.read_log(layout)
+    assert alert["recovery"].startswith("state validated; backed up to ")
+    backup_id = alert["recovery"].rsplit(" ", 1)[1]
+    assert (layout.backup_dir / backup_id / "metadata.json").exists()
+    assert "stopped" not in alert
+
+
+def test_halt_only_after_repeated_criticals_within_the_window(layout):
+    two = state_with(("SESSION_CORRUPTED", "2020-01-01T00:01:00.000Z"), ("SESSION_CORRUPTED", "2020-01-01T00:10:00.000Z"))
+    assert "halt" not in [n["kind"] for n in escalate(layout, [notice("SESSION_CORRUPTED")], two)]
+    three = state_with(("SESSION_CORRUPTED", "2020-01-01T00:01:00.000Z"), ("STATE_VALIDATION_FAILED", "2020-01-01T00:05:00.000Z"),
+                       ("SESSION_CORRUPTED", "2020-01-01T00:10:00.000Z"))
+    out = escalate(layout, [notice("SESSION_CORRUPTED")], three)
+    halts = [n for n in out if n["kind"] == "halt"]
+    assert len(halts) == 1 and "3 critical failures" in halts[0]["user"]
+    assert "repair --all" in halts[0]["user"]
+    # the same three, but one is older than the 10-minute window: no stop
+    spread = state_with(("SESSION_CORRUPTED", "2019-12-31T23:50:00.000Z"), ("SESSION_CORRUPTED", "2020-01-01T00:05:00.000Z"),
+                        ("SESSION_CORRUPTED", "2020-01-01T00:10:00.000Z"))
+    assert "halt" not in [n["kind"] for n in escalate(layout, [notice("SESSION_CORRUPTED")], spread)]
+    # non-critical incidents never count
+    lows = state_with(*[("TOOL_LOOP_BLOCKED", "2020-01-01T00:09:00.000Z")] * 5)
+    assert "halt" not in [n["kind"] for n in escalate(layout, [notice("SESSION_CORRUPTED")], lows)]
+
+
+def test_the_count_comes_from_the_records_not_the_clock(layout):
+    three = state_with(*[("SESSION_CORRUPTED", "2020-01-01T00:0%d:00.000Z" % i) for i in (1, 2, 3)])
+    first = escalate(layout, [notice("SESSION_CORRUPTED")], copy.deepcopy(three), ts="2020-01-01T00:03:00.000Z")
+    again = escalate(layout, [notice("SESSION_CORRUPTED")], copy.deepcopy(three), ts="2020-01-01T00:03:00.000Z")
+    assert [n["kind"] for n in first] == [n["kind"] for n in again] and "halt" in [n["kind"] for n in first]
+
+
+def test_feature_is_registered_and_idle_without_notices(layout):
+    assert alerts_feature in FEATURES
+    assert alerts_feature.after_commit(None, {"event": "PreToolUse"}, config.DEFAULTS, layout) == []
+    assert not (layout.claude_dir / alerts.ALERTS_LOG).exists()
+
+
+def test_alerts_log_rotates(layout):
+    section = copy.deepcopy(SECTION)
+    section["log_max_bytes"] = 4096
+    for _ in range(20):
+        alerts.log_alert({"code": "X", "message": "y" * 400}, {}, section, layout)
+    assert (layout.claude_dir / (alerts.ALERTS_LOG + ".1")).exists()
+    assert os.path.getsize(layout.claude_dir / alerts.ALERTS_LOG) <= 4096
+    assert len(alerts.read_log(layout)) >= 10
+
+
+# -- end to end: a real hook process ---------------------------------------------------------------
+
+
+def run_hook(claude: Path, payload: dict) -> dict:
+    env = {**os.environ, "LIFEGUARD_HOME": str(claude)}
+    proc = subprocess.run([sys.executable, str(ROOT / "hooks" / "session_start.py")], input=json.dumps(payload),
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_escalation_end_to_end_through_the_hook(tmp_path):
+    claude = tmp_path / "proj" / ".claude"
+    claude.mkdir(parents=True)
+    start = {"session_id": "e2e", "hook_event_name": "SessionStart", "source": "resume", "cwd": str(tmp_path / "proj")}
+    first = run_hook(claude, start)
+    assert "systemMessage" not in first and "continue" not in first
+    outputs = []
+    for _ in range(3):  # the state file is destroyed before each resume
+        (claude / "state" / "session-e2e.json").write_bytes(b"garbage")
+        outputs.append(run_hook(claude, start))
+    for out in outputs[:2]:
+        assert "CRITICAL [SESSION_CORRUPTED]" in out["systemMessage"]
+        assert "URGENT" in out["systemMessage"] and "continue" not in out
+    third = outputs[2]
+    assert third["continue"] is False and "3 critical failures" in third["stopReason"]
+    assert "repair --all" in third["stopReason"]
+    logged = alerts.read_log(Layout(claude))
+    assert [a["level"] for a in logged] == ["CRITICAL"] * 3
+    assert [bool(a.get("stopped")) for a in logged] == [False, False, True]
+    assert (claude / alerts.URGENT_FILE).read_text().count("CRITICAL SESSION_CORRUPTED") == 3
+    assert len(list((claude / "state" / "quarantine").glob("*session-e2e.json"))) == 3  # originals kept

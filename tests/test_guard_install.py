@@ -1,0 +1,104 @@
+"""install.sh --guard-existing: the user's hook commands wrapped in guard.py, restored exactly."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shlex
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lib"))
+
+from lifeguard import installer  # noqa: E402
+from lifeguard.guard import wrapping  # noqa: E402
+
+TRICKY = [
+    "echo plain",
+    "python3 \"$CLAUDE_PROJECT_DIR\"/.claude/my hooks/check.py --flag='a b'",
+    "printf '%s\\n' \"it's\" | grep -q x && exit 2 || true",
+    "echo ünïcödé 🚀; echo $HOME\nsecond line",
+    "",
+]
+
+
+def user_settings() -> dict:
+    return {
+        "permissions": {"allow": ["Bash(ls)"]},
+        "hooks": {
+            "PreToolUse": [
+                {"matcher": "Bash", "hooks": [{"type": "command", "command": c, "timeout": 30} for c in TRICKY[:3]]},
+                {"matcher": "*", "hooks": [{"type": "command", "command": installer.command_for("pre_tool_use", 10), "timeout": 10}]},
+            ],
+            "Stop": [{"hooks": [{"type": "command", "command": TRICKY[3]}, {"type": "prompt", "prompt": "check"}]}],
+            "SessionEnd": [{"hooks": [{"command": TRICKY[4], "type": "command", "timeout": 8}]}],
+        },
+    }
+
+
+def commands(settings: dict) -> list[str]:
+    return [h.get("command", "") for groups in settings["hooks"].values() for g in groups for h in g["hooks"]]
+
+
+def test_round_trip_is_exact() -> None:
+    before = user_settings()
+    wrapped, count = wrapping.wrap(before, installer.is_ours)
+    assert count == 5  # the user's command hooks; not lifeguard's own, not the prompt hook
+    assert before == user_settings()  # the input is not modified
+    restored, back, left = wrapping.unwrap(wrapped, installer.is_ours)
+    assert back == 5 and left == []
+    assert json.dumps(restored, indent=2, ensure_ascii=False) == json.dumps(before, indent=2, ensure_ascii=False)
+
+
+def test_wrapped_commands_are_recognisable_and_run_the_original() -> None:
+    wrapped, _ = wrapping.wrap(user_settings(), installer.is_ours)
+    guarded = [c for c in commands(wrapped) if wrapping.GUARD_MARKER in c]
+    assert len(guarded) == 5
+    for command, original in zip(guarded, TRICKY):
+        words = shlex.split(command)
+        assert words[words.index("--") + 1:] == ["sh", "-c", original]
+    assert installer.command_for("pre_tool_use", 10) in commands(wrapped)  # lifeguard's own untouched
+
+
+def test_guarding_twice_does_not_double_wrap() -> None:
+    once, _ = wrapping.wrap(user_settings(), installer.is_ours)
+    twice, count = wrapping.wrap(once, installer.is_ours)
+    assert count == 0 and twice == once
+
+
+def test_timeouts_sit_under_the_hooks_own() -> None:
+    assert wrapping.guard_timeout({"timeout": 60}) == 55
+    assert wrapping.guard_timeout({}) == wrapping.DEFAULT_TIMEOUT - 5
+    assert wrapping.guard_timeout({"timeout": 8}) == 5
+    assert wrapping.guard_timeout({"timeout": 2}) == 1
+    assert wrapping.guard_timeout({"timeout": 60}, override=2) == 2
+    assert wrapping.guard_timeout({"timeout": 10}, override=100) == 7  # never above the ceiling
+    wrapped, _ = wrapping.wrap(user_settings(), installer.is_ours, override=2)
+    assert all("--timeout 2 " in c for c in commands(wrapped) if wrapping.GUARD_MARKER in c)
+
+
+def test_a_hand_edited_guarded_command_is_left_alone() -> None:
+    settings = {"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "x/.claude/hooks/guard.py mangled"}]}]}}
+    restored, count, left = wrapping.unwrap(settings, installer.is_ours)
+    assert count == 0 and left == ["x/.claude/hooks/guard.py mangled"] and restored == settings
+
+
+def test_install_guard_existing_and_uninstall(tmp_path: Path) -> None:
+    claude = tmp_path / ".claude"
+    claude.mkdir()
+    original = user_settings()
+    original["hooks"]["PreToolUse"].pop()  # a user's file without lifeguard in it
+    (claude / "settings.json").write_text(json.dumps(original, indent=2, ensure_ascii=False) + "\n")
+    assert installer.main(["--guard-existing", "--no-warm", "--guard-timeout", "4", str(tmp_path)]) == 0
+    installed = json.loads((claude / "settings.json").read_text())
+    assert (claude / "hooks" / "guard.py").exists()
+    assert sum(wrapping.GUARD_MARKER in c for c in commands(installed)) == 5
+    assert any(installer.MARKER in c for c in commands(installed))
+    # Upgrading keeps the guards; guarding again changes nothing.
+    assert installer.main(["--guard-existing", "--no-warm", str(tmp_path)]) == 0
+    assert json.loads((claude / "settings.json").read_text()) == installed
+    assert installer.main(["--uninstall", str(tmp_path)]) == 0
+    after = json.loads((claude / "settings.json").read_text())
+    assert after == original
+    assert (claude / "settings.json").read_text() == json.dumps(copy.deepcopy(original), indent=2, ensure_ascii=False) + "\n"

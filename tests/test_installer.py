@@ -1,0 +1,244 @@
+"""install.sh / installer.py: merge into settings.json, idempotent, exact uninstall, refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lifeguard import config, installer
+
+REPO = Path(__file__).resolve().parents[1]
+
+USER_SETTINGS = {
+    "model": "opus",
+    "permissions": {"allow": ["Bash(ls:*)"]},
+    "hooks": {
+        "PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "./my-check.sh", "timeout": 5}]}],
+        "Notification": [{"hooks": [{"type": "command", "command": "notify-send hi"}]}],
+    },
+}
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes | str, int]]:
+    """Every file and symlink under root: content (or link target) and mode."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            out[rel] = (os.readlink(path), 0)
+        elif path.is_file():
+            out[rel] = (path.read_bytes(), path.stat().st_mode & 0o777)
+    return out
+
+
+def install(target: Path) -> None:
+    assert installer.install(target, warm=False) == 0
+
+
+def settings(target: Path) -> dict:
+    return json.loads((target / ".claude" / "settings.json").read_text())
+
+
+def our_hooks(data: dict) -> list[tuple[str, dict]]:
+    return [(event, h) for event, groups in data.get("hooks", {}).items() for g in groups
+            for h in g.get("hooks", []) if installer.is_ours(h)]
+
+
+def backups(target: Path) -> list[Path]:
+    folder = target / ".claude" / "state" / "backups" / "settings"
+    return sorted(folder.glob("settings-*.json")) if folder.exists() else []
+
+
+def with_user_settings(tmp_path: Path, data: dict = USER_SETTINGS) -> Path:
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude" / "settings.json").write_text(json.dumps(data, indent=4))
+    return tmp_path
+
+
+def test_install_into_empty_folder(tmp_path):
+    install(tmp_path)
+    claude = tmp_path / ".claude"
+    manifest = json.loads((claude / "lib/lifeguard/MANIFEST.json").read_text())
+    assert set(manifest["files"]) == set(installer.source_files())
+    for rel, src in installer.source_files().items():
+        assert (claude / rel).read_bytes() == src.read_bytes(), rel
+    assert os.access(claude / "hooks" / "lifeguard-run", os.X_OK)
+    for _event, script, _timeout, _m in installer.HOOKS:
+        assert os.access(claude / "hooks" / f"{script}.py", os.X_OK)
+    assert (claude / "state").stat().st_mode & 0o777 == 0o700
+    data = settings(tmp_path)
+    assert {event for event, _ in our_hooks(data)} == {e for e, *_ in installer.HOOKS}
+    assert backups(tmp_path) == []  # nothing to back up
+
+
+def test_every_entry_has_an_explicit_integer_timeout(tmp_path):
+    install(tmp_path)
+    entries = our_hooks(settings(tmp_path))
+    assert len(entries) == len(installer.HOOKS)
+    for event, hook in entries:
+        assert type(hook["timeout"]) is int and hook["timeout"] > 0, event
+        assert hook["type"] == "command"
+        # the wrapper gets the same timeout, so the hook's deadline sits below it
+        assert hook["command"].endswith(f" {hook['timeout']}")
+        assert hook["command"].startswith('"$CLAUDE_PROJECT_DIR"/.claude/hooks/lifeguard-run ')
+
+
+def test_installed_config_equals_defaults(tmp_path):
+    assert json.loads((REPO / ".claude" / "lifeguard.json").read_text()) == config.DEFAULTS
+    install(tmp_path)
+    assert json.loads((tmp_path / ".claude" / "lifeguard.json").read_text()) == config.DEFAULTS
+
+
+def test_install_keeps_the_users_settings_and_hooks(tmp_path):
+    target = with_user_settings(tmp_path)
+    install(target)
+    data = settings(target)
+    assert data["model"] == "opus" and data["permissions"] == USER_SETTINGS["permissions"]
+    assert data["hooks"]["Notification"] == USER_SETTINGS["hooks"]["Notification"]
+    pre = data["hooks"]["PreToolUse"]
+    assert pre[0] == USER_SETTINGS["hooks"]["PreToolUse"][0]  # the user's first, untouched
+    assert len(pre) == 2 and installer.is_ours(pre[1]["hooks"][0])
+
+
+def test_backup_written_before_a_change(tmp_path):
+    target = with_user_settings(tmp_path)
+    original = (target / ".claude" / "settings.json").read_bytes()
+    install(target)
+    (backup,) = backups(target)
+    assert backup.read_bytes() == original
+
+
+def test_second_install_changes_nothing(tmp_path, monkeypatch):
+    target = with_user_settings(tmp_path)
+    install(target)
+    before = snapshot(target)
+    # a later run: every timestamp it could write differs from the first run's
+    monkeypatch.setattr(installer.time, "strftime", lambda fmt, *_a: fmt.replace("%", "9"))
+    install(target)
+    assert snapshot(target) == before  # settings byte-identical, no new backup, same files
+
+
+def test_user_config_is_never_overwritten(tmp_path):
+    install(tmp_path)
+    cfg = tmp_path / ".claude" / "lifeguard.json"
+    cfg.write_text('{"locks": {"timeout_seconds": 4}}')
+    install(tmp_path)
+    assert cfg.read_text() == '{"locks": {"timeout_seconds": 4}}'
+
+
+def test_uninstall_removes_exactly_lifeguard(tmp_path):
+    target = with_user_settings(tmp_path)
+    (target / ".claude" / "hooks").mkdir()
+    mine = target / ".claude" / "hooks" / "my-own-hook.sh"
+    mine.write_text("#!/bin/sh\n")
+    install(target)
+    (target / ".claude" / "state" / "session-x.json").write_text("{}")  # lifeguard's data is kept
+    assert installer.uninstall(target) == 0
+    assert settings(target) == USER_SETTINGS
+    assert mine.read_text() == "#!/bin/sh\n"
+    claude = target / ".claude"
+    for rel in installer.source_files():
+        assert not (claude / rel).exists(), rel
+    assert not (claude / "lib").exists()
+    assert (claude / "state" / "session-x.json").exists()
+    assert (claude / "lifeguard.json").exists()
+
+
+def test_uninstall_keeps_installed_files_the_user_changed(tmp_path):
+    install(tmp_path)
+    edited = tmp_path / ".claude" / "hooks" / "stop.py"
+    edited.write_text("# my edits\n")
+    installer.uninstall(tmp_path)
+    assert edited.read_text() == "# my edits\n"
+    assert not (tmp_path / ".claude" / "hooks" / "pre_tool_use.py").exists()
+
+
+def test_uninstall_from_empty_install_leaves_no_hooks_key(tmp_path):
+    install(tmp_path)
+    installer.uninstall(tmp_path)
+    assert settings(tmp_path) == {}
+
+
+def test_upgrade_replaces_lifeguards_entries(tmp_path):
+    old = json.loads(json.dumps(USER_SETTINGS))
+    old_entry = {"type": "command", "command": '"$CLAUDE_PROJECT_DIR"/.claude/hooks/lifeguard-run retired_hook 3',
+                 "timeout": 3}
+    old["hooks"]["PreToolUse"].append({"matcher": "*", "hooks": [dict(old_entry)]})
+    old["hooks"]["Retired"] = [{"hooks": [dict(old_entry)]}]
+    # one group mixing the user's hook and an old lifeguard hook: only ours goes
+    old["hooks"]["Stop"] = [{"hooks": [{"type": "command", "command": "./user-stop.sh"}, dict(old_entry)]}]
+    target = with_user_settings(tmp_path, old)
+    install(target)
+    data = settings(target)
+    assert "Retired" not in data["hooks"]
+    assert all("retired_hook" not in h["command"] for _e, h in our_hooks(data))
+    assert len(our_hooks(data)) == len(installer.HOOKS)
+    assert data["hooks"]["Stop"][0] == {"hooks": [{"type": "command", "command": "./user-stop.sh"}]}
+    assert data["hooks"]["PreToolUse"][0] == USER_SETTINGS["hooks"]["PreToolUse"][0]
+
+
+def test_upgrade_removes_files_the_new_version_dropped(tmp_path):
+    install(tmp_path)
+    claude = tmp_path / ".claude"
+    manifest_path = claude / "lib/lifeguard/MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text())
+    retired = claude / "lib/lifeguard/retired.py"
+    retired.write_text("old = 1\n")
+    manifest["files"]["lib/lifeguard/retired.py"] = installer.digest(retired.read_bytes())
+    manifest_path.write_text(json.dumps(manifest))
+    install(tmp_path)
+    assert not retired.exists()
+    assert "lib/lifeguard/retired.py" not in json.loads(manifest_path.read_text())["files"]
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"hooks": []}'])
+def test_invalid_settings_refused_with_no_change(tmp_path, capsys, text):
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude" / "settings.json").write_text(text)
+    before = snapshot(tmp_path)
+    assert installer.main(["--no-warm", str(tmp_path)]) == 1
+    assert snapshot(tmp_path) == before
+    err = capsys.readouterr().err
+    assert "settings.json" in err and "othing was changed" in err and "Traceback" not in err
+    assert installer.main(["--uninstall", str(tmp_path)]) == 1
+    assert snapshot(tmp_path) == before
+
+
+def test_foreign_file_at_a_destination_refused_with_no_change(tmp_path, capsys):
+    hooks = tmp_path / ".claude" / "hooks"
+    hooks.mkdir(parents=True)
+    (hooks / "stop.py").write_text("# the user's own stop hook\n")
+    (tmp_path / ".claude" / "settings.json").write_text(json.dumps(USER_SETTINGS))
+    before = snapshot(tmp_path)
+    assert installer.main(["--no-warm", str(tmp_path)]) == 1
+    assert snapshot(tmp_path) == before
+    err = capsys.readouterr().err
+    assert "hooks/stop.py" in err and "Nothing was changed" in err
+
+
+def test_symlink_at_a_destination_refused(tmp_path):
+    hooks = tmp_path / ".claude" / "hooks"
+    hooks.mkdir(parents=True)
+    (tmp_path / "elsewhere.py").write_text("x = 1\n")
+    (hooks / "stop.py").symlink_to(tmp_path / "elsewhere.py")
+    before = snapshot(tmp_path)
+    with pytest.raises(installer.InstallError):
+        installer.install(tmp_path, warm=False)
+    assert snapshot(tmp_path) == before
+
+
+def test_install_sh_end_to_end(tmp_path):
+    """The shell entry point, as the README runs it (uv runs the installer)."""
+    target = with_user_settings(tmp_path)
+    proc = subprocess.run([str(REPO / "install.sh"), "--no-warm", str(target)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert len(our_hooks(settings(target))) == len(installer.HOOKS)
+    proc = subprocess.run([str(REPO / "install.sh"), "--uninstall", str(target)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert settings(target) == USER_SETTINGS

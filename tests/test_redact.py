@@ -1,0 +1,277 @@
+"""Secret redaction (lib/lifeguard/redact.py) and its use by record.build."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from lifeguard import record, redact
+from lifeguard.config import Config, DEFAULTS
+from lifeguard.paths import Layout
+
+# (label, text, the secret that must vanish, the kind its placeholder names)
+SECRETS = [
+    ("aws access key", "aws configure set key AKIAIOSFODNN7EXAMPLE now", "AKIAIOSFODNN7EXAMPLE", "aws-access-key"),
+    ("aws secret in position", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws-secret-key"),
+    ("aws secret env", "export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY; aws s3 ls",
+     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws-secret-key"),
+    ("gcp api key", "curl 'https://maps.googleapis.com/?key=AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW'",
+     "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW", "gcp-api-key"),
+    ("azure connection string",
+     "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==;EndpointSuffix=core.windows.net",
+     "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==", "azure-key"),
+    ("github ghp", "echo ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 | gh auth login --with-token",
+     "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "github-token"),
+    ("github gho", "token gho_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "gho_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "github-token"),
+    ("github ghs", "x ghs_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 y", "ghs_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "github-token"),
+    ("github ghu", "x ghu_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 y", "ghu_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "github-token"),
+    ("github ghr", "x ghr_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 y", "ghr_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "github-token"),
+    ("github pat", "GH=github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV",
+     "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV", "github-token"),
+    ("gitlab", "git push https://oauth2:glpat-Abc123Def456Ghi789Jkl0@gitlab.com/x.git",
+     "glpat-Abc123Def456Ghi789Jkl0", "gitlab-token"),
+    ("slack bot", "SLACK=xoxb-123456789012-123456789012-AbCdEfGhIjKlMnOpQrStUvWx", "xoxb-123456789012-123456789012-AbCdEfGhIjKlMnOpQrStUvWx", "slack-token"),
+    ("slack user", "xoxp-123456789012-123456789012-123456789012-abcdef0123456789abcdef0123456789",
+     "xoxp-123456789012-123456789012-123456789012-abcdef0123456789abcdef0123456789", "slack-token"),
+    ("stripe live", "Stripe.api_key = sk_live_4eC39HqLyjWDarjtT1zdp7dc", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "stripe-key"),
+    ("stripe restricted", "rk_live_51HqLyjWDarjtT1zdp7dcAbCd used", "rk_live_51HqLyjWDarjtT1zdp7dcAbCd", "stripe-key"),
+    ("openai", "OPENAI=sk-proj-AbCdEf0123456789GhIjKl0123456789", "sk-proj-AbCdEf0123456789GhIjKl0123456789", "api-key"),
+    ("anthropic", "x-api-key: sk-ant-api03-AbCdEf0123456789GhIjKlMnOpQr-stuvWX", "sk-ant-api03-AbCdEf0123456789GhIjKlMnOpQr-stuvWX", "api-key"),
+    ("jwt", "jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U;",
+     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "jwt"),
+    ("private key block", "key:\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n"
+     "QyNTUxOQAAACBHK2Ow\n-----END OPENSSH PRIVATE KEY-----\ndone", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ", "private-key"),
+    ("bearer header", "curl -H 'Authorization: Bearer 0a1b2c3d4e5f6a7b8c9d' https://api", "0a1b2c3d4e5f6a7b8c9d", "auth-header"),
+    ("basic header", 'curl -H "Authorization: Basic dXNlcjpodW50ZXIy" https://api', "dXNlcjpodW50ZXIy", "auth-header"),
+    ("url credentials", "git clone https://deploy:Tr0ub4dor3@example.com/repo.git", "Tr0ub4dor3", "url-password"),
+    ("db url", "DATABASE_URL=postgres://app:s3cr3t-pw@db:5432/app", "s3cr3t-pw", "url-password"),
+    ("--password value", "mysql --password hunter2xyz -h db", "hunter2xyz", "password"),
+    ("--token=value", "deploy --token=q8Zr2Lm5Xc --prod", "q8Zr2Lm5Xc", "token"),
+    ("KEY=value", "DB_PASSWORD=hunter2 ./run.sh", "hunter2", "password"),
+    ("KEY: value", "client_secret: 9f8e7d6c5b4a\nname: app", "9f8e7d6c5b4a", "secret"),
+    ('"key": "value"', '{"user": "bob", "password": "correct horse battery"}', "correct horse battery", "password"),
+    ("escaped json", '{\\"api_key\\": \\"k-123-abc-456\\"}', "k-123-abc-456", "secret"),
+    ("python assignment", "api_key = 'abc123def'", "abc123def", "secret"),
+    ("credential", "CREDENTIALS=AbCdEf:123", "AbCdEf:123", "secret"),
+    ("passwd/pwd", "--passwd=pa55 and DB_PWD=pa66word", "pa66word", "password"),
+    ("curl -u", "curl -u admin:pa55word https://x", "pa55word", "password"),
+    ("cookie", "Cookie: session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig0123456789;",
+     "eyJzdWIiOiIxMjM0NTY3ODkwIn0", "secret"),
+    ("high entropy under a generic name", "signature=Q2hhbmdlTWUxMjM0NTY3ODkwQUJD", "Q2hhbmdlTWUxMjM0NTY3ODkwQUJD", "secret"),
+]
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Layout:
+    return Layout(tmp_path / ".claude")
+
+
+@pytest.fixture
+def red(layout: Layout) -> redact.Redactor:
+    return redact.Redactor(state_dir=layout.state_dir, quarantine_dir=layout.quarantine_dir)
+
+
+@pytest.mark.parametrize("label,text,secret,kind", SECRETS, ids=[s[0] for s in SECRETS])
+def test_each_secret_form_is_redacted(red: redact.Redactor, label: str, text: str, secret: str, kind: str) -> None:
+    out = red.text(text)
+    assert secret not in out
+    assert f"[REDACTED:{kind}:" in out, out
+
+
+def test_the_rest_of_the_text_is_kept(red: redact.Redactor) -> None:
+    out = red.text("mysql --password hunter2xyz -h db.internal -e 'select 1'")
+    assert out.startswith("mysql --password [REDACTED:password:")
+    assert out.endswith("] -h db.internal -e 'select 1'")
+    out = red.text("git clone https://deploy:Tr0ub4dor3@example.com/repo.git")
+    assert out.startswith("git clone https://deploy:[REDACTED:") and out.endswith("]@example.com/repo.git")
+
+
+@pytest.mark.parametrize("text", [
+    "max_tokens=4096 temperature=0.2",
+    "cd /work && PWD=/work/main OLDPWD=/tmp make",
+    "author: Jane Doe",
+    "GIT_AUTHOR_NAME=Jane",
+    "run task-runner-for-the-build-system-v2 on disk-abcdefghijklmnopqrstu",
+    "Basic configuration applies",
+    "def login(password: str) -> bool:\n    return password == stored",
+    "TOKENIZERS_PARALLELISM=false auth=oauth",
+    "the primary key=id and sort_key=created_at",
+    "password=$DB_PASSWORD token=${TOKEN} secret=<your-secret>",
+    "for key, value in items.items(): print(key)",
+])
+def test_ordinary_text_is_left_alone(red: redact.Redactor, text: str) -> None:
+    assert red.text(text) == text
+
+
+def test_same_secret_same_placeholder_different_secret_different(red: redact.Redactor) -> None:
+    a1 = red.text("deploy --token=q8Zr2Lm5Xc")
+    a2 = red.text("deploy --token=q8Zr2Lm5Xc")
+    b = red.text("deploy --token=q8Zr2Lm5Xd")
+    assert a1 == a2
+    assert a1 != b
+    # the same secret in another form and position gets the same tag
+    tag = red.tag("ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789")
+    assert f":{tag}]" in red.text("x ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789")
+    assert f":{tag}]" in red.text("GITHUB_TOKEN=ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789")
+
+
+def test_salt_is_per_workspace_kept_private_and_reused(tmp_path: Path) -> None:
+    one, two = Layout(tmp_path / "a" / ".claude"), Layout(tmp_path / "b" / ".claude")
+    r1 = redact.Redactor(state_dir=one.state_dir, quarantine_dir=one.quarantine_dir)
+    tag1 = r1.tag("hunter2")
+    salt = one.state_dir / redact.SALT_FILE
+    assert stat.S_IMODE(os.lstat(salt).st_mode) == 0o600
+    assert len(salt.read_bytes()) == redact.SALT_BYTES
+    # a later process (a new Redactor) reads the same salt: placeholders stay stable
+    assert redact.Redactor(state_dir=one.state_dir).tag("hunter2") == tag1
+    # another workspace has its own salt
+    assert redact.Redactor(state_dir=two.state_dir).tag("hunter2") != tag1
+    assert r1.problems == []
+
+
+def test_salt_is_created_once(layout: Layout) -> None:
+    layout.state_dir.mkdir(parents=True)
+    path = layout.state_dir / redact.SALT_FILE
+    from lifeguard import fsutil
+
+    assert fsutil.create_exclusive(path, b"A" * 32) is True
+    assert fsutil.create_exclusive(path, b"B" * 32) is False  # never replaced
+    assert path.read_bytes() == b"A" * 32
+    assert [p.name for p in layout.state_dir.iterdir()] == [redact.SALT_FILE]  # no temp file left
+
+
+def test_salt_link_is_quarantined_not_followed(layout: Layout, tmp_path: Path) -> None:
+    outside = tmp_path / "known-salt"
+    outside.write_bytes(b"K" * 32)
+    layout.state_dir.mkdir(parents=True)
+    (layout.state_dir / redact.SALT_FILE).symlink_to(outside)
+    red = redact.Redactor(state_dir=layout.state_dir, quarantine_dir=layout.quarantine_dir)
+    known = redact.Redactor()
+    known._salt = b"K" * 32
+    assert red.tag("hunter2") != known.tag("hunter2")  # the planted salt was not used
+    assert outside.read_bytes() == b"K" * 32
+    assert not (layout.state_dir / redact.SALT_FILE).is_symlink()
+    assert any(p.is_symlink() for p in layout.quarantine_dir.iterdir())
+
+
+def test_unavailable_salt_falls_back_per_process_and_says_so(tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "claude"
+    blocker.write_text("not a folder")
+    red = redact.Redactor(state_dir=blocker / "state")
+    out = red.text("mysql --password hunter2xyz")
+    assert "hunter2xyz" not in out and "[REDACTED:password:" in out
+    assert red.text("mysql --password hunter2xyz") == out  # stable within the process
+    assert red.problems and "per-process salt" in red.problems[0]
+
+
+def test_allow_list(layout: Layout) -> None:
+    red = redact.Redactor(allow=["hunter2", "AKIAIOSFODNN7EXAMPLE"], state_dir=layout.state_dir)
+    assert red.text("DB_PASSWORD=hunter2 and key AKIAIOSFODNN7EXAMPLE") == "DB_PASSWORD=hunter2 and key AKIAIOSFODNN7EXAMPLE"
+    assert "hunter3" not in red.text("DB_PASSWORD=hunter3")
+
+
+def test_extra_patterns(layout: Layout) -> None:
+    red = redact.Redactor(extra_patterns=[r"ACME-[0-9]{6}", r"pin (?P<secret>\d{4})", r"code=(\d+)"],
+                          state_dir=layout.state_dir)
+    out = red.text("ticket ACME-123456, pin 4321, code=987654")
+    assert "ACME-123456" not in out and "4321" not in out and "987654" not in out
+    assert "pin [REDACTED:custom:" in out and "code=[REDACTED:custom:" in out
+    assert red.problems == []
+
+
+def test_bad_extra_pattern_is_reported_and_the_good_ones_still_work(layout: Layout) -> None:
+    cfg = Config(dict(DEFAULTS, redaction={"enabled": True, "extra_patterns": ["(unclosed", "ACME-[0-9]{6}", ""],
+                                           "allow": []}))
+    red = redact.configure(cfg, layout)
+    try:
+        assert "ACME-123456" not in red.text("ticket ACME-123456")
+        assert any("extra_patterns[0]" in p and "not a valid regular expression" in p for p in cfg.problems)
+        assert any("extra_patterns[2]" in p for p in cfg.problems)
+    finally:
+        redact.configure(None, None)
+
+
+def test_bad_pattern_in_the_config_file_does_not_stop_a_hook(layout: Layout) -> None:
+    from lifeguard import config as config_mod
+    from lifeguard.handlers import handle
+
+    layout.claude_dir.mkdir(parents=True)
+    layout.config_file.write_text(json.dumps({"redaction": {"enabled": True, "extra_patterns": ["[z-a]"], "allow": []}}))
+    try:
+        out = handle("SessionStart", {"session_id": "s1", "hook_event_name": "SessionStart", "source": "startup"}, layout)
+        assert "extra_patterns[0]" in json.dumps(out)
+        assert config_mod.load(layout)["redaction"]["extra_patterns"] == ["[z-a]"]
+    finally:
+        redact.configure(None, None)
+
+
+def test_disabled_keeps_text(layout: Layout) -> None:
+    red = redact.Redactor(enabled=False, state_dir=layout.state_dir)
+    assert red.text("DB_PASSWORD=hunter2") == "DB_PASSWORD=hunter2"
+
+
+def test_scrub_value_walks_nested_data_and_secret_keys(red: redact.Redactor) -> None:
+    data = {"command": "echo ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "env": {"API_KEY": "k1", "PATH": "/bin"},
+            "headers": [{"Authorization": "Bearer abcdefgh12345678"}], "n": 3, "password": "hunter2"}
+    out = red.value(data)
+    text = json.dumps(out)
+    for secret in ("ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "k1", "abcdefgh12345678", "hunter2"):
+        assert f'"{secret}"' not in text and secret not in text.replace("[REDACTED", "")
+    assert out["env"]["PATH"] == "/bin" and out["n"] == 3
+    assert red.value(data) == out  # stable
+    assert data["password"] == "hunter2"  # the input is not changed
+
+
+def test_module_level_scrub_value_uses_the_configured_salt(layout: Layout) -> None:
+    redact.configure({"redaction": DEFAULTS["redaction"]}, layout)
+    try:
+        out = redact.scrub_value({"command": "mysql --password hunter2xyz"})
+        tag = redact.Redactor(state_dir=layout.state_dir).tag("hunter2xyz")
+        assert out == {"command": f"mysql --password [REDACTED:password:{tag}]"}
+    finally:
+        redact.configure(None, None)
+
+
+# -- record.build --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def configured(layout: Layout):
+    record.configure(Config(json.loads(json.dumps(DEFAULTS))), layout)
+    yield layout
+    record.configure(None, None)
+
+
+def test_record_build_redacts_input_result_and_keys(configured: Layout) -> None:
+    inp = {"session_id": "s", "tool_name": "Bash",
+           "tool_input": {"command": "curl -H 'Authorization: Bearer 0a1b2c3d4e5f6a7b8c9d' --password=hunter2xyz x",
+                          "api_token": "short1"},
+           "tool_response": {"stdout": "GITHUB_TOKEN=ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789\n", "stderr": ""}}
+    rec = record.build("PostToolUse", inp)
+    text = json.dumps(rec)
+    for secret in ("0a1b2c3d4e5f6a7b8c9d", "hunter2xyz", "short1", "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"):
+        assert secret not in text
+    assert record.build("PostToolUse", inp) == rec  # same input, same record
+
+
+def test_large_output_is_truncated_with_its_size_and_a_straddling_secret_still_redacted(configured: Layout) -> None:
+    secret = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
+    stdout = "x" * 990 + secret + "y" * 1_000_000
+    rec = record.build("PostToolUse", {"tool_name": "Bash", "tool_input": {"command": "cat big"},
+                                       "tool_response": {"stdout": stdout}})
+    kept = rec["result"]["stdout"]
+    assert kept.endswith(f"...[truncated, {len(stdout)} chars]")
+    assert len(kept) < 1100
+    assert "ghp_aBcDeFgHiJ" not in kept and "[REDACTED:github" in kept
+
+
+def test_notice_messages_in_the_log_are_scrubbed() -> None:
+    from lifeguard.handlers import _summary
+
+    out = _summary({"code": "TOOL_LOOP_DETECTED", "kind": "context", "model": "you ran `mysql --password hunter2xyz` 4 times"})
+    assert "hunter2xyz" not in out["message"] and "[REDACTED:password:" in out["message"]

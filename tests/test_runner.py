@@ -1,0 +1,166 @@
+"""The fail-open runner: one JSON object out, exit 0, one stderr line and a fault record on any fault."""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lifeguard import eventlog, protocol, runner
+from lifeguard.locking import LockTimeout
+from lifeguard.paths import Layout
+
+HOOK_FILE = str(Path(__file__).resolve().parents[1] / "hooks" / "post_tool_use.py")
+
+
+class Run:
+    def __init__(self, code: int, stdout: str, stderr: str):
+        self.code, self.stdout, self.stderr = code, stdout, stderr
+        self.out = json.loads(stdout)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Layout:
+    claude = tmp_path / ".claude"
+    monkeypatch.setenv("LIFEGUARD_HOME", str(claude))
+    monkeypatch.delenv("LIFEGUARD_TIMEOUT", raising=False)
+    return Layout(claude)
+
+
+def run(monkeypatch, data: bytes, handler=None, event: str = "PostToolUse") -> Run:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    monkeypatch.setattr(sys, "stdout", stdout)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    code = runner.run(event, HOOK_FILE, handler)
+    monkeypatch.undo()
+    return Run(code, stdout.getvalue(), stderr.getvalue())
+
+
+def faults(layout: Layout) -> list[dict]:
+    if not layout.faults_log.exists():
+        return []
+    return [json.loads(line) for line in layout.faults_log.read_text().splitlines()]
+
+
+POST = {"session_id": "s1", "hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_input": {"command": "ls"},
+        "tool_response": {"stdout": "a"}}
+
+
+def test_happy_path_records_the_event(home, monkeypatch):
+    res = run(monkeypatch, json.dumps(POST).encode())
+    assert res.code == 0 and res.stderr == ""
+    assert res.out == {"hookSpecificOutput": {"hookEventName": "PostToolUse"}}
+    (record,) = eventlog.iter_records(home.event_log("s1"))
+    assert record["event"] == "PostToolUse" and record["input"] == {"command": "ls"}
+    assert faults(home) == []
+
+
+def test_handler_gets_the_parsed_input_and_event(home, monkeypatch):
+    seen = {}
+
+    def handler(event, inp, layout):
+        seen.update(event=event, inp=inp, claude=layout.claude_dir)
+        return {"systemMessage": "hi"}
+
+    res = run(monkeypatch, json.dumps(POST).encode(), handler, event="PreToolUse")
+    assert res.out == {"systemMessage": "hi"}
+    assert seen == {"event": "PostToolUse", "inp": POST, "claude": home.claude_dir}  # stdin's event wins
+
+
+def test_bad_input_fails_open(home, monkeypatch):
+    res = run(monkeypatch, b"{oops")
+    assert res.code == 0 and res.out == {}
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and "HOOK_INPUT_INVALID" in lines[0] and "not JSON" in lines[0]
+    assert "Traceback" not in res.stderr
+    (fault,) = faults(home)
+    assert fault["code"] == "HOOK_INPUT_INVALID" and fault["event"] == "PostToolUse"
+    assert "faults.jsonl" in lines[0]
+
+
+def test_handler_bug_fails_open_and_is_recorded_in_the_session_log(home, monkeypatch):
+    def handler(event, inp, layout):
+        raise KeyError("boom")
+
+    res = run(monkeypatch, json.dumps(POST).encode(), handler)
+    assert res.code == 0 and res.out == {}
+    assert len(res.stderr.splitlines()) == 1 and "INTERNAL_ERROR" in res.stderr and "KeyError" in res.stderr
+    (fault,) = faults(home)
+    assert fault["code"] == "INTERNAL_ERROR" and fault["session"] == "s1" and fault["exception"] == "KeyError"
+    (record,) = eventlog.iter_records(home.event_log("s1"))
+    assert record["event"] == "LifeguardFault" and record["fault"]["code"] == "INTERNAL_ERROR"
+
+
+def test_non_dict_output_becomes_empty_object(home, monkeypatch):
+    res = run(monkeypatch, json.dumps(POST).encode(), lambda *a: ["not", "a", "dict"])
+    assert res.out == {} and res.code == 0
+
+
+def test_deadline_stops_a_slow_handler(home, monkeypatch):
+    monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")  # internal deadline 0.5 s
+
+    def slow(event, inp, layout):
+        time.sleep(30)
+        return {"systemMessage": "too late"}
+
+    started = time.monotonic()
+    res = run(monkeypatch, json.dumps(POST).encode(), slow)
+    assert time.monotonic() - started < 10  # generous: the point is it did not sleep 30 s
+    assert res.out == {} and "HOOK_TIMEOUT" in res.stderr
+    assert faults(home)[0]["code"] == "HOOK_TIMEOUT"
+
+
+def test_a_fault_recorder_that_fails_still_fails_open(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("LIFEGUARD_HOME", str(blocker / ".claude"))  # cannot be created
+    res = run(monkeypatch, b"")
+    assert res.code == 0 and res.out == {}
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and "HOOK_INPUT_INVALID" in lines[0] and "recorded in" not in lines[0]
+
+
+def test_a_closed_stdout_does_not_raise(home, monkeypatch):
+    class Closed(io.StringIO):
+        def write(self, _text):
+            raise OSError(errno.EPIPE, "broken pipe")
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(json.dumps(POST).encode())))
+    monkeypatch.setattr(sys, "stdout", Closed())
+    assert runner.run("PostToolUse", HOOK_FILE, lambda *a: {}) == 0
+
+
+@pytest.mark.parametrize("timeout, expected", [(10, 6.0), (60, 36.0), (3, 1.0), (1, 0.5), (0.1, 0.5)])
+def test_deadline_is_well_below_the_settings_timeout(timeout, expected):
+    assert runner.deadline_for(timeout) == pytest.approx(expected)
+    if timeout >= 3:
+        assert runner.deadline_for(timeout) <= timeout * 0.6
+
+
+@pytest.mark.parametrize("value, expected", [("5", 5.0), ("junk", runner.DEFAULT_TIMEOUT),
+                                             ("-1", runner.DEFAULT_TIMEOUT), ("0", runner.DEFAULT_TIMEOUT)])
+def test_settings_timeout_from_environment(monkeypatch, value, expected):
+    monkeypatch.setenv("LIFEGUARD_TIMEOUT", value)
+    assert runner._settings_timeout() == expected
+
+
+@pytest.mark.parametrize("exc, code", [
+    (protocol.BadInput("x"), "HOOK_INPUT_INVALID"),
+    (runner.DeadlineExceeded(), "HOOK_TIMEOUT"),
+    (LockTimeout("held"), "SESSION_LOCKED"),
+    (PermissionError(errno.EACCES, "denied", "/x"), "WORKSPACE_ACCESS_DENIED"),
+    (OSError(errno.ENOSPC, "No space left on device", "/x"), "PERSISTENCE_FAILED"),
+    (MemoryError(), "MEMORY_EXHAUSTION"),
+    (ValueError("line one\nline two"), "INTERNAL_ERROR"),
+    (RuntimeError(), "INTERNAL_ERROR"),
+])
+def test_describe(exc, code):
+    got_code, text = runner.describe(exc)
+    assert got_code == code
+    assert text and "\n" not in text

@@ -1,0 +1,199 @@
+"""Crash and concurrency torture: many concurrent PostToolUse hooks, half of them kill -9'd.
+
+Each round starts N real hook processes at once (`python3 hooks/post_tool_use.py`, as Claude
+Code runs them for parallel tool calls, minus uv for speed) and SIGKILLs a random half:
+some at a random moment of their life (mostly start-up), the others at a random moment
+while they hold the session lock (found in /proc/locks): loading, appending, between append
+and snapshot, writing the snapshot. Between rounds a torn fragment is sometimes left at the
+end of the log, as a crash in the middle of a write that crosses a page can leave one.
+Afterwards:
+- every line of the log parses (torn tails were moved to quarantine by the next hook),
+- every hook that exited 0 has its event in the log (events carry a unique marker),
+- no event is there twice, and sequence numbers run 1, 2, 3, ... without a gap,
+- the state loads, validates with schema.py and equals a replay of the log.
+
+A sample runs by default; LIFEGUARD_TORTURE=full runs many more rounds
+(LIFEGUARD_TORTURE_SEED=N replays a failing run's kill pattern).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lifeguard import eventlog, reducer, schema, state as state_mod
+from lifeguard.paths import Layout
+from lifeguard.store import SessionStore
+
+pytestmark = pytest.mark.torture
+
+REPO = Path(__file__).resolve().parents[1]
+HOOK = REPO / "hooks" / "post_tool_use.py"
+SID = "torture-session"
+FULL = os.environ.get("LIFEGUARD_TORTURE") == "full"
+ROUNDS, PROCS = (40, 24) if FULL else (3, 16)
+
+
+def event_for(marker: str) -> bytes:
+    return json.dumps({
+        "session_id": SID, "transcript_path": "/t.jsonl", "cwd": "/ws", "hook_event_name": "PostToolUse",
+        "tool_name": "Bash", "tool_input": {"command": f"echo {marker}", "marker": marker},
+        "tool_use_id": f"toolu_{marker}", "tool_response": {"stdout": marker, "stderr": "", "interrupted": False},
+    }).encode()
+
+
+def lock_holder(lock_path: Path) -> int | None:
+    """The pid holding the flock on `lock_path`, from /proc/locks (None if nobody or unknown)."""
+    try:
+        st = os.stat(lock_path)
+        with open("/proc/locks") as f:
+            table = f.read()
+    except OSError:
+        return None
+    inode = f":{st.st_ino} "
+    for line in table.splitlines():
+        parts = line.split()
+        if "FLOCK" in parts and "->" not in parts and f"{line} ".find(inode) != -1 and "WRITE" in parts:
+            try:
+                return int(parts[parts.index("WRITE") + 1])
+            except (ValueError, IndexError):
+                return None
+    return None
+
+
+class Round:
+    def __init__(self, env: dict, rng: random.Random, round_no: int, window: float, lock_path: Path):
+        self.rng, self.window, self.lock_path = rng, window, lock_path
+        self.markers = [f"r{round_no}-p{i}-{uuid.uuid4().hex[:8]}" for i in range(PROCS)]
+        self.procs = [subprocess.Popen([sys.executable, str(HOOK)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, env=env) for _ in self.markers]
+        for proc, marker in zip(self.procs, self.markers):  # stdin after all started: they run together
+            try:
+                proc.stdin.write(event_for(marker))
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            proc.stdin = None  # closed: communicate() must not flush it again
+        self.started = time.monotonic()
+        doomed = rng.sample(range(PROCS), PROCS // 2)
+        # half of the victims die at any moment, half while holding the session lock
+        self.anytime = {i: rng.uniform(0.0, window) for i in doomed[: len(doomed) // 2]}
+        self.in_lock = {i: rng.uniform(0.0, 0.015) for i in doomed[len(doomed) // 2:]}
+        self.killed: set[int] = set()
+        self.killed_in_lock = 0
+
+    def kill(self) -> None:
+        pids = {p.pid: i for i, p in enumerate(self.procs)}
+        seen_holding: dict[int, float] = {}
+        pending = set(self.anytime) | set(self.in_lock)
+        while pending:
+            now = time.monotonic() - self.started
+            holder = pids.get(lock_holder(self.lock_path))
+            if holder in self.in_lock and holder in pending:
+                first = seen_holding.setdefault(holder, now)
+                if now - first >= self.in_lock[holder] and self.procs[holder].poll() is None:
+                    self.procs[holder].send_signal(signal.SIGKILL)
+                    self.killed.add(holder)
+                    self.killed_in_lock += 1
+                    pending.discard(holder)
+            for i in list(pending):
+                if self.procs[i].poll() is not None:
+                    pending.discard(i)  # finished before its moment came: a survivor
+                elif i in self.anytime and now >= self.anytime[i]:
+                    self.procs[i].send_signal(signal.SIGKILL)
+                    self.killed.add(i)
+                    pending.discard(i)
+            time.sleep(0.001)
+
+    def finish(self) -> tuple[dict[str, int | None], float]:
+        outcome: dict[str, int | None] = {}
+        took = 0.0
+        for i, (proc, marker) in enumerate(zip(self.procs, self.markers)):
+            out, err = proc.communicate(timeout=120)
+            took = time.monotonic() - self.started
+            if i in self.killed:
+                outcome[marker] = None
+                continue
+            outcome[marker] = proc.returncode
+            assert proc.returncode == 0, err
+            assert isinstance(json.loads(out), dict), out
+            assert b"Traceback" not in err, err
+        return outcome, took
+
+
+def tear_tail(log_path: Path, rng: random.Random, marker: str) -> None:
+    """Leave an unfinished line at the end of the log, as a crash mid-write can."""
+    line = eventlog.encode({"seq": 10**9, "event": "PostToolUse", "input": {"marker": marker}})
+    with open(log_path, "ab") as f:
+        f.write(line[: rng.randrange(1, len(line) - 1)])
+
+
+def test_concurrent_hooks_killed_at_random(tmp_path):
+    layout = Layout(tmp_path / ".claude")
+    log_path, lock_path = layout.event_log(SID), layout.lock_file(SID)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "LIFEGUARD"))}
+    env["LIFEGUARD_HOME"] = str(layout.claude_dir)
+    seed = int(os.environ.get("LIFEGUARD_TORTURE_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    outcome: dict[str, int | None] = {}
+    torn_markers: list[str] = []
+    window, in_lock_kills = 1.0, 0
+    for round_no in range(ROUNDS):
+        if round_no and rng.random() < 0.5 and log_path.exists():
+            torn_markers.append(f"torn-{round_no}-{uuid.uuid4().hex[:8]}")
+            tear_tail(log_path, rng, torn_markers[-1])
+        rnd = Round(env, rng, round_no, window, lock_path)
+        rnd.kill()
+        result, took = rnd.finish()
+        outcome.update(result)
+        in_lock_kills += rnd.killed_in_lock
+        window = max(0.2, took)
+    survived = {m for m, code in outcome.items() if code == 0}
+    killed = {m for m, code in outcome.items() if code is None}
+    assert survived and killed, f"seed {seed}: the sample must have both survivors and victims"
+
+    # The next hook repairs a torn tail and drains the spool (events kept while the lock was busy).
+    with SessionStore(layout, SID).transaction():
+        pass
+
+    raw = log_path.read_bytes()
+    assert raw.endswith(b"\n")
+    records = [eventlog.decode(line) for line in raw.split(b"\n")[:-1]]
+    assert None not in records, f"seed {seed}: a damaged line in the live log"
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1)), f"seed {seed}"
+
+    logged = [r["input"]["marker"] for r in records if r.get("event") == "PostToolUse"]
+    assert len(logged) == len(set(logged)), f"seed {seed}: an event was logged twice"
+    assert survived <= set(logged), f"seed {seed}: lost events {sorted(survived - set(logged))}"
+    assert set(logged) <= set(outcome), f"seed {seed}: events nobody sent (a torn line came back?)"
+    assert not any(r.get("event") == "LifeguardFault" for r in records), f"seed {seed}: a hook faulted"
+
+    state = state_mod.load(layout.session_file(SID))
+    assert schema.validate_state(state) == [], f"seed {seed}"
+    assert state == reducer.replay_log(log_path, SID), f"seed {seed}"
+    assert state["execution"]["tools"]["calls"] == len(logged)
+
+    # Torn tails went to quarantine, not away, and no good line went with them.
+    quarantined = b""
+    if layout.quarantine_dir.exists():
+        for path in layout.quarantine_dir.iterdir():
+            if path.name.endswith(".tail"):
+                data = path.read_bytes()
+                quarantined += data
+                assert eventlog.decode(data.rstrip(b"\n")) is None, f"seed {seed}: a good line was quarantined"
+                assert not any(m.encode() in data for m in survived), f"seed {seed}"
+    for marker in torn_markers:  # a fragment cut before its marker cannot be matched by it
+        assert marker.encode() not in raw, f"seed {seed}"
+    assert quarantined.count(b'{"seq":1000000000') == len(torn_markers), f"seed {seed}: a torn tail vanished"
+
+    print(f"\ntorture seed {seed}: {len(outcome)} hooks, {len(killed)} killed ({in_lock_kills} holding the lock, "
+          f"{len(killed & set(logged))} after logging), {len(torn_markers)} torn tails quarantined")
