@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -102,3 +103,51 @@ def test_install_guard_existing_and_uninstall(tmp_path: Path) -> None:
     after = json.loads((claude / "settings.json").read_text())
     assert after == original
     assert (claude / "settings.json").read_text() == json.dumps(copy.deepcopy(original), indent=2, ensure_ascii=False) + "\n"
+
+
+# -- hooks/guard-run: uv's own failures never pass for the hook's decision ---------------------
+
+GUARD_RUN = Path(__file__).resolve().parents[1] / "hooks" / "guard-run"
+
+
+def _fake_uv(folder: Path, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    uv = folder / "uv"
+    uv.write_text("#!/bin/sh\n" + body + "\n")
+    uv.chmod(0o755)
+    return folder
+
+
+def _guard_run(tmp_path: Path, path: str, *args: str) -> subprocess.CompletedProcess:
+    env = {"PATH": path, "HOME": str(tmp_path / "home")}
+    return subprocess.run(["sh", str(GUARD_RUN), "--timeout", "5", "--name", "t", "--", *args],
+                          input=b"{}", capture_output=True, env=env, timeout=30)
+
+
+def test_guard_run_maps_a_deliberate_block_back_to_exit_2(tmp_path):
+    fake = _fake_uv(tmp_path / "bin", 'echo "$LIFEGUARD_BLOCK_STATUS" >&2; exit "$LIFEGUARD_BLOCK_STATUS"')
+    proc = _guard_run(tmp_path, f"{fake}:/usr/bin:/bin", "true")
+    assert proc.returncode == 2 and b"102" in proc.stderr
+
+
+def test_guard_run_turns_uvs_own_exit_2_into_a_clear_message(tmp_path):
+    fake = _fake_uv(tmp_path / "bin", "echo 'error: failed to resolve' >&2; exit 2")
+    proc = _guard_run(tmp_path, f"{fake}:/usr/bin:/bin", "true")
+    assert proc.returncode == 0 and b"could not start (uv exit 2)" in proc.stderr
+
+
+def test_guard_run_without_uv_runs_the_command_unguarded(tmp_path):
+    marker = tmp_path / "ran"
+    proc = _guard_run(tmp_path, "/usr/bin:/bin", "sh", "-c", f"cat >/dev/null; touch {marker}; exit 3")
+    assert marker.exists() and proc.returncode == 3 and b"uv was not found" in proc.stderr
+
+
+def test_real_guard_through_guard_run_keeps_the_hooks_exit_2(tmp_path):
+    import os
+
+    env = {**os.environ, "LIFEGUARD_HOME": str(tmp_path / ".claude")}
+    proc = subprocess.run(["sh", str(GUARD_RUN), "--timeout", "20", "--name", "t", "--", "sh", "-c",
+                           "cat >/dev/null; echo no >&2; exit 2"],
+                          input=b'{"session_id":"g","hook_event_name":"PreToolUse"}', capture_output=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 2 and b"no" in proc.stderr

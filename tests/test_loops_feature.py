@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import eventlog, handlers, reducer, state as state_mod
+from lifeguard import eventlog, handlers, record as record_mod, reducer, state as state_mod
+from lifeguard.config import load as load_config
+from lifeguard.store import SessionStore
 from lifeguard.features import FEATURES
 from lifeguard.paths import Layout
 
@@ -201,6 +203,20 @@ def test_mcp_server_breaker_opens_across_its_tools(layout: Layout) -> None:
     assert "CIRCUIT_OPEN" in codes(layout)
     state = assert_replayable(layout)
     assert state["execution"]["breakers"]["mcp__db"]["state"] == "OPEN"
+
+
+def test_a_spooled_failure_still_counts_for_the_breaker(layout: Layout) -> None:
+    configure(layout, breakers={"failure_threshold": 2})
+    inp = {"session_id": SID, "hook_event_name": "PostToolUseFailure", "tool_name": "mcp__db__query",
+           "tool_input": {}, "tool_use_id": "spooled", "error": "Connection closed"}
+    record = record_mod.build("PostToolUseFailure", inp)
+    for feature in FEATURES:
+        getattr(feature, "annotate", lambda *a: None)(inp, record, load_config(layout))
+    SessionStore(layout, SID).spool(record)  # as when the session lock was busy: no check ran
+    run_call(layout, "q", tool="mcp__db__query", error="Connection closed")  # drains the spool first
+    state = assert_replayable(layout)
+    assert state["execution"]["breakers"]["mcp__db__query"]["failures"] == 2
+    assert state["execution"]["breakers"]["mcp__db__query"]["state"] == "OPEN"
 
 
 def test_bash_has_no_breaker_by_default(layout: Layout) -> None:

@@ -90,6 +90,7 @@ class Round:
         self.in_lock = {i: rng.uniform(0.0, 0.015) for i in doomed[len(doomed) // 2:]}
         self.killed: set[int] = set()
         self.killed_in_lock = 0
+        self.stderr: dict[str, bytes] = {}
 
     def kill(self) -> None:
         pids = {p.pid: i for i, p in enumerate(self.procs)}
@@ -124,6 +125,7 @@ class Round:
                 outcome[marker] = None
                 continue
             outcome[marker] = proc.returncode
+            self.stderr[marker] = err
             assert proc.returncode == 0, err
             assert isinstance(json.loads(out), dict), out
             assert b"Traceback" not in err, err
@@ -146,6 +148,7 @@ def test_concurrent_hooks_killed_at_random(tmp_path):
     rng = random.Random(seed)
     outcome: dict[str, int | None] = {}
     torn_markers: list[str] = []
+    stderr: dict[str, bytes] = {}
     window, in_lock_kills = 1.0, 0
     for round_no in range(ROUNDS):
         if round_no and rng.random() < 0.5 and log_path.exists():
@@ -155,6 +158,7 @@ def test_concurrent_hooks_killed_at_random(tmp_path):
         rnd.kill()
         result, took = rnd.finish()
         outcome.update(result)
+        stderr.update(rnd.stderr)
         in_lock_kills += rnd.killed_in_lock
         window = max(0.2, took)
     survived = {m for m, code in outcome.items() if code == 0}
@@ -173,7 +177,8 @@ def test_concurrent_hooks_killed_at_random(tmp_path):
 
     logged = [r["input"]["marker"] for r in records if r.get("event") == "PostToolUse"]
     assert len(logged) == len(set(logged)), f"seed {seed}: an event was logged twice"
-    assert survived <= set(logged), f"seed {seed}: lost events {sorted(survived - set(logged))}"
+    lost = sorted(survived - set(logged))
+    assert not lost, f"seed {seed}: lost events {[(m, stderr[m]) for m in lost]}"
     assert set(logged) <= set(outcome), f"seed {seed}: events nobody sent (a torn line came back?)"
     assert not any(r.get("event") == "LifeguardFault" for r in records), f"seed {seed}: a hook faulted"
 

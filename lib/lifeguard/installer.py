@@ -159,7 +159,7 @@ def source_files() -> dict[str, Path]:
     """Destination (relative to .claude/) -> source file in this checkout."""
     files: dict[str, Path] = {}
     for src in sorted((REPO / "hooks").iterdir()):
-        if src.is_file() and (src.suffix == ".py" or src.name == "lifeguard-run"):
+        if src.is_file() and (src.suffix == ".py" or src.name in ("lifeguard-run", "guard-run")):
             files[f"hooks/{src.name}"] = src
     for src in sorted((REPO / "lib" / "lifeguard").rglob("*.py")):
         if "__pycache__" not in src.parts:

@@ -32,7 +32,7 @@ def test_hung_user_hook_costs_only_the_guard_timeout(workspace: Path) -> None:
     assert res.returncode == 0, res.stdout + res.stderr
     settings = json.loads((workspace / ".claude" / "settings.json").read_text())
     wrapped = settings["hooks"]["PreToolUse"][0]["hooks"][0]
-    assert "/.claude/hooks/guard.py --timeout 2 " in wrapped["command"] and wrapped["timeout"] == 90
+    assert "/.claude/hooks/guard-run --timeout 2 " in wrapped["command"] and wrapped["timeout"] == 90
 
     call = bash("date +%s.%N")
     started = time.monotonic()

@@ -46,6 +46,11 @@ def annotate(inp: dict, record: dict, cfg: dict) -> None:
             error = inp.get("error") or ""
             fp = "interrupt" if inp.get("is_interrupt") else sig_mod.failure_fingerprint(error)
             loop.update(ok=False, fp=fp, err=sig_mod.first_error_line(error))
+        limits = cfg.get("breakers") or {}
+        if event != "PreToolUse" and limits.get("enabled"):
+            keys = breaker.keys_for(tool, limits.get("tools") or [])
+            if keys:  # the reducer counts the outcome from these, even for a spooled record
+                loop.update(breaker_keys=keys, threshold=int(limits["failure_threshold"]))
         record["loop"] = loop
     elif event in STOP_EVENTS:
         record["loop"] = {"agent": agent, "stop_fp": sig_mod.stop_fingerprint(inp.get("last_assistant_message"))}
@@ -126,28 +131,29 @@ def _breaker_gate(state: dict, record: dict, loop: dict, cfg: dict) -> list[dict
 
 
 def _breaker_result(state: dict, section: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
-    limits = cfg.get("breakers") or {}
-    if not limits.get("enabled"):
-        return []
-    keys = breaker.keys_for(record.get("tool", ""), limits.get("tools") or [])
-    stored, now, notices, changes = _read(state, "breakers"), breaker.epoch(record.get("ts")), [], {}
+    """Tell the model (and once the user) when this outcome opens a breaker.
+
+    The transition itself is the reducer's (`_apply_outcome`), from what annotate put in the
+    record, so an outcome that had to wait in the spool still counts.
+    """
+    keys, threshold = loop.get("breaker_keys") or (), loop.get("threshold")
+    stored, now, notices = _read(state, "breakers"), breaker.epoch(record.get("ts")), []
     for key in keys:
-        old = stored.get(key)
-        if loop.get("ok") and not old:
-            continue  # nothing to reset: keep the state small
-        new, opened = breaker.after_result(old, bool(loop.get("ok")), now, loop.get("err", ""), limits)
-        changes[key] = new
+        new, opened = _outcome(stored.get(key), loop, now, threshold)
         if opened:
-            wait = int(limits["recovery_timeout_seconds"])
+            wait = int(cfg["breakers"]["recovery_timeout_seconds"])
             model = (f"lifeguard: {key} has now failed {new['failures']} times in a row (last error: "
                      f"{new['last_error'] or 'none given'}), so its circuit breaker is open: calls to it will be "
                      f"refused for {wait}s, then one trial call is let through. Work on something else meanwhile "
                      f"or tell the user that {key} is failing.")
             user = f"lifeguard: paused {key} after {new['failures']} failures in a row (retry in {wait}s)."
             notices.append(_announce(section, loop, f"breaker:{key}:{now:.3f}", "CIRCUIT_OPEN", "context", model, user))
-    if changes:
-        loop["breakers"] = changes
     return notices
+
+
+def _outcome(entry: dict | None, loop: dict, now: float, threshold) -> tuple[dict, bool]:
+    return breaker.after_result(entry, bool(loop.get("ok")), now, loop.get("err", ""),
+                                {"failure_threshold": threshold})
 
 
 def _on_stop(section: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
@@ -289,7 +295,12 @@ def apply(state: dict, record: dict) -> None:
             stops.pop(next(iter(stops)))
         if event == "SubagentStop" and agent != MAIN:
             (section.get("agents") or {}).pop(agent, None)  # its calls are over
-    for key, entry in (loop.get("breakers") or {}).items():
+    if loop.get("breaker_keys") and event in ("PostToolUse", "PostToolUseFailure"):
+        stored, now = _section(state, "breakers"), breaker.epoch(record.get("ts"))
+        for key in loop["breaker_keys"]:
+            if stored.get(key) or not loop.get("ok"):  # a success with no history changes nothing
+                _set_breaker(state, key, _outcome(stored.get(key), loop, now, loop.get("threshold"))[0])
+    for key, entry in (loop.get("breakers") or {}).items():  # trial calls let through by check
         _set_breaker(state, key, entry)
     if loop.get("announce"):
         section["announced"] = ((section.get("announced") or []) + list(loop["announce"]))[-ANNOUNCED_KEEP:]

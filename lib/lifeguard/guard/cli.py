@@ -105,6 +105,18 @@ def _on_alarm(signum, frame):  # noqa: ARG001
 
 
 def main(argv: list[str], hook_file: str) -> int:
+    """Run the guard; the exit status, with a deliberate 2 reported as `LIFEGUARD_BLOCK_STATUS`
+    when hooks/guard-run asks for it (so uv's own exit 2 cannot pass for a block)."""
+    code = _main(argv, hook_file)
+    if code == 2:
+        try:
+            return int(os.environ.get("LIFEGUARD_BLOCK_STATUS", "2"))
+        except ValueError:
+            return 2
+    return code
+
+
+def _main(argv: list[str], hook_file: str) -> int:
     try:
         opts = parse_args(argv)
     except UsageError as exc:

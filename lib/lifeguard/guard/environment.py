@@ -21,6 +21,7 @@ STACK_VAR = "LIFEGUARD_GUARD_STACK"  # names of the guarded hooks this process r
 
 def clean_env(base: dict[str, str], session_id: str, workspace: str, name: str) -> dict[str, str]:
     env = {k: v for k, v in base.items() if k not in INJECTION_VARS}
+    env.pop("LIFEGUARD_BLOCK_STATUS", None)  # meant for hooks/guard-run, not the user's command
     _undo_uv_run(env)
     env["LIFEGUARD_SESSION_ID"] = session_id
     env["LIFEGUARD_WORKSPACE"] = workspace

@@ -4,7 +4,10 @@ A wrapped command carries the original inside it, quoted, as `sh -c ORIGINAL` (C
 itself runs hook commands with /bin/sh -c), so it behaves as before and unwrapping gets the
 original back byte for byte without a second record that could go missing:
 
-    uv run -q --script "$CLAUDE_PROJECT_DIR"/.claude/hooks/guard.py --timeout 55 --name NAME -- sh -c 'ORIGINAL'
+    "$CLAUDE_PROJECT_DIR"/.claude/hooks/guard-run --timeout 55 --name NAME -- sh -c 'ORIGINAL'
+
+`guard-run` (sh) runs guard.py under uv and keeps uv's own failures (missing, exit 2) from
+turning into a block; see hooks/guard-run.
 
 The entry's other keys (its `timeout` included) are left as they are: Claude Code's own
 timeout stays the outer backstop, the guard's is a few seconds below it.
@@ -15,8 +18,9 @@ from __future__ import annotations
 import json
 import shlex
 
-GUARD_MARKER = "/.claude/hooks/guard.py"
-PREFIX = 'uv run -q --script "$CLAUDE_PROJECT_DIR"' + GUARD_MARKER
+GUARD_MARKER = "/.claude/hooks/guard-run"
+OLD_MARKERS = ("/.claude/hooks/guard.py",)  # written by earlier versions; still unwrapped
+PREFIX = '"$CLAUDE_PROJECT_DIR"' + GUARD_MARKER
 DEFAULT_TIMEOUT = 60  # seconds, for a hook whose entry sets none (Claude Code's own default is 600)
 
 
@@ -34,7 +38,8 @@ def guard_timeout(entry: dict, override: float | None = None) -> float:
 
 
 def is_guarded(hook: object) -> bool:
-    return isinstance(hook, dict) and GUARD_MARKER in str(hook.get("command", ""))
+    command = str(hook.get("command", "")) if isinstance(hook, dict) else ""
+    return any(marker in command for marker in (GUARD_MARKER, *OLD_MARKERS))
 
 
 def hook_name(event: str, command: str) -> str:
@@ -54,7 +59,7 @@ def original_command(wrapped: str) -> str | None:
         words = shlex.split(wrapped)
     except ValueError:
         return None
-    if "--" not in words or not any(w.endswith(GUARD_MARKER) for w in words):
+    if "--" not in words or not any(w.endswith((GUARD_MARKER, *OLD_MARKERS)) for w in words):
         return None
     rest = words[words.index("--") + 1:]
     return rest[2] if len(rest) == 3 and rest[:2] == ["sh", "-c"] else None
