@@ -94,7 +94,8 @@ def test_closed_breaker_allows() -> None:
 
 def test_keys_for_tools_and_mcp_servers() -> None:
     patterns = ["mcp__*", "WebFetch"]
-    assert breaker.keys_for("mcp__github__create_issue", patterns) == ["mcp__github__create_issue", "mcp__github"]
+    tool = "mcp__github__create_issue"
+    assert breaker.keys_for(tool, patterns) == [tool, "mcp__github"]
     assert breaker.keys_for("WebFetch", patterns) == ["WebFetch"]
     assert breaker.keys_for("Bash", patterns) == []
 

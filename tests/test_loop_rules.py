@@ -35,8 +35,10 @@ def test_signature_ignores_description_and_key_order() -> None:
 
 
 def test_failure_fingerprint_masks_volatile_details() -> None:
-    one = "Exit code 1\n2025-01-02T10:11:12.345Z pid 4242 failed at 0x7ffd1234 in /tmp/pytest-7/x.py after 0.53s"
-    two = "Exit code 1\n2026-03-04T01:02:03.999Z pid 17 failed at 0x7aaa0000 in /tmp/pytest-9/y.py after 12.1s"
+    one = ("Exit code 1\n2025-01-02T10:11:12.345Z pid 4242 failed at 0x7ffd1234"
+           " in /tmp/pytest-7/x.py after 0.53s")
+    two = ("Exit code 1\n2026-03-04T01:02:03.999Z pid 17 failed at 0x7aaa0000"
+           " in /tmp/pytest-9/y.py after 12.1s")
     assert sig.failure_fingerprint(one) == sig.failure_fingerprint(two)
     uuid_a = "Exit code 2\nrequest 123e4567-e89b-12d3-a456-426614174000 rejected, commit deadbeef42"
     uuid_b = "Exit code 2\nrequest 00000000-1111-2222-3333-444444444444 rejected, commit 0badc0de99"
@@ -53,9 +55,10 @@ def test_failure_fingerprint_keeps_what_matters() -> None:
 
 
 def test_success_fingerprint_compares_results() -> None:
-    assert sig.success_fingerprint({"stdout": "a", "stderr": ""}) == sig.success_fingerprint({"stderr": "", "stdout": "a"})
+    fp = sig.success_fingerprint
+    assert fp({"stdout": "a", "stderr": ""}) == fp({"stderr": "", "stdout": "a"})
     assert sig.success_fingerprint({"stdout": "a"}) != sig.success_fingerprint({"stdout": "b"})
-    assert sig.success_fingerprint({"stdout": "done at 10:11:12"}) == sig.success_fingerprint({"stdout": "done at 23:59:01"})
+    assert fp({"stdout": "done at 10:11:12"}) == fp({"stdout": "done at 23:59:01"})
 
 
 def test_exit_code_and_first_error_line() -> None:

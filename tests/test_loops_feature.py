@@ -142,7 +142,8 @@ def test_counts_are_per_agent(layout: Layout) -> None:
         assert not denied(run_call(layout, "go test ./...", agent="agent-a")[0])
     assert denied(run_call(layout, "go test ./...", agent="agent-a")[0])
     assert denied(run_call(layout, "go test ./...")[0])
-    hook(layout, "SubagentStop", agent_id="agent-a", agent_type="general-purpose", last_assistant_message="gave up")
+    hook(layout, "SubagentStop", agent_id="agent-a", agent_type="general-purpose",
+         last_assistant_message="gave up")
     state = assert_replayable(layout)
     assert "agent-a" not in state["execution"]["loops"]["agents"]  # a finished agent's window is dropped
 
@@ -228,7 +229,8 @@ def test_bash_has_no_breaker_by_default(layout: Layout) -> None:
 
 
 def test_stop_coming_back_with_the_same_message_is_noticed_then_halted(layout: Layout) -> None:
-    outs = [hook(layout, "Stop", stop_hook_active=i > 0, last_assistant_message="All done.") for i in range(7)]
+    outs = [hook(layout, "Stop", stop_hook_active=i > 0, last_assistant_message="All done.")
+            for i in range(7)]
     assert "systemMessage" not in outs[1]
     assert "tried to stop 3 times" in outs[2]["systemMessage"]
     assert "systemMessage" not in outs[3]  # one message per incident

@@ -275,3 +275,20 @@ def test_notice_messages_in_the_log_are_scrubbed() -> None:
 
     out = _summary({"code": "TOOL_LOOP_DETECTED", "kind": "context", "model": "you ran `mysql --password hunter2xyz` 4 times"})
     assert "hunter2xyz" not in out["message"] and "[REDACTED:password:" in out["message"]
+
+
+def test_what_features_derive_from_the_raw_input_is_scrubbed_and_repeats_still_match(layout: Layout) -> None:
+    from lifeguard.handlers import handle
+
+    command = "deploy --password hunter2xyz --token=ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
+    for _ in range(2):
+        for name in ("PreToolUse", "PostToolUse"):
+            handle(name, {"session_id": "s1", "hook_event_name": name, "tool_name": "Bash",
+                          "tool_input": {"command": command}, "tool_response": {"stdout": command}}, layout)
+    text = layout.event_log("s1").read_text()
+    assert "hunter2xyz" not in text and "ghp_aBcDeF" not in text
+    posts = [json.loads(line) for line in text.splitlines() if '"PostToolUse"' in line]
+    assert len(posts) == 2 and posts[0]["input"] == posts[1]["input"]
+    if "loop" in posts[0]:  # loops feature: its label quotes the command, scrubbed; same signature
+        assert "[REDACTED:password:" in posts[0]["loop"]["label"]
+        assert posts[0]["loop"]["sig"] == posts[1]["loop"]["sig"]

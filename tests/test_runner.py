@@ -164,3 +164,129 @@ def test_describe(exc, code):
     got_code, text = runner.describe(exc)
     assert got_code == code
     assert text and "\n" not in text
+
+
+# -- a hook that runs out of time keeps its event ------------------------------------------
+
+from lifeguard import features as features_mod, inflight  # noqa: E402
+from lifeguard.store import SessionStore  # noqa: E402
+
+
+class SlowCheck:
+    """A feature whose check takes longer than the hook's whole budget."""
+
+    @staticmethod
+    def check(state, record, cfg):
+        time.sleep(30)
+        return []
+
+
+class SlowAfterCommit:
+    @staticmethod
+    def after_commit(txn, record, cfg, layout):
+        time.sleep(30)
+        return []
+
+
+@pytest.fixture
+def extra_feature():
+    """Add a feature for one test (handlers and the reducer share this very list)."""
+    added = []
+
+    def add(feature):
+        features_mod.FEATURES.append(feature)
+        added.append(feature)
+
+    yield add
+    for feature in added:
+        features_mod.FEATURES.remove(feature)
+
+
+def drain(layout: Layout, sid: str = "s1") -> list[dict]:
+    with SessionStore(layout, sid).transaction():
+        pass
+    return list(eventlog.iter_records(layout.event_log(sid)))
+
+
+def test_deadline_before_commit_spools_the_event(home, monkeypatch, extra_feature):
+    monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")
+    monkeypatch.setattr(inflight, "_held", None)
+    monkeypatch.setattr(inflight, "_settled", False)
+    extra_feature(SlowCheck)
+    res = run(monkeypatch, json.dumps(POST).encode())
+    assert res.out == {} and "HOOK_TIMEOUT" in res.stderr
+    assert not home.event_log("s1").exists()  # not committed by the hook itself ...
+    (record,) = drain(home)  # ... but kept, and the next hook commits it
+    assert record["event"] == "PostToolUse" and record["input"] == {"command": "ls"}
+    assert record["notices"][-1]["code"] == "HOOK_TIMEOUT"
+    assert inflight.held() is None
+
+
+def test_deadline_after_commit_does_not_duplicate(home, monkeypatch, extra_feature):
+    monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")
+    monkeypatch.setattr(inflight, "_held", None)
+    monkeypatch.setattr(inflight, "_settled", False)
+    extra_feature(SlowAfterCommit)
+    res = run(monkeypatch, json.dumps(POST).encode())
+    assert res.out == {} and "HOOK_TIMEOUT" in res.stderr
+    records = drain(home)
+    assert [r["event"] for r in records] == ["PostToolUse"]
+    assert not home.session_spool("s1").exists() or not any(home.session_spool("s1").iterdir())
+
+
+def test_deadline_before_the_record_exists_builds_and_spools_it(home, monkeypatch):
+    """Out of time while still starting up (imports under load): the event is still kept."""
+    monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")
+    monkeypatch.setattr(inflight, "_held", None)
+    monkeypatch.setattr(inflight, "_settled", False)
+
+    def stuck_before_record(event, inp, layout):
+        time.sleep(30)
+
+    res = run(monkeypatch, json.dumps(POST).encode(), stuck_before_record)
+    assert "HOOK_TIMEOUT" in res.stderr
+    (record,) = drain(home)
+    assert record["event"] == "PostToolUse" and record["tool"] == "Bash" and record["input"] == {"command": "ls"}
+    assert record["notices"][-1]["code"] == "HOOK_TIMEOUT"
+
+
+def test_other_faults_do_not_spool_the_event(home, monkeypatch):
+    """A bug is recorded as a fault, but its event is not replayed into the next hook."""
+    monkeypatch.setattr(inflight, "_held", None)
+    monkeypatch.setattr(inflight, "_settled", False)
+
+    def buggy(event, inp, layout):
+        inflight.hold({"event": event, "x": 1})
+        raise RuntimeError("bug")
+
+    run(monkeypatch, json.dumps(POST).encode(), buggy)
+    assert [r["event"] for r in drain(home)] == ["LifeguardFault"]
+
+
+def test_durable_holds_back_the_deadline():
+    import signal
+
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(time.monotonic()))
+    try:
+        with inflight.durable():
+            signal.setitimer(signal.ITIMER_REAL, 0.01)
+            time.sleep(0.2)  # the alarm is due but held back
+            assert fired == []
+        time.sleep(0.05)
+        assert len(fired) == 1  # delivered once the record is safe
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_release_only_forgets_the_held_record(monkeypatch):
+    monkeypatch.setattr(inflight, "_held", None)
+    monkeypatch.setattr(inflight, "_settled", False)
+    mine, other = {"event": "a"}, {"event": "a"}
+    inflight.hold(mine)
+    inflight.release(other)  # equal but not the same record (a drained spool file, say)
+    assert inflight.held() is mine
+    assert not inflight.settled()
+    inflight.release(mine)
+    assert inflight.held() is None and inflight.settled()

@@ -12,7 +12,8 @@ Afterwards:
 - no event is there twice, and sequence numbers run 1, 2, 3, ... without a gap,
 - the state loads, validates with schema.py and equals a replay of the log.
 
-A sample runs by default; LIFEGUARD_TORTURE=full runs many more rounds
+Every other round runs under deadline pressure (a 0.5 s budget), so hooks also run out of time
+while waiting for the lock; their events must come through the spool. A sample runs by default; LIFEGUARD_TORTURE=full runs many more rounds
 (LIFEGUARD_TORTURE_SEED=N replays a failing run's kill pattern).
 """
 
@@ -154,7 +155,9 @@ def test_concurrent_hooks_killed_at_random(tmp_path):
         if round_no and rng.random() < 0.5 and log_path.exists():
             torn_markers.append(f"torn-{round_no}-{uuid.uuid4().hex[:8]}")
             tear_tail(log_path, rng, torn_markers[-1])
-        rnd = Round(env, rng, round_no, window, lock_path)
+        # every other round under deadline pressure: a 0.5 s budget, so hooks run out of time mid-wait
+        round_env = dict(env, LIFEGUARD_TIMEOUT="1") if round_no % 2 else env
+        rnd = Round(round_env, rng, round_no, window, lock_path)
         rnd.kill()
         result, took = rnd.finish()
         outcome.update(result)
@@ -200,5 +203,8 @@ def test_concurrent_hooks_killed_at_random(tmp_path):
         assert marker.encode() not in raw, f"seed {seed}"
     assert quarantined.count(b'{"seq":1000000000') == len(torn_markers), f"seed {seed}: a torn tail vanished"
 
+    timeouts = sum(1 for m in survived if b"HOOK_TIMEOUT" in stderr[m])
+    spooled = sum(1 for r in records if r.get("spool"))
     print(f"\ntorture seed {seed}: {len(outcome)} hooks, {len(killed)} killed ({in_lock_kills} holding the lock, "
-          f"{len(killed & set(logged))} after logging), {len(torn_markers)} torn tails quarantined")
+          f"{len(killed & set(logged))} after logging), {timeouts} ran out of time, {spooled} events via the spool, "
+          f"{len(torn_markers)} torn tails quarantined")

@@ -20,7 +20,8 @@ ALLOW, REFUSE, TRIAL = "allow", "refuse", "trial"
 
 
 def new_entry() -> dict:
-    return {"state": CLOSED, "failures": 0, "opened_at": None, "trial": None, "trial_at": None, "last_error": ""}
+    return {"state": CLOSED, "failures": 0, "opened_at": None, "trial": None, "trial_at": None,
+            "last_error": ""}
 
 
 def keys_for(tool: str, patterns: list[str]) -> list[str]:

@@ -5,23 +5,33 @@ from __future__ import annotations
 import sys
 
 from . import config as config_mod
-from . import protocol, record as record_mod
+from . import inflight, protocol, record as record_mod
 from .features import FEATURES
 from .locking import LockTimeout
 from .paths import Layout
 from .store import SessionStore
 
 
-def handle(event: str, inp: dict, layout: Layout) -> dict:
-    session_id = inp.get("session_id") or "unknown"
+def prepare(event: str, inp: dict, layout: Layout) -> tuple:
+    """(config, event record) for one invocation; also how the runner keeps the event of a
+    hook that ran out of time before it got this far."""
     cfg = config_mod.load(layout)
     record_mod.configure(cfg, layout)  # redaction: settings and the workspace's salt
     record = record_mod.build(event, inp)
+    built = set(record)
     for feature in FEATURES:
         fn = getattr(feature, "annotate", None)
         if fn is not None:
             fn(inp, record, cfg)
+    record_mod.scrub_added(record, built)  # annotations come from the raw input
+    return cfg, record
+
+
+def handle(event: str, inp: dict, layout: Layout) -> dict:
+    session_id = inp.get("session_id") or "unknown"
+    cfg, record = prepare(event, inp, layout)
     store = SessionStore(layout, session_id, cfg["locks"]["timeout_seconds"])
+    inflight.hold(record)  # if the deadline strikes before the commit, the runner spools it
     notices: list[dict] = []
     checked = committed = False
     try:

@@ -46,6 +46,13 @@ def scrub_field(name: str, text: str) -> str:
     return text
 
 
+def scrub_added(record: dict, built: set) -> None:
+    """Scrub what features' `annotate` added to `record` (keys not in `built`): they derive it
+    from the raw hook input (a loop label quoting the command), so it may carry a secret."""
+    for key in record.keys() - built:
+        record[key] = redact.scrub_value(record[key], by_name=False)  # our own keys ("sig") are no secrets
+
+
 def summarize(value: Any, max_str: int = MAX_STR, depth: int = 0, name: str | None = None) -> Any:
     if isinstance(value, str):
         size = len(value)

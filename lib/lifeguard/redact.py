@@ -81,6 +81,7 @@ _KV_TAIL = re.compile(
     r"(?:\\?\"(?P<dq>(?:[^\"\\\n]|\\[^\"\n])*)\\?\"|'(?P<sq>[^'\n]*)'|(?P<bare>(?!=)[^\s\"'`&;|<>()]+))"
 )
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+_SEP_FIRST = frozenset("\\\"' \t:=")  # what can follow a name in `name=value` and friends
 _NOT_AUTH = re.compile(r"or(?:s|ed|ing|ship)?(?![a-z])")  # "author", not "authorization"
 _PLAIN_WORD = re.compile(r"[A-Z]?[a-z]+")  # "Basic Configuration" is not a credential
 
@@ -290,20 +291,22 @@ class Redactor:
             return self.placeholder(kind, value)
         return self.text(value)
 
-    def value(self, obj: Any) -> Any:
-        """A copy of `obj` (JSON-like data) with every string scrubbed, keys included."""
+    def value(self, obj: Any, by_name: bool = True) -> Any:
+        """A copy of `obj` (JSON-like data) with every string scrubbed, keys included; with
+        `by_name`, a string under a secret-looking key (`"password": ...`) is redacted whole."""
         if isinstance(obj, str):
             return self.text(obj)
         if isinstance(obj, dict):
             out = {}
             for key, item in obj.items():
                 if isinstance(key, str):
-                    out[self.text(key)] = self.field(key, item) if isinstance(item, str) else self.value(item)
+                    by_key = by_name and isinstance(item, str)
+                    out[self.text(key)] = self.field(key, item) if by_key else self.value(item, by_name)
                 else:
-                    out[key] = self.value(item)
+                    out[key] = self.value(item, by_name)
             return out
         if isinstance(obj, (list, tuple)):
-            return [self.value(item) for item in obj]
+            return [self.value(item, by_name) for item in obj]
         return obj
 
     # -- the scan --------------------------------------------------------------------------
@@ -370,10 +373,12 @@ class Redactor:
         """`name=value` and friends, where the hit is a secret-looking word inside the name."""
         if hit.group() == "auth" and _NOT_AUTH.match(low, hit.end()):
             return None
+        name_end = _NAME_REST.match(low, hit.end()).end()
+        if low[name_end:name_end + 1] not in _SEP_FIRST:  # `key,` `key}` `key)`: no value follows
+            return (hit.start(), name_end, None)
         start = hit.start()
         while start and low[start - 1] in _NAME_CHARS:
             start -= 1
-        name_end = _NAME_REST.match(low, hit.end()).end()
         if low.endswith("redacted:", 0, start):
             return (start, name_end, None)  # the kind inside one of our own placeholders
         tail = _KV_TAIL.match(low, name_end)
@@ -536,12 +541,12 @@ def redact(text: str) -> str:
     return _active.text(text)
 
 
-def scrub_value(obj: Any) -> Any:
-    """A copy of JSON-like `obj` with every secret replaced: strings, dict keys, and values
-    under secret-looking keys. Features that derive record fields from the raw hook input
-    (e.g. loop signatures) call this on the input first, so placeholders, not secrets, reach
-    the record, and the same secret still gives the same result."""
-    return _active.value(obj)
+def scrub_value(obj: Any, by_name: bool = True) -> Any:
+    """A copy of JSON-like `obj` with every secret replaced: strings, dict keys, and (with
+    `by_name`) values under secret-looking keys. Features that derive record fields from the
+    raw hook input (e.g. loop signatures) call this on the input first, so placeholders, not
+    secrets, reach the record, and the same secret still gives the same result."""
+    return _active.value(obj, by_name)
 
 
 class Scrubber:

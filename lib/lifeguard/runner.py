@@ -135,6 +135,20 @@ def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, e
         line = json.dumps(fault, ensure_ascii=True, default=str) + "\n"
         fsutil.append_durable(layout.faults_log, line.encode("ascii"))
         where = str(layout.faults_log.relative_to(layout.claude_dir.parent)) if layout.claude_dir.is_absolute() else str(layout.faults_log)
+        from . import inflight
+
+        if code == "HOOK_TIMEOUT" and not inflight.settled() and isinstance(inp, dict) and inp:
+            # out of time before the event was saved: keep it in the spool (no lock needed) for the
+            # next hook to commit; built here, the same way, if the handler had not got that far
+            from .store import SessionStore
+
+            pending = inflight.held()
+            if pending is None:
+                from .handlers import prepare
+
+                pending = prepare(event, inp, layout)[1]
+            pending.setdefault("notices", []).append({"code": code, "kind": "fault", "message": text[:300]})
+            SessionStore(layout, inp.get("session_id") or "unknown").spool(pending)
         if isinstance(session_id, str) and code not in ("SESSION_LOCKED", "HOOK_TIMEOUT", "PERSISTENCE_FAILED"):
             from .store import SessionStore
 

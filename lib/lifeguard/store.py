@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from . import eventlog, fsutil, reducer
+from . import eventlog, fsutil, inflight, reducer
 from . import state as state_mod
 from .locking import SessionLock
 from .paths import Layout
@@ -45,11 +45,14 @@ class Transaction:
 
     def commit(self, record: dict) -> int:
         ts = record.get("ts") or now_iso()
-        record = {"seq": self.last_seq + 1, "ts": ts, **{k: v for k, v in record.items() if k not in ("seq", "ts")}}
+        given, record = record, {"seq": self.last_seq + 1, "ts": ts,
+                                 **{k: v for k, v in record.items() if k not in ("seq", "ts")}}
         if self.fresh:  # so that the state always equals a replay of the log
             self.state = state_mod.default_state(self.store.session_id, ts)
             self.fresh = False
-        eventlog.append(self.store.log_path, record)
+        with inflight.durable():  # the deadline cannot split "in the log" from "no longer held"
+            eventlog.append(self.store.log_path, record)
+            inflight.release(given)
         self.last_seq = record["seq"]
         reducer.apply(self.state, record)
         self.dirty = True
@@ -79,7 +82,7 @@ class SessionStore:
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         self.ensure_dirs()
-        planted = []
+        planted = self._move_planted()
         with SessionLock(self.lock_path, self.lock_timeout):
             txn = self._open()
             txn.repairs[:0] = planted
@@ -133,12 +136,14 @@ class SessionStore:
         for path in (self.layout.spool_dir, folder):  # a planted link: moved aside, not written through
             fsutil.quarantine_planted(self.layout.quarantine_dir, path, want_dir=True)
             fsutil.ensure_private_dir(path)
-        record = dict(record)
+        given, record = record, dict(record)
         record.setdefault("ts", now_iso())
         name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(3).hex()}.json"
         record["spool"] = name
         path = folder / name
-        fsutil.atomic_write(path, json.dumps(record, ensure_ascii=True, default=str).encode())
+        with inflight.durable():
+            fsutil.atomic_write(path, json.dumps(record, ensure_ascii=True, default=str).encode())
+            inflight.release(given)
         return path
 
     def _drain_spool(self, txn: Transaction) -> None:

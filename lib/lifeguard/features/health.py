@@ -71,9 +71,10 @@ def after_commit(txn, record: dict, cfg: dict, layout) -> list[dict]:
 
 
 def _limits(cfg: dict) -> dict:
-    from ..health import limits_from
+    from ..config import DEFAULTS  # already loaded by the handler: no new import on the hot path
 
-    return limits_from(cfg)
+    limits = cfg.get("limits") if isinstance(cfg, dict) else None
+    return {**DEFAULTS["limits"], **(limits if isinstance(limits, dict) else {})}
 
 
 def on_tool_use(txn, cfg: dict, layout) -> list[dict]:

@@ -15,6 +15,7 @@ incident (an incident key is announced once until counting restarts).
 from __future__ import annotations
 
 from .. import breaker, loop_rules
+from .. import loop_messages as say
 from .. import signature as sig_mod
 
 WINDOW_KEEP = 20  # calls remembered per agent; the config limits are validated against this
@@ -53,7 +54,8 @@ def annotate(inp: dict, record: dict, cfg: dict) -> None:
                 loop.update(breaker_keys=keys, threshold=int(limits["failure_threshold"]))
         record["loop"] = loop
     elif event in STOP_EVENTS:
-        record["loop"] = {"agent": agent, "stop_fp": sig_mod.stop_fingerprint(inp.get("last_assistant_message"))}
+        last_message = inp.get("last_assistant_message")
+        record["loop"] = {"agent": agent, "stop_fp": sig_mod.stop_fingerprint(last_message)}
     elif event == "UserPromptSubmit":
         # A background agent's completion arrives as a prompt; it is not the user redirecting.
         genuine = not str(inp.get("prompt") or "").lstrip().startswith(TASK_NOTIFICATION)
@@ -91,8 +93,9 @@ def _before_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict
     found = loop_rules.first_refusal(window, loop["sig"], limits)
     if found is None:
         return []
-    return [_announce(section, loop, "TOOL_LOOP_BLOCKED:" + found.key(loop["agent"]), "TOOL_LOOP_BLOCKED", "deny",
-                      refusal_text(found, limits), user_refusal_text(found))]
+    key = "TOOL_LOOP_BLOCKED:" + found.key(loop["agent"])
+    return [_announce(section, loop, key, "TOOL_LOOP_BLOCKED", "deny", say.refusal(found),
+                      say.user_refusal(found))]
 
 
 def _after_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
@@ -102,8 +105,9 @@ def _after_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict)
         window = _window(section, loop["agent"]) + [entry_of(loop)]
         found = loop_rules.first_warning(window, limits)
         if found is not None:
-            notices.append(_announce(section, loop, "TOOL_LOOP_DETECTED:" + found.key(loop["agent"]), "TOOL_LOOP_DETECTED", "context",
-                                     warning_text(found, limits), user_warning_text(found)))
+            key = "TOOL_LOOP_DETECTED:" + found.key(loop["agent"])
+            notices.append(_announce(section, loop, key, "TOOL_LOOP_DETECTED", "context",
+                                     say.warning(found, limits), say.user_warning(found)))
     return notices
 
 
@@ -122,7 +126,7 @@ def _breaker_gate(state: dict, record: dict, loop: dict, cfg: dict) -> list[dict
             entry = stored[key]
             wait = max(1, round(breaker.retry_at(entry, limits) - now))
             return [{"code": "CIRCUIT_OPEN", "kind": "deny",
-                     "model": circuit_refusal_text(key, record.get("tool", ""), entry, wait)}]
+                     "model": say.circuit_refusal(key, record.get("tool", ""), entry, wait)}]
         if new is not None:
             trials[key] = new
     if trials:
@@ -133,7 +137,7 @@ def _breaker_gate(state: dict, record: dict, loop: dict, cfg: dict) -> list[dict
 def _breaker_result(state: dict, section: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
     """Tell the model (and once the user) when this outcome opens a breaker.
 
-    The transition itself is the reducer's (`_apply_outcome`), from what annotate put in the
+    The transition itself is the reducer's (`apply`), from what annotate put in the
     record, so an outcome that had to wait in the spool still counts.
     """
     keys, threshold = loop.get("breaker_keys") or (), loop.get("threshold")
@@ -142,12 +146,9 @@ def _breaker_result(state: dict, section: dict, record: dict, loop: dict, cfg: d
         new, opened = _outcome(stored.get(key), loop, now, threshold)
         if opened:
             wait = int(cfg["breakers"]["recovery_timeout_seconds"])
-            model = (f"lifeguard: {key} has now failed {new['failures']} times in a row (last error: "
-                     f"{new['last_error'] or 'none given'}), so its circuit breaker is open: calls to it will be "
-                     f"refused for {wait}s, then one trial call is let through. Work on something else meanwhile "
-                     f"or tell the user that {key} is failing.")
-            user = f"lifeguard: paused {key} after {new['failures']} failures in a row (retry in {wait}s)."
-            notices.append(_announce(section, loop, f"breaker:{key}:{now:.3f}", "CIRCUIT_OPEN", "context", model, user))
+            model, user = say.circuit_opened(key, new, wait)
+            notices.append(_announce(section, loop, f"breaker:{key}:{now:.3f}", "CIRCUIT_OPEN", "context",
+                                     model, user))
     return notices
 
 
@@ -166,15 +167,11 @@ def _on_stop(section: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
     who = "the main agent" if agent == MAIN else f"subagent {agent}"
     halt_after = int(limits.get("stop_halt_after") or 0)
     if halt_after and count >= halt_after and record.get("event") == "Stop":
-        text = (f"lifeguard stopped the session's turn: {who} tried to stop {count} times in a row with the same "
-                "last message, and something (a Stop hook?) kept sending it back. Check the Stop hooks in "
-                ".claude/settings.json.")
-        return [_announce(section, loop, f"stop-halt:{agent}:{fp}", "STOP_LOOP_DETECTED", "halt", None, text,
-                          always_user=True)]
+        return [_announce(section, loop, f"stop-halt:{agent}:{fp}", "STOP_LOOP_DETECTED", "halt", None,
+                          say.stop_halted(who, count), always_user=True)]
     if count >= int(limits["stop_warn_after"]):
-        user = (f"lifeguard: {who} has tried to stop {count} times in a row with the same last message; a Stop hook "
-                "may be sending it back each time (check .claude/settings.json).")
-        return [_announce(section, loop, f"stop:{agent}:{fp}", "STOP_LOOP_DETECTED", "user", None, user)]
+        return [_announce(section, loop, f"stop:{agent}:{fp}", "STOP_LOOP_DETECTED", "user", None,
+                          say.stop_repeating(who, count))]
     return []
 
 
@@ -190,78 +187,12 @@ def _announce(section: dict, loop: dict, key: str, code: str, kind: str, model: 
     return notice
 
 
-# -- messages ----------------------------------------------------------------------------------
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def _err(entry: dict) -> str:
-    return f" (error: {entry['err']})" if entry.get("err") else ""
-
-
-def warning_text(found: loop_rules.Finding, limits: dict) -> str:
-    e = found.entry
-    if found.rule == "repeated_failure":
-        return (f"lifeguard: `{e.get('label')}` has now failed the same way {found.count} times in a row{_err(e)}. "
-                "Running it again unchanged will fail again. Next step: read the error and change something first "
-                "(fix what it names, edit the code, or use a different command), or ask the user. Lifeguard will "
-                f"refuse its {_ordinal(limits['failure_block_after'])} identical run.")
-    if found.rule == "repeated_result":
-        return (f"lifeguard: `{e.get('label')}` has returned the very same result {found.count} times in a row; "
-                "nothing is changing. Use the result you already have. If you are waiting for something, wait "
-                "longer between checks or check something else. Lifeguard will refuse its "
-                f"{_ordinal(limits['repeat_block_after'])} identical run.")
-    o = found.other or {}
-    return (f"lifeguard: you are alternating between `{e.get('label')}` and `{o.get('label')}` with the same "
-            f"outcome every time ({found.count} rounds). That is a loop. Next step: step back, work out why the "
-            "result does not change, and try a different approach or ask the user.")
-
-
-def refusal_text(found: loop_rules.Finding, limits: dict) -> str:
-    e = found.entry
-    reset = ("A different call, a real change (such as an edit) or a new message from the user lets it run again.")
-    if found.rule == "repeated_failure":
-        return (f"lifeguard refused this call: it is a repetition. `{e.get('label')}` already ran {found.count} "
-                f"times in a row and failed the same way each time{_err(e)}; running it again would fail again. "
-                "Instead: fix the cause the error names (edit the code or the input), try a different command, "
-                f"or stop and tell the user what is blocking you. {reset}")
-    if found.rule == "repeated_result":
-        return (f"lifeguard refused this call: it is a repetition. `{e.get('label')}` already ran {found.count} "
-                "times in a row with the very same result; running it again would return it again. Instead: use "
-                f"that result, or do something that changes the situation first. {reset}")
-    o = found.other or {}
-    return (f"lifeguard refused this call: it is a repetition. You have alternated between `{e.get('label')}` "
-            f"and `{o.get('label')}` {found.count} times, with the same outcome every time. Instead: stop "
-            f"repeating this pair; try a different approach, or tell the user what is blocking you. {reset}")
-
-
-def user_warning_text(found: loop_rules.Finding) -> str:
-    e = found.entry
-    if found.rule == "alternation":
-        return f"lifeguard: the agent is alternating between two calls with no change ({e.get('label')}, ...); warned it."
-    return f"lifeguard: `{e.get('label')}` repeated {found.count} times with the same outcome; warned the agent."
-
-
-def user_refusal_text(found: loop_rules.Finding) -> str:
-    return f"lifeguard: refused a repeated call ({found.entry.get('label')}); the agent was told to change approach."
-
-
-def circuit_refusal_text(key: str, tool: str, entry: dict, wait: int) -> str:
-    last = entry.get("last_error") or "none given"
-    return (f"lifeguard refused this call: the circuit breaker for {key} is open after {entry.get('failures')} "
-            f"failures in a row (last error: {last}). It looks broken right now, so calls to it are paused. "
-            f"Next step: do not call {tool} for now; continue with other work or another tool, or tell the user "
-            f"that {key} is failing. One trial call will be let through in about {wait}s.")
-
-
 # -- apply (reducer) ---------------------------------------------------------------------------
 
 
 def entry_of(loop: dict) -> dict:
-    entry = {"sig": loop.get("sig"), "fp": loop.get("fp"), "ok": bool(loop.get("ok")), "label": loop.get("label", "")}
+    entry = {"sig": loop.get("sig"), "fp": loop.get("fp"), "ok": bool(loop.get("ok")),
+             "label": loop.get("label", "")}
     if loop.get("err"):
         entry["err"] = loop["err"]
     return entry
@@ -282,7 +213,7 @@ def apply(state: dict, record: dict) -> None:
         agents = section.setdefault("agents", {})
         slot = agents.pop(loop.get("agent", MAIN), None) or {"window": []}
         slot["window"] = (slot.get("window") or [])[-(WINDOW_KEEP - 1):] + [entry_of(loop)]
-        agents[loop.get("agent", MAIN)] = slot  # re-inserted last: dict order = least recently used first
+        agents[loop.get("agent", MAIN)] = slot  # re-inserted last: dict order is least recently used first
         while len(agents) > AGENTS_KEEP:
             agents.pop(next(iter(agents)))
     elif event in STOP_EVENTS and loop.get("stop_fp"):
@@ -303,7 +234,8 @@ def apply(state: dict, record: dict) -> None:
     for key, entry in (loop.get("breakers") or {}).items():  # trial calls let through by check
         _set_breaker(state, key, entry)
     if loop.get("announce"):
-        section["announced"] = ((section.get("announced") or []) + list(loop["announce"]))[-ANNOUNCED_KEEP:]
+        announced = (section.get("announced") or []) + list(loop["announce"])
+        section["announced"] = announced[-ANNOUNCED_KEEP:]
 
 
 def _set_breaker(state: dict, key: str, entry: dict) -> None:
