@@ -219,3 +219,18 @@ def test_alternation_refuses_the_other_call_too() -> None:
     found = rules.refuse_alternation(abab(8), "sig-b", LIMITS)
     assert found is not None and found.count == 4
     assert rules.refuse_alternation(abab(6), "sig-b", LIMITS) is None  # B's 4th run: allowed
+
+
+def test_signatures_are_keyed_with_the_workspace_salt():
+    """A signature of a secret-bearing command can't be recomputed without the salt."""
+    from lifeguard import signature as sig
+
+    cmd = {"command": "deploy --password hunter2"}
+    try:
+        sig.use_key(b"salt-one")
+        one = sig.call_signature("Bash", cmd)
+        assert sig.call_signature("Bash", cmd) == one  # stable under one key: repeats still match
+        sig.use_key(b"salt-two")
+        assert sig.call_signature("Bash", cmd) != one
+    finally:
+        sig.use_key(b"")

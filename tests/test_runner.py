@@ -290,3 +290,30 @@ def test_release_only_forgets_the_held_record(monkeypatch):
     assert not inflight.settled()
     inflight.release(mine)
     assert inflight.held() is None and inflight.settled()
+
+
+def test_a_deadline_swallowed_in_a_callback_fires_again_quietly(home, monkeypatch):
+    """The alarm can strike where Python cannot raise (weakref callbacks, __del__): no traceback,
+    and the hook still stops at its deadline instead of running on."""
+    import weakref
+
+    monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")
+
+    class Thing:
+        pass
+
+    def handler(event, inp, layout):
+        def slow_callback(_ref):
+            time.sleep(2)  # the 0.5 s deadline strikes in here and is swallowed
+
+        thing = Thing()
+        ref = weakref.ref(thing, slow_callback)  # noqa: F841 - kept alive for its callback
+        del thing
+        time.sleep(30)  # without a second alarm, the hook would sleep all this time
+        return {"systemMessage": "too late"}
+
+    started = time.monotonic()
+    res = run(monkeypatch, json.dumps(POST).encode(), handler)
+    assert time.monotonic() - started < 10
+    assert res.out == {} and "Traceback" not in res.stderr and "Exception ignored" not in res.stderr
+    assert len(res.stderr.splitlines()) == 1 and "HOOK_TIMEOUT" in res.stderr

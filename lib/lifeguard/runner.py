@@ -39,6 +39,16 @@ def _arm(seconds: float) -> None:
     signal.setitimer(signal.ITIMER_REAL, seconds)
 
 
+def _on_unraisable(unraisable) -> None:
+    """An exception Python cannot raise (in a weakref callback or __del__): never a traceback.
+
+    The deadline can strike inside such a callback (importlib's module locks have one); it is
+    then swallowed, so it is fired again a moment later, where it can be raised.
+    """
+    if isinstance(unraisable.exc_value, DeadlineExceeded):
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+
+
 def _disarm() -> None:
     signal.setitimer(signal.ITIMER_REAL, 0)
 
@@ -57,6 +67,7 @@ def run(event: str, hook_file: str, handler=None) -> int:
     out: dict = {}
     inp: dict = {}
     layout: Layout | None = None
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _on_unraisable
     try:
         _arm(deadline_for(_settings_timeout()))
         raw = sys.stdin.buffer.read(protocol.MAX_INPUT_BYTES + 1)
@@ -76,6 +87,7 @@ def run(event: str, hook_file: str, handler=None) -> int:
         sys.stdout.flush()
     except (OSError, ValueError):
         pass  # Claude Code went away; nothing to tell
+    sys.unraisablehook = previous_hook
     return 0
 
 

@@ -44,8 +44,17 @@ _volatile: list[tuple[re.Pattern[str], str]] = []
 _EXIT_CODE = re.compile(r"\b[Ee]xit(?:ed with)? (?:code|status)[:\s]*(-?\d+)")
 
 
+_key = b""  # the workspace's redaction salt: a digest of a secret-bearing input can't be guessed offline
+
+
+def use_key(key: bytes) -> None:
+    """Key every digest from now on (blake2b keyed hashing; at most 64 bytes of key)."""
+    global _key
+    _key = bytes(key[:64])
+
+
 def digest(text: str) -> str:
-    return blake2b(text.encode("utf-8", "replace"), digest_size=8).hexdigest()
+    return blake2b(text.encode("utf-8", "replace"), digest_size=8, key=_key).hexdigest()
 
 
 def canonical(value) -> str:

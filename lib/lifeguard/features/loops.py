@@ -1,12 +1,15 @@
 """Loop detection, circuit breakers and stop-loop detection (PreToolUse, PostToolUse[Failure], Stop).
 
-- `annotate` computes each call's signature and each outcome's fingerprint (signature.py)
-  and stamps the record's time, so checks and reducers work from the record alone.
+- `annotate` computes each call's signature and each outcome's fingerprint (signature.py),
+  stamps the record's time, and names the breakers an outcome counts for (with the
+  threshold), so checks and reducers work from the record alone.
 - `check` runs the named rules of loop_rules.py on the agent's recent calls (warn after an
-  outcome, refuse before a call), drives the breakers of breaker.py, and notices a Stop that
-  keeps coming back with the same last message. Its decisions (breaker transitions, which
-  incidents the user has been told about) are written into the record.
-- `apply` folds the record into `execution.loops` / `execution.breakers`: bounded windows.
+  outcome, refuse before a call), gates calls on the breakers of breaker.py, and notices a
+  Stop that keeps coming back with the same last message. What it decides that the state
+  must remember (a half-open trial let through, which incidents the user has been told
+  about) it writes into the record.
+- `apply` folds the record into `execution.loops` (bounded windows per agent, stop counts)
+  and `execution.breakers` (the breaker transitions of outcomes and of trials).
 
 The model hears why and what to do on every repetition; the user gets one short line per
 incident (an incident key is announced once until counting restarts).
@@ -14,7 +17,7 @@ incident (an incident key is announced once until counting restarts).
 
 from __future__ import annotations
 
-from .. import breaker, loop_rules
+from .. import breaker, loop_rules, redact
 from .. import loop_messages as say
 from .. import signature as sig_mod
 
@@ -34,6 +37,9 @@ TASK_NOTIFICATION = "<task-notification>"  # what Claude Code submits when a bac
 def annotate(inp: dict, record: dict, cfg: dict) -> None:
     event = record.get("event")
     agent = inp.get("agent_id") or MAIN
+    if event in TOOL_EVENTS + STOP_EVENTS:
+        # signatures hash raw input, which may hold secrets: key them with the workspace salt
+        sig_mod.use_key(redact.active().salt)
     if event in TOOL_EVENTS and inp.get("tool_name"):
         from ..store import now_iso  # lazy: store imports the reducer, which imports features
 
