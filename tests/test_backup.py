@@ -101,5 +101,5 @@ def test_checkpoint_rotation(layout):
     kept = backup.list_checkpoints(layout, "a")
     assert [m["id"] for m in kept] == [points[3].name, points[2].name]
     assert state_mod.sequence(state_mod.load(points[3] / "session-a.json")) == 4
-    assert (points[3] / "events-a.jsonl").read_bytes() == layout.event_log("a").read_bytes()
+    assert not (points[3] / "events-a.jsonl").exists()  # the log is not copied on every checkpoint
     assert backup.list_backups(layout) == []  # checkpoints are not full backups

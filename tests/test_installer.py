@@ -70,6 +70,10 @@ def test_install_into_empty_folder(tmp_path):
     for _event, script, _timeout, _m in installer.HOOKS:
         assert os.access(claude / "hooks" / f"{script}.py", os.X_OK)
     assert (claude / "state").stat().st_mode & 0o777 == 0o700
+    # bytecode written at install: hooks never compile the library, even with PYTHONDONTWRITEBYTECODE
+    import importlib.util
+    for rel in ("lib/lifeguard/runner.py", "lib/lifeguard/handlers.py", "lib/lifeguard/features/core.py"):
+        assert Path(importlib.util.cache_from_source(str(claude / rel))).exists(), rel
     data = settings(tmp_path)
     assert {event for event, _ in our_hooks(data)} == {e for e, *_ in installer.HOOKS}
     assert backups(tmp_path) == []  # nothing to back up

@@ -12,7 +12,7 @@ Afterwards:
 - no event is there twice, and sequence numbers run 1, 2, 3, ... without a gap,
 - the state loads, validates with schema.py and equals a replay of the log.
 
-Every other round runs under deadline pressure (a 0.5 s budget), so hooks also run out of time
+Every other round runs under deadline pressure (a 1 s budget), so hooks also run out of time
 while waiting for the lock; their events must come through the spool. A sample runs by default; LIFEGUARD_TORTURE=full runs many more rounds
 (LIFEGUARD_TORTURE_SEED=N replays a failing run's kill pattern).
 """
@@ -158,8 +158,9 @@ def test_concurrent_hooks_killed_at_random(tmp_path):
         if round_no and rng.random() < 0.5 and log_path.exists():
             torn_markers.append(f"torn-{round_no}-{uuid.uuid4().hex[:8]}")
             fragments.append(tear_tail(log_path, rng, torn_markers[-1]))
-        # every other round under deadline pressure: a 0.5 s budget, so hooks run out of time mid-wait
-        round_env = dict(env, LIFEGUARD_TIMEOUT="1") if round_no % 2 else env
+        # every other round under deadline pressure: settings timeout 3 s, so a 1 s internal deadline
+        # (lifeguard-run would kill at 2 s): hooks run out of time while starting or waiting
+        round_env = dict(env, LIFEGUARD_TIMEOUT="3") if round_no % 2 else env
         rnd = Round(round_env, rng, round_no, window, lock_path)
         rnd.kill()
         result, took = rnd.finish()

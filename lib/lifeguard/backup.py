@@ -5,7 +5,7 @@ temp files) in `state/backups/<timestamp>-<name>/`, with a `metadata.json`. It i
 a hidden temp folder and renamed into place at the end, so a crash mid-copy never leaves
 a half backup that looks complete (folders without `metadata.json` are ignored).
 
-A checkpoint is a per-session copy (state snapshot, event-log snapshot, event log) in
+A checkpoint is a per-session copy (state file and event-log snapshot, not the log) in
 `state/backups/checkpoints/<session>/<timestamp>-seq<N>/`; a bounded number is kept.
 
     create_backup(layout, name=None, reason="") -> Path
@@ -264,7 +264,9 @@ def checkpoint_session(layout: Layout, session_id: str, keep: int, seq: int | No
     Returns the checkpoint folder, or None when the session has no files yet. Call it
     under the session lock (the hooks do) for a consistent copy.
     """
-    files = [p for p in session_files(layout, session_id) if p.exists()]
+    # the state file and the log's snapshot: each is a whole state; the log itself is not copied
+    # (it can be large, and Stop checkpoints often); full backups hold it
+    files = [p for p in session_files(layout, session_id)[:2] if p.exists()]
     if not files:
         return None
     root = checkpoint_dir(layout, session_id)

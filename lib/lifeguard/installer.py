@@ -229,6 +229,7 @@ def install(target: Path, warm: bool = True) -> int:
     changed = write_settings(claude, before, with_ours(before))
     say(("merged lifeguard's hooks into" if changed else "hooks already present in") + " .claude/settings.json")
     fsutil.ensure_private_dir(claude / "state")
+    precompile(claude, sys.executable)
     if warm:
         warm_cache(claude)
     say(f"installed lifeguard {VERSION} into {claude}")
@@ -244,6 +245,21 @@ def _remove_if_unchanged(path: Path, sha: str) -> bool:
         return True
     except FileNotFoundError:
         return True
+
+
+def precompile(claude: Path, python: str) -> None:
+    """Write the library's bytecode now, for `python`.
+
+    Hooks then never compile it, which matters where PYTHONDONTWRITEBYTECODE is set (Claude Code
+    passes the user's environment on): Python still reads .pyc files then, it only never writes
+    them, so without this every hook would compile the whole library again (~100 ms).
+    Up-to-date files are left alone, so installing twice changes nothing.
+    """
+    code = "import compileall, sys; compileall.compile_dir(sys.argv[1], quiet=2)"
+    try:
+        subprocess.run([python, "-c", code, str(claude / "lib")], capture_output=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        pass  # only an optimisation
 
 
 def warm_cache(claude: Path) -> None:
@@ -264,6 +280,13 @@ def warm_cache(claude: Path) -> None:
         if proc.returncode != 0:
             say(f"could not prepare {script.name} (uv: {proc.stderr.strip().splitlines()[-1:]}); "
                 "it will be prepared on first use")
+    pythons = set()
+    for script in scripts:  # the bytecode for the interpreters the hooks will really run on
+        proc = subprocess.run([uv, "python", "find", "--script", str(script)], capture_output=True, text=True)
+        if proc.returncode == 0 and proc.stdout.strip():
+            pythons.add(proc.stdout.strip())
+    for python in sorted(pythons):
+        precompile(claude, python)
 
 
 # -- the user's hooks, guarded (install.sh --guard-existing) ----------------------------------

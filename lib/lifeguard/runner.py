@@ -128,7 +128,9 @@ def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, e
     from . import fsutil
     from .store import now_iso
 
-    _arm(1.0)  # recording a fault gets a short budget of its own
+    # recording a fault gets a budget of its own: what is left before lifeguard-run's `timeout`
+    # kills the hook (the settings timeout less 1 s), and at least 1 s
+    _arm(max(1.0, _settings_timeout() - 1.0 - elapsed - 0.25))
     try:
         fault = {"ts": now_iso(), "event": event, "code": code, "message": text,
                  "exception": type(exc).__name__, "elapsed_ms": round(elapsed * 1000, 1),
