@@ -243,4 +243,29 @@ def test_read_after_reads_only_the_tail(tmp_path, monkeypatch):
     assert sum(reads) < path.stat().st_size / 5
     reads.clear()
     assert eventlog.read_tail(path).last_seq == 5000
-    assert sum(reads) <= eventlog._TAIL_CHUNK
+    assert sum(reads) <= 2 * eventlog._TAIL_CHUNK  # one chunk scanned, plus the line itself
+
+
+def test_newlines_are_found_last_first_across_chunk_boundaries(tmp_path):
+    """read_tail walks newlines backwards chunk by chunk, scanning each byte once."""
+    import os
+
+    data = bytearray(b"x" * (3 * eventlog._TAIL_CHUNK + 7))
+    offsets = [0, 5, eventlog._TAIL_CHUNK - 1, eventlog._TAIL_CHUNK, 2 * eventlog._TAIL_CHUNK + 3, len(data) - 1]
+    for at in offsets:
+        data[at] = 10
+    path = tmp_path / "f"
+    path.write_bytes(bytes(data))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert list(eventlog._newlines_backwards(fd, len(data))) == sorted(offsets, reverse=True)
+    finally:
+        os.close(fd)
+
+
+def test_read_tail_finds_the_last_good_line_before_a_long_damaged_stretch(tmp_path):
+    path = tmp_path / "events.jsonl"
+    good = eventlog.encode({"seq": 1, "event": "x"})
+    path.write_bytes(good + b"\0" * (64 * eventlog._TAIL_CHUNK) + b"\n" + b"junk\n")
+    tail = eventlog.read_tail(path)
+    assert (tail.last_seq, tail.good_end) == (1, len(good))

@@ -205,8 +205,9 @@ def test_concurrent_hooks_killed_at_random(tmp_path):
                 assert not any(m.encode() in data for m in survived), f"seed {seed}"
     for marker in torn_markers:  # a fragment cut before its marker cannot be matched by it
         assert marker.encode() not in raw, f"seed {seed}"
-    for fragment in fragments:  # each as it was left, perhaps followed by a line a kill tore at a page boundary
-        assert any(q.startswith(fragment) for q in quarantined), f"seed {seed}: a torn tail vanished"
+    # each as it was left; a line a kill tore at a page boundary may sit before or after it in the same block
+    for fragment in fragments:
+        assert any(fragment in q for q in quarantined), f"seed {seed}: a torn tail vanished"
 
     timeouts = sum(1 for m in survived if b"HOOK_TIMEOUT" in stderr[m])
     spooled = sum(1 for r in records if r.get("spool"))

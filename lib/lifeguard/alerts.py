@@ -149,7 +149,8 @@ def log_alert(alert: dict, state: dict, section: dict, layout: Layout) -> list[d
     """Step `log`: one JSON line in .claude/alerts.log, rotated past `log_max_bytes`."""
     path = layout.claude_dir / ALERTS_LOG
     line = json.dumps(alert, ensure_ascii=True, separators=(",", ":"), default=str) + "\n"
-    _append_rotated(path, line.encode("ascii"), int(section.get("log_max_bytes", 1 << 20)))
+    # not fsynced: alerts.log is a report; the incident itself is durable in the event log
+    _append_rotated(path, line.encode("ascii"), int(section.get("log_max_bytes", 1 << 20)), durable=False)
     return []
 
 
@@ -250,13 +251,20 @@ STEP_FUNCTIONS = {
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _append_rotated(path: Path, data: bytes, max_bytes: int) -> None:
+def _append_rotated(path: Path, data: bytes, max_bytes: int, durable: bool = True) -> None:
     try:
         if os.lstat(path).st_size + len(data) > max_bytes:
             os.replace(path, path.with_name(path.name + ".1"))  # one older file is kept
     except FileNotFoundError:
         pass
-    fsutil.append_durable(path, data)
+    if durable:
+        fsutil.append_durable(path, data)
+        return
+    fd = fsutil.open_append(path)  # one O_APPEND write; no fsync on the hot path
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def _parse_ts(value: object) -> float | None:

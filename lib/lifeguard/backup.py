@@ -73,10 +73,7 @@ def _copy_file(src: Path, dst: Path) -> int | None:
         raise
     fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | fsutil._NOFOLLOW | fsutil._CLOEXEC, fsutil.FILE_MODE)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
+        fsutil.write_all_fsync(fd, data)
     finally:
         os.close(fd)
     return len(data)

@@ -65,32 +65,40 @@ def _open_ro(path: Path) -> int | None:
         return None
 
 
-def read_tail(path: Path) -> Tail:
-    """Find the last good line by reading backwards from the end, a chunk at a time.
+def _newlines_backwards(fd: int, size: int):
+    """Offsets of every newline in the file, last first, reading a chunk at a time.
 
-    `buf` always holds the file's bytes from offset `pos` on; bytes after the last newline
-    are a torn fragment and are never taken for a line.
+    Each byte is scanned once, so a long damaged stretch costs linear time."""
+    pos = size
+    while pos > 0:
+        start = max(0, pos - _TAIL_CHUNK)
+        chunk = os.pread(fd, pos - start, start)
+        at = len(chunk)
+        while (at := chunk.rfind(b"\n", 0, at)) != -1:
+            yield start + at
+        pos = start
+
+
+def read_tail(path: Path) -> Tail:
+    """Find the last good line by reading backwards from the end.
+
+    Bytes after the last newline are a torn fragment and are never taken for a line; a
+    damaged line before it is skipped, and the one before that tried, and so on.
     """
     fd = _open_ro(path)
     if fd is None:
         return Tail(0, 0, 0)
     try:
         size = os.fstat(fd).st_size
-        pos, buf = size, b""
-        while True:
-            last_nl = buf.rfind(b"\n")
-            prev_nl = buf.rfind(b"\n", 0, last_nl) if last_nl > 0 else -1
-            if (last_nl == -1 or prev_nl == -1) and pos > 0:
-                start = max(0, pos - _TAIL_CHUNK)
-                buf = os.pread(fd, pos - start, start) + buf
-                pos = start
-                continue
-            if last_nl == -1:
-                return Tail(0, 0, size)
-            record = decode(buf[prev_nl + 1 : last_nl])
+        newlines = _newlines_backwards(fd, size)
+        end = next(newlines, None)  # the newline that ends the candidate line
+        while end is not None:
+            begin = next(newlines, -1)  # the newline before it (-1: the file's first line)
+            record = decode(os.pread(fd, end - begin - 1, begin + 1))
             if record is not None:
-                return Tail(record["seq"], pos + last_nl + 1, size)
-            buf = buf[: prev_nl + 1]
+                return Tail(record["seq"], end + 1, size)
+            end = begin if begin >= 0 else None
+        return Tail(0, 0, size)
     finally:
         os.close(fd)
 

@@ -61,10 +61,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, FILE_MODE)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
+            write_all_fsync(fd, data)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -75,6 +72,14 @@ def atomic_write(path: Path, data: bytes) -> None:
             pass
         raise
     fsync_dir(folder)
+
+
+def write_all_fsync(fd: int, data: bytes) -> None:
+    """Write all of `data` to `fd` (short writes continued), then fsync it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.fsync(fd)
 
 
 def open_append(path: Path) -> int:
@@ -180,8 +185,7 @@ def create_exclusive(path: Path, data: bytes) -> bool:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, FILE_MODE)
     try:
         try:
-            os.write(fd, data)
-            os.fsync(fd)
+            write_all_fsync(fd, data)
         finally:
             os.close(fd)
         try:

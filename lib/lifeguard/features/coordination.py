@@ -28,6 +28,7 @@ from .. import agents as ag
 from .. import notices_queue as nq
 from .. import taskgraph as tg
 from .. import task_validation as tv
+from . import core
 
 MAIN = "main"
 TOOL_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure")
@@ -54,15 +55,7 @@ def _cfg(cfg: dict) -> dict:
     return {**base, **section} if isinstance(section, dict) else dict(base)
 
 
-def _node(state: dict, *keys: str) -> dict:
-    node = state
-    for key in keys:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = {}
-            node[key] = child
-        node = child
-    return node
+_node = core.section  # the dict at a path, created on the way
 
 
 def _peek(state: dict, *keys: str) -> dict:

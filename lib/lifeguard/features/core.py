@@ -7,7 +7,8 @@ INCIDENTS_KEEP = 100
 SPOOL_KEEP = 64
 
 
-def _section(state: dict, *keys: str) -> dict:
+def section(state: dict, *keys: str) -> dict:
+    """The dict at `keys`, created (or replaced, if not a dict) on the way: reducers tolerate hand-edited state."""
     node = state
     for key in keys:
         child = node.get(key)
@@ -28,26 +29,26 @@ def _ring(node: dict, key: str, item, keep: int) -> None:
 
 def apply(state: dict, record: dict) -> None:
     ts, event, seq = record.get("ts"), record.get("event", "?"), record["seq"]
-    lifecycle = _section(state, "session", "lifecycle")
+    lifecycle = section(state, "session", "lifecycle")
     lifecycle["last_activity"] = ts
     if event == "SessionStart":
         lifecycle["status"] = "active"
         lifecycle["source"] = record.get("source")
         lifecycle["ended_at"] = None
         if record.get("cwd"):
-            _section(state, "session", "user_context")["workspace_path"] = record["cwd"]
+            section(state, "session", "user_context")["workspace_path"] = record["cwd"]
     elif event == "SessionEnd":
         lifecycle["status"] = "ended"
         lifecycle["ended_at"] = ts
         lifecycle["end_reason"] = record.get("reason")
 
-    by_type = _section(state, "observability", "metrics", "utilization", "events_by_type")
+    by_type = section(state, "observability", "metrics", "utilization", "events_by_type")
     by_type[event] = by_type.get(event, 0) + 1
 
     tool = record.get("tool")
     if tool and event in ("PostToolUse", "PostToolUseFailure"):
-        tools = _section(state, "execution", "tools")
-        per = _section(tools, "by_name", tool)
+        tools = section(state, "execution", "tools")
+        per = section(tools, "by_name", tool)
         tools["calls"] = tools.get("calls", 0) + 1
         per["calls"] = per.get("calls", 0) + 1
         if event == "PostToolUseFailure":
@@ -59,19 +60,19 @@ def apply(state: dict, record: dict) -> None:
     recent = {"seq": seq, "ts": ts, "event": event}
     if tool:
         recent["tool"] = tool
-    _ring(_section(state, "observability", "events"), "recent", recent, RECENT_KEEP)
+    _ring(section(state, "observability", "events"), "recent", recent, RECENT_KEEP)
 
-    observability = _section(state, "observability")
+    observability = section(state, "observability")
     for notice in record.get("notices") or ():
         _ring(observability, "incidents", {"seq": seq, "ts": ts, **notice}, INCIDENTS_KEEP)
     if record.get("fault"):
         _ring(observability, "incidents", {"seq": seq, "ts": ts, "kind": "fault", **record["fault"]}, INCIDENTS_KEEP)
 
-    persistence = _section(state, "persistence")
-    checkpoint = _section(persistence, "checkpoint")
+    persistence = section(state, "persistence")
+    checkpoint = section(persistence, "checkpoint")
     checkpoint["sequence"] = seq
     checkpoint["last_saved"] = ts
-    log = _section(persistence, "event_log")
+    log = section(persistence, "event_log")
     log["total_events"] = log.get("total_events", 0) + 1
     if record.get("spool"):
         _ring(persistence, "spool_done", record["spool"], SPOOL_KEEP)

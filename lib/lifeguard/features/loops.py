@@ -20,6 +20,7 @@ from __future__ import annotations
 from .. import breaker, loop_rules, redact
 from .. import loop_messages as say
 from .. import signature as sig_mod
+from . import core
 
 WINDOW_KEEP = 20  # calls remembered per agent; the config limits are validated against this
 AGENTS_KEEP = 32
@@ -264,13 +265,7 @@ def _read(state: dict, key: str) -> dict:
 
 
 def _section(state: dict, key: str) -> dict:
-    execution = state.get("execution")
-    if not isinstance(execution, dict):
-        execution = state["execution"] = {}
-    node = execution.get(key)
-    if not isinstance(node, dict):
-        node = execution[key] = {}
-    return node
+    return core.section(state, "execution", key)
 
 
 def _window(section: dict, agent: str) -> list[dict]:
