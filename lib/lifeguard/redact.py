@@ -100,11 +100,27 @@ _TRIVIAL = re.compile(
 _PATH_NAMES = frozenset({"pwd", "oldpwd"})  # the shell's working folder, not a password
 
 
+class _LazyPatterns(list):
+    """Token-format regexes compiled one by one, the first time a trigger word asks for one:
+    compiling all of them costs more than the rest of a hook, and most text triggers none."""
+
+    def __init__(self, bodies: list[str]) -> None:
+        super().__init__([None] * len(bodies))
+        self._bodies = bodies
+
+    def __getitem__(self, i: int) -> re.Pattern:
+        pattern = list.__getitem__(self, i)
+        if pattern is None:
+            pattern = re.compile(self._bodies[i])
+            list.__setitem__(self, i, pattern)
+        return pattern
+
+
 class _Compiled:
     """The patterns, compiled on first use."""
 
     def __init__(self) -> None:
-        self.formats = [re.compile(body) for _, _, body, _ in _TOKEN_FORMATS]
+        self.formats = _LazyPatterns([body for _, _, body, _ in _TOKEN_FORMATS])
         self.by_trigger: dict[str, list[int]] = {}
         for i, (_, triggers, _, _) in enumerate(_TOKEN_FORMATS):
             for trigger in triggers:
