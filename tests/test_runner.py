@@ -317,3 +317,26 @@ def test_a_deadline_swallowed_in_a_callback_fires_again_quietly(home, monkeypatc
     assert time.monotonic() - started < 10
     assert res.out == {} and "Traceback" not in res.stderr and "Exception ignored" not in res.stderr
     assert len(res.stderr.splitlines()) == 1 and "HOOK_TIMEOUT" in res.stderr
+
+
+def test_the_hot_path_stays_off_costly_imports(tmp_path):
+    """PreToolUse/PostToolUse run without pydantic, filelock, orjson, typing or hashlib: each
+    costs a hook more to import than the rest of its work (see bench/hooks.py)."""
+    import subprocess
+
+    code = f"""
+import sys, json
+sys.path.insert(0, {str(Path(runner.__file__).resolve().parents[1])!r})
+from lifeguard import handlers
+from lifeguard.paths import Layout
+layout = Layout(__import__("pathlib").Path({str(tmp_path / ".claude")!r}))
+for event in ("PreToolUse", "PostToolUse", "PostToolUseFailure"):
+    handlers.handle(event, {{"session_id": "hot", "tool_name": "Bash", "tool_input": {{"command": "ls"}},
+                            "tool_use_id": "t1", "tool_response": {{"stdout": "x"}}, "error": "Exit code 1"}}, layout)
+heavy = ("pydantic", "filelock", "orjson", "typing", "hashlib")
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)))
+"""
+    # -S: no site-packages .pth files, which import things of their own (certifi pulls in typing)
+    proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
-
-class ErrorCode(NamedTuple):
-    code: str
-    category: str
-    severity: str  # "info" | "warning" | "error" | "critical"
-    summary: str
+# code, category, severity ("info" | "warning" | "error" | "critical"), summary. A plain
+# namedtuple, not typing.NamedTuple: the hot hooks import this module, and typing is costly.
+ErrorCode = namedtuple("ErrorCode", "code category severity summary")
 
 
 _TABLE = [

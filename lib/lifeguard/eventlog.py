@@ -14,7 +14,9 @@ import json
 import os
 import zlib
 from pathlib import Path
-from typing import Iterator
+TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
+if TYPE_CHECKING:
+    from typing import Iterator
 
 from . import fsutil
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import signal
 from contextlib import contextmanager
-from typing import Iterator
+TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
+if TYPE_CHECKING:
+    from typing import Iterator
 
 _held: dict | None = None
 _settled = False  # this invocation's record was written (committed or spooled)

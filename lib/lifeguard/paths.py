@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -20,6 +19,8 @@ def safe_name(raw: object) -> str:
     if isinstance(raw, str) and _PLAIN.fullmatch(raw):
         return raw
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else repr(raw).encode()
+    import hashlib  # only for ids that are not plain: off the usual path
+
     return "h-" + hashlib.sha256(data).hexdigest()[:24]
 
 

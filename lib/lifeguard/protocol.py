@@ -9,7 +9,9 @@ carries `hookEventName`, and only for events whose schema has one.
 from __future__ import annotations
 
 import json
-from typing import Any, TypedDict
+TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any, TypedDict
 
 MAX_INPUT_BYTES = 8 * 1024 * 1024
 
@@ -46,21 +48,25 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
-class HookInput(TypedDict, total=False):
-    session_id: str
-    cwd: str
-    hook_event_name: str
-    tool_name: str
-    tool_input: dict
-    tool_response: Any
-    tool_use_id: str
-    error: Any
-    stop_hook_active: bool
-    agent_id: str
-    agent_type: str
-    source: str
-    reason: str
-    prompt: str
+if TYPE_CHECKING:
+
+    class HookInput(TypedDict, total=False):
+        session_id: str
+        cwd: str
+        hook_event_name: str
+        tool_name: str
+        tool_input: dict
+        tool_response: Any
+        tool_use_id: str
+        error: Any
+        stop_hook_active: bool
+        agent_id: str
+        agent_type: str
+        source: str
+        reason: str
+        prompt: str
+else:
+    HookInput = dict
 
 
 class BadInput(ValueError):

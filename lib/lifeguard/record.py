@@ -7,7 +7,9 @@ cannot bloat the log. Every value passes through `scrub` (secret redaction) on i
 
 from __future__ import annotations
 
-from typing import Any, Callable
+TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 from . import redact
 

@@ -21,15 +21,15 @@ stdlib at module level (hot path); the salt file is read only when something is 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 import os
 import re
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, Mapping
 
 from . import fsutil
 
@@ -279,6 +279,9 @@ class Redactor:
 
     def tag(self, secret: str) -> str:
         data = secret.encode("utf-8", "surrogatepass")
+        import hashlib  # only when something is redacted
+        import hmac
+
         return hmac.new(self.salt, data, hashlib.sha256).hexdigest()[:TAG_HEX]
 
     def placeholder(self, kind: str, secret: str) -> str:
@@ -531,7 +534,7 @@ def configure(cfg: Mapping | None, layout: Any = None) -> Redactor:
     """Make the redactor for this hook invocation from config section `redaction` and the workspace."""
     global _active
     section = (cfg or {}).get("redaction")
-    if not isinstance(section, Mapping):
+    if not isinstance(section, dict):
         section = {}
     state_dir = getattr(layout, "state_dir", None)
     current = _active

@@ -19,7 +19,9 @@ import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
+if TYPE_CHECKING:
+    from typing import Iterator
 
 from . import eventlog, fsutil, inflight, reducer
 from . import state as state_mod

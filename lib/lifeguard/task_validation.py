@@ -6,7 +6,11 @@ wrong and what would be right. Nothing here raises on odd input: a wrong type is
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections import namedtuple
+
+TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
 
 # Claude Code's TaskUpdate statuses, plus the spec's task statuses for stored tasks.
 UPDATE_STATUSES = ("pending", "in_progress", "completed", "deleted")
@@ -16,9 +20,8 @@ MAX_SUBJECT = 500
 MAX_LINKS = 100
 
 
-class ValidationResult(NamedTuple):
-    valid: bool
-    error: str | None = None
+# (valid: bool, error: str | None); a plain namedtuple keeps typing off the hot path
+ValidationResult = namedtuple("ValidationResult", "valid error", defaults=(None,))
 
 
 def _id_list(value: Any, field: str) -> str | None:

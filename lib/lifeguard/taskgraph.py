@@ -7,7 +7,9 @@ how Claude Code's TaskUpdate reads: `{"taskId": a, "addBlocks": [b]}` and
 
 from __future__ import annotations
 
-from typing import Iterable
+TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
+if TYPE_CHECKING:
+    from typing import Iterable
 
 Edge = tuple[str, str]
 
