@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "lib"))
 
 from lifeguard import eventlog, reducer  # noqa: E402
 from lifeguard.features import guarded_hooks  # noqa: E402
-from lifeguard.guard import cli, environment, hookinput, outcome, policy, process, redact  # noqa: E402
+from lifeguard.guard import cli, environment, hookinput, outcome, policy, process  # noqa: E402
 from lifeguard.paths import Layout  # noqa: E402
 
 GUARD = ROOT / "hooks" / "guard.py"
@@ -355,15 +355,7 @@ def test_command_is_recorded_redacted(home: Path) -> None:
     guard(home, ["--timeout", "5", "--", "sh", "-c", "API_TOKEN=abc123secret true --password hunter2"], hook_input())
     rec = records(home)[0]
     assert "abc123secret" not in rec["command"] and "hunter2" not in rec["command"]
-    assert "API_TOKEN=[redacted]" in rec["command"]
-
-
-def test_redaction_rules() -> None:
-    assert redact.mask_assignments("GITHUB_TOKEN=ghp_x cmd") == "GITHUB_TOKEN=[redacted] cmd"
-    assert redact.mask_options("curl --api-key=k1 --user-password 'p w'") == "curl --api-key=[redacted] --user-password [redacted]"
-    assert redact.mask_url_credentials("git clone https://me:pw@host/r") == "git clone https://[redacted]@host/r"
-    assert redact.mask_tokens("-H 'Authorization: Bearer abcdefghijkl'") == "-H 'Authorization: Bearer [redacted]'"
-    assert redact.redact_command("echo hello") == "echo hello"
+    assert "API_TOKEN=[REDACTED:" in rec["command"]  # the one redactor every record goes through
 
 
 def test_default_names_are_stable_and_distinct() -> None:

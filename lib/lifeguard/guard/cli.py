@@ -212,13 +212,13 @@ class GuardedRun:
         return os.environ.get("CLAUDE_PROJECT_DIR") or str(self.inp.get("cwd") or "") or str(self.layout.claude_dir.parent)
 
     def record(self, answer: Answer) -> None:
-        from . import ledger, redact
-        from ..record import summarize
+        from ..record import summarize  # summarize scrubs secrets (lifeguard.redact)
+        from . import ledger
 
         opts = self.opts
         command = " ".join(opts.command[2:3]) if outcome.via_shell(opts.command) else shlex.join(opts.command)
         rec = {
-            "event": "GuardedHook", "hook": opts.name, "command": summarize(redact.redact_command(command), 400),
+            "event": "GuardedHook", "hook": opts.name, "command": summarize(command, 400),
             "for_event": self.event or None, "for_tool": self.inp.get("tool_name") if isinstance(self.inp.get("tool_name"), str) else None,
             "outcome": answer.outcome, "code": answer.code, "exit": answer.command_exit,
             "duration_ms": round(self.duration * 1000, 1), "timeout_s": opts.timeout, "on_timeout": "block" if opts.block else "allow",
