@@ -57,13 +57,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     folder = path.parent
     if os.path.islink(path):
         raise UnsafePathError(errno.ELOOP, "refusing to replace a symlink", str(path))
-    tmp = folder / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, FILE_MODE)
+    tmp = write_temp(path, data)
     try:
-        try:
-            write_all_fsync(fd, data)
-        finally:
-            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -72,6 +67,23 @@ def atomic_write(path: Path, data: bytes) -> None:
             pass
         raise
     fsync_dir(folder)
+
+
+def write_temp(path: Path, data: bytes) -> Path:
+    """A new, unique, fsynced 0600 temp file beside `path` holding `data` (removed on failure)."""
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, FILE_MODE)
+    try:
+        write_all_fsync(fd, data)
+    except BaseException:
+        os.close(fd)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    os.close(fd)
+    return tmp
 
 
 def write_all_fsync(fd: int, data: bytes) -> None:
@@ -181,13 +193,8 @@ def create_exclusive(path: Path, data: bytes) -> bool:
     Written to a temp file first and hard-linked into place, so nobody ever sees a part-written
     file and a concurrent creator's file is never replaced. A link at `path` is left alone.
     """
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, FILE_MODE)
+    tmp = write_temp(path, data)
     try:
-        try:
-            write_all_fsync(fd, data)
-        finally:
-            os.close(fd)
         try:
             os.link(tmp, path, follow_symlinks=False)
             created = True
@@ -199,8 +206,7 @@ def create_exclusive(path: Path, data: bytes) -> bool:
             except FileExistsError:
                 return False
             try:
-                os.write(fd, data)
-                os.fsync(fd)
+                write_all_fsync(fd, data)
             finally:
                 os.close(fd)
             created = True

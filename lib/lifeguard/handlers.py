@@ -36,10 +36,7 @@ def handle(event: str, inp: dict, layout: Layout) -> dict:
     checked = committed = False
     try:
         with store.transaction() as txn:
-            for feature in FEATURES:
-                fn = getattr(feature, "check", None)
-                if fn is not None:
-                    notices.extend(fn(txn.state, record, cfg) or ())
+            notices.extend(_checks(txn.state, record, cfg))
             checked = True
             if txn.repairs:
                 notices.append(_repair_notice(txn.repairs, layout))
@@ -67,16 +64,22 @@ def handle(event: str, inp: dict, layout: Layout) -> dict:
         if not memonly.is_persistence_error(exc):
             raise
         if not checked:  # decide from a read-only view of the state, as if nothing happened
-            state = memonly.readonly_state(layout, session_id)
-            for feature in FEATURES:
-                fn = getattr(feature, "check", None)
-                if fn is not None:
-                    notices.extend(fn(state, record, cfg) or ())
+            notices.extend(_checks(memonly.readonly_state(layout, session_id), record, cfg))
         note = memonly.fallback(layout, store, session_id, record, exc, committed)
         if note is not None:
             notices.append(note)
         sys.stderr.write(f"lifeguard: state not saved ({memonly.describe(exc)}); working from memory\n")
     return protocol.build_output(event, notices)
+
+
+def _checks(state: dict, record: dict, cfg) -> list[dict]:
+    """Every feature's read-only decisions on this record, in feature order."""
+    notices: list[dict] = []
+    for feature in FEATURES:
+        fn = getattr(feature, "check", None)
+        if fn is not None:
+            notices.extend(fn(state, record, cfg) or ())
+    return notices
 
 
 def _no_block(notice: dict) -> dict:
