@@ -63,7 +63,8 @@ def test_install_into_empty_folder(tmp_path):
     install(tmp_path)
     claude = tmp_path / ".claude"
     manifest = json.loads((claude / "lib/lifeguard/MANIFEST.json").read_text())
-    assert set(manifest["files"]) == set(installer.source_files())
+    generated = {installer.UV_PATH_FILE} if installer.resolved_uv() else set()
+    assert set(manifest["files"]) == set(installer.source_files()) | generated
     for rel, src in installer.source_files().items():
         assert (claude / rel).read_bytes() == src.read_bytes(), rel
     assert os.access(claude / "hooks" / "lifeguard-run", os.X_OK)
@@ -246,3 +247,29 @@ def test_install_sh_end_to_end(tmp_path):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert settings(target) == USER_SETTINGS
+
+
+def test_install_records_the_uv_binary_and_the_wrapper_uses_it(tmp_path):
+    """The hooks run the uv binary install.sh found, not a PATH search (nor a pyenv shim)."""
+    import os
+    import subprocess
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    uv_bin = installer.resolved_uv()
+    if uv_bin is None:
+        pytest.skip("no uv binary here")
+    installer.install(ws, warm=False)
+    recorded = (ws / ".claude" / "hooks" / "uv.path").read_text().strip()
+    assert recorded == uv_bin and os.access(recorded, os.X_OK)
+    assert "hooks/uv.path" in json.loads((ws / ".claude" / installer.MANIFEST).read_text())["files"]
+    # with no uv anywhere on PATH, the wrapper still runs the hook through the recorded binary
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home"), "CLAUDE_PROJECT_DIR": str(ws)}
+    env.update({k: v for k, v in os.environ.items() if k.endswith(("CERT_FILE", "CERT_DIR")) or k.startswith("UV_")})
+    event = json.dumps({"session_id": "uvpath", "hook_event_name": "SessionEnd", "reason": "other"})
+    proc = subprocess.run([str(ws / ".claude" / "hooks" / "lifeguard-run"), "session_end", "30"], input=event,
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and "uv was not found" not in proc.stderr + proc.stdout, proc.stderr
+    assert (ws / ".claude" / "state" / "events-uvpath.jsonl").exists()
+    installer.uninstall(ws)
+    assert not (ws / ".claude" / "hooks" / "uv.path").exists()

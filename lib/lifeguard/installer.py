@@ -212,6 +212,12 @@ def install(target: Path, warm: bool = True) -> int:
         if not dest.exists() or dest.read_bytes() != data or (os.stat(dest).st_mode & 0o777) != (0o755 if executable else 0o644):
             _write_public(dest, data, 0o755 if executable else 0o644)
         written[rel] = digest(data)
+    uv_path = resolved_uv()
+    if uv_path:  # the hooks run uv from here: no PATH search, no shim (pyenv's costs ~100 ms a call)
+        rel, data = UV_PATH_FILE, (uv_path + "\n").encode()
+        if not (claude / rel).exists() or (claude / rel).read_bytes() != data:
+            _write_public(claude / rel, data)
+        written[rel] = digest(data)
     for rel, sha in old.items():  # files an older version installed that this one doesn't
         if rel not in written:
             _remove_if_unchanged(claude / rel, sha)
@@ -234,6 +240,19 @@ def install(target: Path, warm: bool = True) -> int:
         warm_cache(claude)
     say(f"installed lifeguard {VERSION} into {claude}")
     return 0
+
+
+UV_PATH_FILE = "hooks/uv.path"
+
+
+def resolved_uv() -> str | None:
+    """The uv binary itself: `uv run` (which install.sh uses) names it in $UV; else PATH."""
+    for candidate in (os.environ.get("UV"), shutil.which("uv")):
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            with open(candidate, "rb") as f:
+                if f.read(2) != b"#!":  # a wrapper script such as a pyenv shim is not the binary
+                    return os.path.abspath(candidate)
+    return None
 
 
 def _remove_if_unchanged(path: Path, sha: str) -> bool:
