@@ -191,6 +191,7 @@ class FakeModel:
         compact_text: str = "<summary>Fake compaction summary.</summary>",
         model: str = "claude-sonnet-4-5",
         on_request: Callable[[Recorded], None] | None = None,
+        fail_kinds: Mapping[str, int] | None = None,
     ) -> None:
         self.turns: list[list[Block]] = [list(t) for t in turns]
         if isinstance(subagent_turns, Mapping):
@@ -207,6 +208,9 @@ class FakeModel:
         self.compact_text = compact_text
         self.model = model
         self.on_request = on_request
+        # kind of request ("main", "subagent", ...) -> HTTP status to answer it with, as an API
+        # error (4xx are not retried by Claude Code): e.g. {"subagent": 400} kills every subagent
+        self.fail_kinds = dict(fail_kinds or {})
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -263,6 +267,12 @@ class FakeModel:
                 if not path.endswith("/v1/messages") or not isinstance(body, dict):
                     fake._record("POST", self.path, dict(self.headers), body, "other")
                     self._send_json({})
+                    return
+                status = fake.fail_kinds.get(fake.classify(body, dict(self.headers)))
+                if status:
+                    fake._record("POST", self.path, dict(self.headers), body, "failed")
+                    self._send_json({"type": "error", "error": {"type": "invalid_request_error",
+                                                                "message": "fake model: scripted failure"}}, status)
                     return
                 rec, blocks, stop_reason = fake._plan(self.path, dict(self.headers), body)
                 if body.get("stream"):

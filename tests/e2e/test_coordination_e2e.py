@@ -98,27 +98,6 @@ def test_agent_call_over_the_concurrency_limit_is_refused(workspace: Path) -> No
     assert [a["status"] for a in agents["pool"].values()] == ["completed"] and agents["active"] == {}
 
 
-def _failing_subagents(model: FakeModel) -> None:
-    """Make every subagent request fail with HTTP 400 (not retried): the subagent dies mid-run."""
-    base = model._server.RequestHandlerClass
-
-    class Handler(base):  # type: ignore[misc, valid-type]
-        def do_POST(self) -> None:
-            if self.headers.get("x-claude-code-agent-id"):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                body = json.dumps({"type": "error", "error": {"type": "invalid_request_error",
-                                                              "message": "E2E subagent failure"}}).encode()
-                self.send_response(400)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                return
-            super().do_POST()
-
-    model._server.RequestHandlerClass = Handler
-
-
 def test_failed_subagent_leaves_its_task_orphaned_and_the_model_is_told(workspace: Path) -> None:
     install(workspace)
     task = create("write the parser")
@@ -128,11 +107,11 @@ def test_failed_subagent_leaves_its_task_orphaned_and_the_model_is_told(workspac
                                "name": "parser-worker"})
     reassign_to_dead = tool_use("TaskUpdate", {"taskId": "1", "owner": "parser-worker"})
     prompt = "E2E coordination: delegate the parser"
+    # every subagent request fails with HTTP 400 (not retried): the subagent dies mid-run
     model = FakeModel([[task], [assign], [spawn], [reassign_to_dead]], subagent_turns=[[text("never")]],
-                      main_prompt=prompt)
+                      main_prompt=prompt, fail_kinds={"subagent": 400})
     model.start()
     try:
-        _failing_subagents(model)
         res = run_claude(workspace, prompt, model=model, allowed_tools=["Agent", *TASK_TOOLS], env=TASK_ENV,
                          timeout=90)
     finally:
