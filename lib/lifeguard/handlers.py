@@ -49,10 +49,7 @@ def handle(event: str, inp: dict, layout: Layout) -> dict:
                 record["notices"] = [_summary(n) for n in notices]
             txn.commit(record)
             committed = True
-            for feature in FEATURES:
-                fn = getattr(feature, "after_commit", None)
-                if fn is not None:
-                    notices.extend(fn(txn, record, cfg, layout) or ())
+            notices.extend(_after_commit(txn, record, cfg, layout))
     except LockTimeout as exc:
         # why this event came late goes with it into the log (an incident once drained)
         record.setdefault("notices", []).append({"code": "SESSION_LOCKED", "kind": "fault", "message": str(exc)[:300]})
@@ -70,6 +67,31 @@ def handle(event: str, inp: dict, layout: Layout) -> dict:
             notices.append(note)
         sys.stderr.write(f"lifeguard: state not saved ({memonly.describe(exc)}); working from memory\n")
     return protocol.build_output(event, notices)
+
+
+def _after_commit(txn, record: dict, cfg, layout: Layout) -> list[dict]:
+    """Every feature's after-commit work. Notices it produces (a repair at session start, a
+    full disk) are incidents too: they go into the log in a follow-up record, and alerts
+    escalate them like the ones decided before the commit. A code this event already
+    recorded is the same incident told again (e.g. to the model as well), not a new one."""
+    from .features import alerts
+
+    notices: list[dict] = []
+    later: list[dict] = []
+    seen = {n.get("code") for n in record.get("notices") or ()}
+    for feature in FEATURES:
+        fn = getattr(feature, "after_commit", None)
+        if fn is not None:
+            produced = list(fn(txn, record, cfg, layout) or ())
+            notices.extend(produced)
+            if feature is not alerts:  # alerts' own output is not escalated again
+                later.extend(n for n in produced if n.get("code") and n["code"] not in seen)
+                seen.update(n.get("code") for n in produced)
+    if later:
+        follow_up = {"event": "LifeguardNotices", "for_seq": txn.last_seq, "notices": [_summary(n) for n in later]}
+        txn.commit(follow_up)
+        notices.extend(alerts.after_commit(txn, follow_up, cfg, layout))
+    return notices
 
 
 def _checks(state: dict, record: dict, cfg) -> list[dict]:

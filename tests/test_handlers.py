@@ -1,0 +1,44 @@
+"""handlers.handle: notices that features produce after the commit are incidents too."""
+
+from __future__ import annotations
+
+import types
+
+from lifeguard import alerts, eventlog, features, handlers, reducer, state as state_mod
+from lifeguard.paths import Layout
+
+
+def _feature_that_warns_after_commit(code: str):
+    def after_commit(txn, record, cfg, layout):
+        if record.get("event") != "PostToolUse":
+            return []
+        return [{"code": code, "kind": "user", "user": f"lifeguard: {code} seen after the commit"}]
+
+    return types.SimpleNamespace(after_commit=after_commit)
+
+
+def _post(layout: Layout) -> dict:
+    return handlers.handle("PostToolUse", {"session_id": "hc", "tool_name": "Bash", "tool_input": {"command": "ls"},
+                                           "tool_use_id": "t1", "tool_response": {"stdout": "x"}}, layout)
+
+
+def test_a_post_commit_notice_is_logged_and_escalated(tmp_path, monkeypatch):
+    layout = Layout(tmp_path / ".claude")
+    monkeypatch.setattr(features, "FEATURES", [*features.FEATURES, _feature_that_warns_after_commit("AGENT_CRASHED")])
+    monkeypatch.setattr(handlers, "FEATURES", features.FEATURES)
+    out = _post(layout)
+    assert "AGENT_CRASHED seen after the commit" in out["systemMessage"]
+    records = list(eventlog.iter_records(layout.event_log("hc")))
+    follow = [r for r in records if r["event"] == "LifeguardNotices"]
+    assert len(follow) == 1 and follow[0]["for_seq"] == follow[0]["seq"] - 1
+    assert [n["code"] for n in follow[0]["notices"]] == ["AGENT_CRASHED"]
+    assert [a["code"] for a in alerts.read_log(layout)] == ["AGENT_CRASHED"]  # escalated
+    saved = state_mod.load(layout.session_file("hc"))
+    assert any(i.get("code") == "AGENT_CRASHED" for i in saved["observability"]["incidents"])
+    assert saved == reducer.replay_log(layout.event_log("hc"), "hc")
+
+
+def test_no_follow_up_record_when_nothing_happened_after_the_commit(tmp_path):
+    layout = Layout(tmp_path / ".claude")
+    _post(layout)
+    assert [r["event"] for r in eventlog.iter_records(layout.event_log("hc"))] == ["PostToolUse"]
