@@ -145,3 +145,22 @@ def test_stale_and_excess_sessions_archived_not_deleted(layout):
     moved = cleanup.archive_stale_sessions(layout, "cur", {**LIMITS, "sessions_kept": 2})
     assert len(moved) == 1 and layout.session_file("cur").exists()
     assert len(repair.session_ids(layout)) == 2
+
+
+def test_abandoned_temp_files_are_moved_to_quarantine_not_deleted(tmp_path):
+    import os
+
+    from lifeguard import cleanup, fsutil
+    from lifeguard.paths import Layout
+
+    layout = Layout(tmp_path / ".claude")
+    fsutil.ensure_private_dir(layout.state_dir)
+    old = layout.state_dir / ".session-x.json.123.abcd1234.tmp"
+    fresh = layout.state_dir / ".session-y.json.124.abcd1234.tmp"
+    other = layout.state_dir / "session-x.json"
+    for path in (old, fresh, other):
+        path.write_bytes(b"partial")
+    os.utime(old, (1, 1))
+    moved = cleanup.quarantine_abandoned_temp_files(layout)
+    assert not old.exists() and fresh.exists() and other.exists()
+    assert len(moved) == 1 and moved[0].read_bytes() == b"partial" and moved[0].parent == layout.quarantine_dir

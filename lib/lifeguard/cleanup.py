@@ -272,3 +272,38 @@ def archive_stale_sessions(layout: Layout, current: str, limits: dict, now: floa
         if target is not None:
             moved.append(target)
     return moved
+
+
+TEMP_GRACE_SECONDS = 3600  # a writer holds its temp file for milliseconds; an hour means abandoned
+
+
+def quarantine_abandoned_temp_files(layout: Layout, now: float | None = None,
+                                    grace: float = TEMP_GRACE_SECONDS) -> list[Path]:
+    """Move temp files left by a writer killed mid-write (`.NAME.PID.HEX.tmp`) into quarantine.
+
+    They never held committed data (the rename that would have published them never
+    happened), but they are still kept, not deleted, like every other odd byte."""
+    now = time.time() if now is None else now
+    moved: list[Path] = []
+    folders = [layout.state_dir, layout.spool_dir]
+    try:
+        folders += [p for p in layout.spool_dir.iterdir() if p.is_dir() and not p.is_symlink()]
+    except OSError:
+        pass
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+                continue
+            try:
+                if not entry.is_file(follow_symlinks=False) or now - entry.stat(follow_symlinks=False).st_mtime < grace:
+                    continue
+            except OSError:
+                continue
+            where = fsutil.quarantine_file(layout.quarantine_dir, Path(entry.path), "temp file abandoned by a killed writer")
+            if where is not None:
+                moved.append(where)
+    return moved

@@ -200,6 +200,7 @@ def _sweep_others(layout, session_id: str, limits: dict) -> tuple[list, list]:
     from ..paths import safe_name
 
     archived = cleanup.archive_stale_sessions(layout, session_id, limits)
+    cleanup.quarantine_abandoned_temp_files(layout)  # clutter from writers killed mid-write
     cache_path = layout.state_dir / SWEEP_CACHE
     try:
         cache = json.loads(fsutil.read_bytes_nofollow(cache_path))
