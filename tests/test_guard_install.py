@@ -105,6 +105,31 @@ def test_install_guard_existing_and_uninstall(tmp_path: Path) -> None:
     assert (claude / "settings.json").read_text() == json.dumps(copy.deepcopy(original), indent=2, ensure_ascii=False) + "\n"
 
 
+def test_guard_existing_covers_settings_local_json_and_uninstall_restores_it(tmp_path: Path) -> None:
+    claude = tmp_path / ".claude"
+    claude.mkdir()
+    local = {"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "./my-notify.sh 'done'", "timeout": 30}]}]}}
+    text = json.dumps(local, indent=2) + "\n"
+    (claude / "settings.local.json").write_text(text)
+    assert installer.main(["--guard-existing", "--no-warm", str(tmp_path)]) == 0
+    guarded = json.loads((claude / "settings.local.json").read_text())
+    assert sum(wrapping.GUARD_MARKER in c for c in commands(guarded)) == 1
+    assert not any(installer.MARKER in c for c in commands(guarded))  # lifeguard's own hooks stay in settings.json
+    assert list((claude / "state" / "backups" / "settings").glob("settings.local-*.json"))  # backed up first
+    assert installer.main(["--uninstall", str(tmp_path)]) == 0
+    assert (claude / "settings.local.json").read_text() == text
+
+
+def test_uninstall_changes_nothing_when_settings_local_json_is_broken(tmp_path: Path) -> None:
+    claude = tmp_path / ".claude"
+    claude.mkdir()
+    assert installer.main(["--no-warm", str(tmp_path)]) == 0
+    installed = (claude / "settings.json").read_bytes()
+    (claude / "settings.local.json").write_text("{ not json")
+    assert installer.main(["--uninstall", str(tmp_path)]) == 1
+    assert (claude / "settings.json").read_bytes() == installed
+
+
 # -- hooks/guard-run: uv's own failures never pass for the hook's decision ---------------------
 
 GUARD_RUN = Path(__file__).resolve().parents[1] / "hooks" / "guard-run"

@@ -127,8 +127,9 @@ def with_ours(settings: dict) -> dict:
     return out
 
 
-def write_settings(claude: Path, before: dict, after: dict) -> bool:
-    path = claude / "settings.json"
+def write_settings(claude: Path, before: dict, after: dict, name: str = "settings.json") -> bool:
+    path = claude / name
+    stem = name[: -len(".json")]
     if before == after and (path.exists() or not after):
         return False
     if path.exists():
@@ -137,10 +138,10 @@ def write_settings(claude: Path, before: dict, after: dict) -> bool:
         fsutil.ensure_private_dir(claude / "state" / "backups")
         fsutil.ensure_private_dir(backups)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
-        fsutil.atomic_write(backups / f"settings-{stamp}.json", path.read_bytes())
-        for old in sorted(backups.glob("settings-*.json"))[:-SETTINGS_BACKUPS_KEPT]:
+        fsutil.atomic_write(backups / f"{stem}-{stamp}.json", path.read_bytes())
+        for old in sorted(backups.glob(f"{stem}-*.json"))[:-SETTINGS_BACKUPS_KEPT]:
             old.unlink()
-        say(f"backed up settings.json to {backups.relative_to(claude.parent)}/settings-{stamp}.json")
+        say(f"backed up {name} to {backups.relative_to(claude.parent)}/{stem}-{stamp}.json")
     text = json.dumps(after, indent=2, ensure_ascii=False) + "\n"
     _write_public(path, text.encode())
     return True
@@ -316,12 +317,18 @@ def guard_existing(target: Path, override: float | None = None) -> int:
     from .guard import wrapping
 
     claude = target / ".claude"
-    before = read_settings(claude / "settings.json")
-    after, count = wrapping.wrap(before, is_ours, override)
-    write_settings(claude, before, after)
-    say(f"guarded {count} hook command(s) of yours in .claude/settings.json with .claude/hooks/guard.py"
-        if count else "no unguarded hook commands of yours in .claude/settings.json")
+    for name in GUARDED_SETTINGS:  # the shared settings and the personal, uncommitted ones
+        if name != "settings.json" and not (claude / name).exists():
+            continue
+        before = read_settings(claude / name)
+        after, count = wrapping.wrap(before, is_ours, override)
+        write_settings(claude, before, after, name)
+        say(f"guarded {count} hook command(s) of yours in .claude/{name} with .claude/hooks/guard.py"
+            if count else f"no unguarded hook commands of yours in .claude/{name}")
     return 0
+
+
+GUARDED_SETTINGS = ("settings.json", "settings.local.json")
 
 
 def unguarded(settings: dict) -> dict:
@@ -340,9 +347,14 @@ def uninstall(target: Path) -> int:
     claude = target / ".claude"
     settings_path = claude / "settings.json"
     before = read_settings(settings_path)
+    local = claude / "settings.local.json"
+    before_local = read_settings(local) if local.exists() else None  # both read before any change
     after = without_ours(unguarded(before))
     if write_settings(claude, before, after):
         say("removed lifeguard's hooks from .claude/settings.json")
+    if before_local is not None:
+        if write_settings(claude, before_local, unguarded(before_local), local.name):
+            say("restored your guarded hook commands in .claude/settings.local.json")
     manifest = read_manifest(claude)["files"]
     removed = sum(_remove_if_unchanged(claude / rel, sha) for rel, sha in manifest.items())
     manifest_path = claude / MANIFEST
