@@ -42,3 +42,28 @@ def test_no_follow_up_record_when_nothing_happened_after_the_commit(tmp_path):
     layout = Layout(tmp_path / ".claude")
     _post(layout)
     assert [r["event"] for r in eventlog.iter_records(layout.event_log("hc"))] == ["PostToolUse"]
+
+
+def test_a_loop_is_still_refused_while_another_process_holds_the_lock(tmp_path):
+    """A busy lock spools the event, but the decision is still made from the unlocked state."""
+    import fcntl
+    import json
+    import os
+
+    layout = Layout(tmp_path / ".claude")
+    layout.claude_dir.mkdir(parents=True)
+    (layout.claude_dir / "lifeguard.json").write_text(json.dumps({"locks": {"timeout_seconds": 0.2}}))
+    call = {"session_id": "busy", "tool_name": "Bash", "tool_input": {"command": "make test"}}
+    for i in range(4):
+        handlers.handle("PreToolUse", {**call, "tool_use_id": f"t{i}"}, layout)
+        handlers.handle("PostToolUseFailure", {**call, "tool_use_id": f"t{i}", "error": "Exit code 2\nboom"}, layout)
+    fd = os.open(layout.lock_file("busy"), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as if another hook process held the session
+        out = handlers.handle("PreToolUse", {**call, "tool_use_id": "t4"}, layout)
+    finally:
+        os.close(fd)
+    assert out["hookSpecificOutput"]["permissionDecision"] == "deny"
+    [spooled] = list(layout.session_spool("busy").iterdir())
+    codes = [n["code"] for n in json.loads(spooled.read_text())["notices"]]
+    assert codes[-1] == "SESSION_LOCKED" and "TOOL_LOOP_BLOCKED" in codes

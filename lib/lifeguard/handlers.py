@@ -51,6 +51,12 @@ def handle(event: str, inp: dict, layout: Layout) -> dict:
             committed = True
             notices.extend(_after_commit(txn, record, cfg, layout))
     except LockTimeout as exc:
+        from . import memonly
+
+        if not checked:  # still decide (refuse a loop, say), from the state as it can be read unlocked
+            notices.extend(_checks(memonly.readonly_state(layout, session_id), record, cfg))
+            if notices:
+                record["notices"] = [_summary(n) for n in notices]
         # why this event came late goes with it into the log (an incident once drained)
         record.setdefault("notices", []).append({"code": "SESSION_LOCKED", "kind": "fault", "message": str(exc)[:300]})
         store.spool(record)
