@@ -15,6 +15,13 @@ except ImportError:  # tests/ is a package (tests/__init__.py exists)
     from tests.e2e.harness import require_claude
 
 
+@pytest.fixture(autouse=True)
+def _no_resident_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hooks run by tests start no resident helper (each would outlive its test by minutes);
+    tests/test_helper.py and the end-to-end runs turn it back on and stop it themselves."""
+    monkeypatch.setenv("LIFEGUARD_HELPER", "0")
+
+
 @pytest.fixture
 def claude_bin() -> str:
     """Path of the Claude Code CLI; skips the test if it is not installed."""

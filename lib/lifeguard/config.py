@@ -19,6 +19,10 @@ from .paths import Layout
 
 DEFAULTS: dict = {
     "locks": {"timeout_seconds": 2.0},
+    # The resident helper (helper.py): a warm process per installed .claude/ that runs hooks in
+    # forked workers, several times faster than a cold start. It exits after idle_minutes
+    # without a hook; enabled: false (or LIFEGUARD_HELPER=0) runs every hook in its own process.
+    "helper": {"enabled": True, "idle_minutes": 10},
     # Secret redaction (redact.py): every string lifeguard writes is scrubbed of tokens, keys and
     # passwords first. extra_patterns: more regexes to redact (the group named `secret`, else the
     # first group, else the whole match); allow: literal strings never redacted.

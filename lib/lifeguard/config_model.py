@@ -19,6 +19,11 @@ class Locks(_Section):
     timeout_seconds: float = Field(gt=0, le=30)
 
 
+class Helper(_Section):
+    enabled: bool
+    idle_minutes: float = Field(gt=0, le=1440)
+
+
 class Loops(_Section):
     # Runs of one call are counted in a window of 20 calls (features/loops.py WINDOW_KEEP).
     enabled: bool
@@ -159,6 +164,7 @@ class Redaction(_Section):
 
 class LifeguardConfig(_Section):
     locks: Locks
+    helper: Helper
     redaction: Redaction
     limits: Limits
     alerts: Alerts

@@ -47,6 +47,7 @@ _TABLE = [
     ("HOOK_PERMISSION_DENIED", "hook", "error", "Hook command is not executable"),
     ("HOOK_DEPENDENCY_MISSING", "hook", "error", "Hook command or dependency not found"),
     ("HOOK_INPUT_INVALID", "hook", "warning", "Hook received input it could not parse"),
+    ("HOOK_HELPER_LOST", "hook", "error", "The resident helper stopped while running a hook"),
     # tool loops and breakers
     ("TOOL_LOOP_DETECTED", "loop", "warning", "The same tool call keeps repeating"),
     ("TOOL_LOOP_BLOCKED", "loop", "error", "A repeating tool call was refused"),

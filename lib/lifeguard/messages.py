@@ -294,6 +294,14 @@ TEMPLATES: dict[str, Template] = {
         ["Check the hooks' timings: {doctor}", "See the recorded faults: {incidents}"],
         "Claude Code keeps working; the event is recorded by the next hook.", _NO_DATA, _FAIL_OPEN,
     ),
+    "HOOK_HELPER_LOST": _t(
+        "The resident helper stopped while running a hook",
+        "The hook was handed to lifeguard's resident helper, which ended before answering; the hook was skipped.",
+        ["The helper was killed (out of memory, a kill by hand)", "A crash inside the hook's worker"],
+        ["See the recorded faults: {incidents}", "Check the installation: {doctor}",
+         "Turn the helper off if it keeps happening: helper.enabled false in .claude/lifeguard.json"],
+        "Claude Code keeps working; the next hook starts a fresh helper.", _NO_DATA, _FAIL_OPEN,
+    ),
     "HOOK_INFINITE_LOOP": _t(
         "Hook appears to be re-entering in a loop",
         "The same hook keeps firing for the same thing.",

@@ -25,6 +25,10 @@ class DeadlineExceeded(Exception):
     pass
 
 
+class HelperLost(Exception):
+    """The resident helper's worker took the hook and ended without an exit code (client.py)."""
+
+
 def _on_alarm(signum, frame):  # noqa: ARG001 - signal handler signature
     raise DeadlineExceeded()
 
@@ -91,8 +95,15 @@ def run(event: str, hook_file: str, handler=None) -> int:
     return 0
 
 
+def fail_open(event: str, hook_file: str, exc: BaseException) -> None:
+    """Fail open for a fault met outside `run` (client.py): one stderr line, the fault recorded."""
+    _fail_open(event, {}, None, hook_file, exc, 0.0)
+
+
 def describe(exc: BaseException) -> tuple[str, str]:
     """(error code, one-line description) for a fault."""
+    if isinstance(exc, HelperLost):
+        return "HOOK_HELPER_LOST", f"{exc}; the hook's event may not be recorded"
     if isinstance(exc, protocol.BadInput):
         return "HOOK_INPUT_INVALID", f"bad hook input: {exc}"
     if isinstance(exc, DeadlineExceeded):

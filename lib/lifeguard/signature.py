@@ -41,6 +41,14 @@ _VOLATILE_SOURCES: list[tuple[str, str]] = [
     (r"\b\d{9,}\b", "<num>"),  # epoch stamps, byte counters
 ]
 _volatile: list[tuple[re.Pattern[str], str]] = []
+
+
+def warm() -> None:
+    """Compile the volatile-part patterns (done once, on first use; helper.py does it early)."""
+    if not _volatile:
+        _volatile.extend((re.compile(src), repl) for src, repl in _VOLATILE_SOURCES)
+
+
 _EXIT_CODE = re.compile(r"\b[Ee]xit(?:ed with)? (?:code|status)[:\s]*(-?\d+)")
 
 
@@ -83,8 +91,7 @@ def call_label(tool: str, tool_input: dict | None) -> str:
 
 def normalize(text: str) -> str:
     """`text` with volatile details masked."""
-    if not _volatile:
-        _volatile.extend((re.compile(src), repl) for src, repl in _VOLATILE_SOURCES)
+    warm()
     for pattern, repl in _volatile:
         text = pattern.sub(repl, text)
     return text

@@ -114,6 +114,7 @@ class Result:
     model: FakeModel  # the (stopped) fake server: all recorded requests and helpers
     timed_out: bool = False
     home: Path | None = None  # the private HOME used (kept only if keep_home=True)
+    helper_was_running: bool = False  # lifeguard's resident helper was up when the run ended
 
     @property
     def requests(self) -> list[Recorded]:
@@ -228,7 +229,12 @@ def run_claude(
     cmd += list(extra_args)
 
     proc_env = claude_env(model.url, home_path, env)
+    # the installed hooks use lifeguard's resident helper, as for a user (tests/conftest.py turns
+    # it off for the unit tests' own hook runs); it is stopped when the run is over
+    if not (env and "LIFEGUARD_HELPER" in env):
+        proc_env["LIFEGUARD_HELPER"] = "1"
     timed_out = False
+    helper_was_running = False
     try:
         proc = subprocess.Popen(
             cmd,
@@ -254,6 +260,7 @@ def run_claude(
             _kill_group(proc, quiet=True)
         rc = proc.returncode
     finally:
+        helper_was_running = stop_helper(workspace)
         if own_model:
             model.stop()
         if own_home and not keep_home:
@@ -261,7 +268,22 @@ def run_claude(
 
     parsed = _parse_json_output(stdout) if output_format == "json" else None
     return Result(rc, stdout, stderr, parsed, model, timed_out,
-                  home_path if (keep_home or not own_home) else None)
+                  home_path if (keep_home or not own_home) else None, helper_was_running)
+
+
+def stop_helper(workspace: str | os.PathLike[str]) -> bool:
+    """Stop the resident helper a run left for ``workspace``; True if one was running."""
+    import sys
+
+    lib = str(Path(__file__).resolve().parents[2] / "lib")
+    if lib not in sys.path:
+        sys.path.insert(0, lib)
+    from lifeguard import helper
+
+    claude = str(Path(workspace) / ".claude")
+    was = helper.running(claude)
+    helper.stop(claude)
+    return was
 
 
 def _kill_group(proc: subprocess.Popen[str], quiet: bool = False) -> None:

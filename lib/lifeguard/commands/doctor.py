@@ -7,6 +7,7 @@ Each check is a small function returning findings `(level, what, fix)`, level "o
   script of this workspace, for the right event; timeouts are sane seconds; no event missing
 - the installed files match their manifest; the state folder is private and writable
 - lifeguard.json validates
+- whether the resident helper is running
 - uv is present and its cache is not locked
 - Python is recent enough
 - each hook answers a sample event within its budget (run in a scratch copy of the
@@ -215,6 +216,17 @@ def check_state_dir(layout: Layout) -> list[Finding]:
 # -- environment -------------------------------------------------------------------------
 
 
+def check_helper(layout: Layout) -> list[Finding]:
+    from .. import helper
+
+    claude = str(layout.claude_dir)
+    if helper.running(claude):
+        pid = (layout.state_dir / helper.PID)
+        who = pid.read_text().strip() if pid.is_file() else "?"
+        return [ok(f"the resident helper is running (pid {who}); it exits by itself when idle")]
+    return [ok("no resident helper running now; the next hook starts one (helper.enabled in lifeguard.json)")]
+
+
 def find_uv() -> str | None:
     found = shutil.which("uv")
     if found:
@@ -355,6 +367,7 @@ def diagnose(layout: Layout, ui, live: bool = True) -> list[tuple[str, Finding]]
         ("installed files", lambda: check_manifest(layout)),
         ("config", lambda: check_config(layout)),
         ("state folder", lambda: check_state_dir(layout)),
+        ("resident helper", lambda: check_helper(layout)),
         ("uv", check_uv),
         ("python", check_python),
     ]

@@ -1,0 +1,365 @@
+"""The resident helper: one warm process per installed `.claude/`, forking a worker per hook.
+
+A hook started cold spends most of its time importing and compiling before any work (see
+client.py). The helper does that once, then waits on `state/helper.sock`. For each request
+it forks: the worker is a copy of a process that has handled nothing, so every hook still
+starts from clean module state, runs the ordinary runner (`runner.run`) on the client's own
+stdin, stdout and stderr, and may crash or be killed without touching the helper or other
+hooks. Parallel tool calls get parallel workers; the store's locks order them as before.
+
+The helper goes away by itself:
+- after `helper.idle_minutes` without a request;
+- when its code changes (an upgrade, an edit in place) or is removed (uninstall): the
+  request in hand is turned away unrun, so the client runs it with the new code;
+- when its socket is removed or replaced, or `helper.enabled` is set false;
+- on SIGTERM (install.sh and `state_recovery.py helper stop` send it).
+Only one helper runs per `.claude/`: it holds `state/helper.lock` while it lives.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import signal
+import socket
+import sys
+import time
+
+from . import client
+from .paths import Layout
+
+LOCK = "helper.lock"
+PID = "helper.pid"
+TICK_SECONDS = 2.0  # how often an idle helper looks at its code, socket and settings
+MAX_WORKERS = 32  # more hooks at once than this: the extra ones run in their own process
+WARM_MODULES = (
+    "lifeguard.handlers", "lifeguard.features", "lifeguard.features.core", "lifeguard.features.loops",
+    "lifeguard.features.coordination", "lifeguard.features.alerts", "lifeguard.features.health",
+    "lifeguard.features.guarded_hooks", "lifeguard.store", "lifeguard.eventlog", "lifeguard.state",
+    "lifeguard.reducer", "lifeguard.redact", "lifeguard.signature", "lifeguard.config", "lifeguard.protocol",
+    "lifeguard.record", "lifeguard.fsutil", "lifeguard.inflight", "lifeguard.alerts", "lifeguard.health",
+    "shutil", "json", "zlib", "hashlib", "typing",
+)
+
+
+class Stop(Exception):
+    pass
+
+
+def code_fingerprint(lib_dir: str) -> tuple:
+    """What changes when lifeguard's code does: every .py (and MANIFEST.json) under lib/lifeguard."""
+    seen = []
+    for folder, dirs, files in os.walk(os.path.join(lib_dir, "lifeguard")):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py") or name == "MANIFEST.json":
+                try:
+                    st = os.stat(os.path.join(folder, name))
+                except OSError:
+                    continue
+                seen.append((folder, name, st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(seen)
+
+
+def warm() -> None:
+    """Import what hooks import and compile what they compile, so workers start warm. Only
+    code and config-independent regexes: anything read from the workspace is read per hook."""
+    import importlib
+
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a worker imports it again and reports properly
+            pass
+    try:
+        from . import redact, signature
+
+        compiled = redact._patterns()
+        for i in range(len(compiled.formats)):
+            compiled.formats[i]
+        signature.warm()
+        from fnmatch import fnmatchcase
+
+        from .config import DEFAULTS
+
+        for pattern in DEFAULTS["breakers"]["tools"]:  # fnmatch caches its compiled patterns
+            fnmatchcase("Bash", pattern)
+    except Exception:  # noqa: BLE001
+        pass
+    import gc
+
+    gc.collect()
+    gc.freeze()  # workers then touch (and copy) fewer of the helper's pages
+
+
+def main(claude_dir: str) -> int:
+    """Run the helper for `claude_dir` until it has reason to stop; 0 when it stopped normally."""
+    layout = Layout(claude_dir)
+    state_dir = str(layout.state_dir)
+    lib_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    os.umask(0o077)
+    try:
+        lock_fd = os.open(os.path.join(state_dir, LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return 0  # another helper has this folder (or the folder is not ours to use)
+    if not _enabled(layout):
+        return 0
+    fingerprint = code_fingerprint(lib_dir)
+    warm()
+    listener = _listen(state_dir)
+    sock_path = os.path.join(state_dir, client.SOCKET)
+    sock_id = _identity(sock_path)
+    _write_pid(state_dir)
+    signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    idle = 60.0 * float(_setting(layout, "idle_minutes", 10))
+    workers: set[int] = set()
+    last_request = last_tick = time.monotonic()
+    try:
+        while True:
+            _reap(workers)
+            now = time.monotonic()
+            if now - last_tick >= TICK_SECONDS:
+                last_tick = now
+                if (now - last_request >= idle or _identity(sock_path) != sock_id
+                        or code_fingerprint(lib_dir) != fingerprint or not _enabled(layout)):
+                    return 0
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            except InterruptedError:
+                continue
+            last_request = time.monotonic()
+            with conn:
+                if not _same_user(conn) or len(workers) >= MAX_WORKERS:
+                    continue  # closed unanswered: the client runs the hook itself
+                if _manifest_changed(lib_dir, fingerprint):
+                    return 0  # this request, unanswered, runs in its own process with the new code
+                pid = os.fork()
+                if pid == 0:
+                    _worker(conn, listener, lock_fd)  # never returns
+                workers.add(pid)
+    except Stop:
+        return 0
+    finally:
+        _cleanup(state_dir, sock_path, sock_id)
+        listener.close()
+
+
+def _enabled(layout: Layout) -> bool:
+    return bool(_setting(layout, "enabled", True))
+
+
+def _setting(layout: Layout, name: str, default):
+    try:
+        from .config import load
+
+        return load(layout).get("helper", {}).get(name, default)
+    except Exception:  # noqa: BLE001 - settings unreadable: the defaults
+        return default
+
+
+def _listen(state_dir: str) -> socket.socket:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    here = os.open(".", os.O_RDONLY)
+    try:
+        os.chdir(state_dir)  # a relative address: a deep project path can exceed a socket's ~107 bytes
+        try:
+            st = os.lstat(client.SOCKET)
+            if (st.st_mode & 0o170000) == 0o140000:  # a stale socket of a helper that died
+                os.unlink(client.SOCKET)
+        except FileNotFoundError:
+            pass
+        listener.bind(client.SOCKET)
+        os.chmod(client.SOCKET, 0o600)
+    finally:
+        os.fchdir(here)
+        os.close(here)
+    listener.listen(64)
+    listener.settimeout(TICK_SECONDS)
+    return listener
+
+
+def _identity(path: str) -> tuple | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _manifest_changed(lib_dir: str, fingerprint: tuple) -> bool:
+    """The cheap per-request check: MANIFEST.json, which every install or upgrade rewrites."""
+    folder = os.path.join(lib_dir, "lifeguard")
+    old = [entry for entry in fingerprint if entry[0] == folder and entry[1] == "MANIFEST.json"]
+    try:
+        st = os.stat(os.path.join(folder, "MANIFEST.json"))
+        now = [(folder, "MANIFEST.json", st.st_size, st.st_mtime_ns, st.st_ino)]
+    except OSError:
+        now = []
+    return now != old
+
+
+def _same_user(conn: socket.socket) -> bool:
+    so_peercred = getattr(socket, "SO_PEERCRED", None)
+    if so_peercred is None:  # not Linux: the private state folder is the guard
+        return True
+    try:
+        creds = conn.getsockopt(socket.SOL_SOCKET, so_peercred, 12)
+    except OSError:
+        return False
+    return int.from_bytes(creds[4:8], sys.byteorder) == os.getuid()
+
+
+def _write_pid(state_dir: str) -> None:
+    from pathlib import Path
+
+    from .fsutil import atomic_write
+
+    try:
+        atomic_write(Path(state_dir) / PID, f"{os.getpid()}\n".encode())
+    except OSError:
+        pass
+
+
+def _cleanup(state_dir: str, sock_path: str, sock_id: tuple | None) -> None:
+    """Remove the socket and pid file, only while they are still this helper's."""
+    if sock_id is not None and _identity(sock_path) == sock_id:
+        try:
+            os.unlink(sock_path)
+        except OSError:
+            pass
+    pid_path = os.path.join(state_dir, PID)
+    try:
+        with open(pid_path, "rb") as f:
+            if f.read().strip() == str(os.getpid()).encode():
+                os.unlink(pid_path)
+    except OSError:
+        pass
+
+
+def _on_term(signum, frame):  # noqa: ARG001
+    raise Stop()
+
+
+def _reap(workers: set[int]) -> None:
+    for pid in list(workers):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            workers.discard(pid)
+
+
+def _worker(conn: socket.socket, listener: socket.socket, lock_fd: int) -> None:
+    """A forked worker: take the request, and the client's stdio with it, then run the hook."""
+    code = 0
+    try:
+        import gc
+
+        gc.disable()  # a worker lives for one hook: collecting would only copy shared pages
+        listener.close()
+        os.close(lock_fd)  # the helper's lock stays the helper's alone
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        conn.settimeout(client.ACK_SECONDS)
+        event, hook_file, cwd, env, fds = _receive(conn)
+        conn.sendall(b"A")
+        if conn.recv(1) != b"G":
+            return  # the client gave up waiting and runs the hook itself
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(cwd)
+        for key in [k for k in os.environ if k in client.PASSED_ENV or k.startswith("LIFEGUARD_")]:
+            del os.environ[key]
+        os.environ.update(env)
+        from .runner import run
+
+        code = run(event, hook_file)
+        conn.settimeout(1.0)
+        conn.sendall(bytes([code & 0xFF]))
+    except BaseException:  # noqa: BLE001 - the client sees the socket close and fails open
+        pass
+    finally:
+        os._exit(0)
+
+
+def _receive(conn: socket.socket) -> tuple[str, str, str, dict[str, str], list[int]]:
+    fds: list[int] = []
+    data, ancillary, _flags, _addr = conn.recvmsg(1 << 16, socket.CMSG_SPACE(3 * 4))
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
+                    for i in range(0, len(payload) - len(payload) % 4, 4)]
+    if len(fds) != 3 or data[:4] != client.MAGIC:
+        raise ValueError("not a lifeguard request")
+    size = int.from_bytes(data[4:8], "big")
+    body = data[8:]
+    while len(body) < size:
+        more = conn.recv(size - len(body))
+        if not more:
+            raise ValueError("request cut short")
+        body += more
+    parts = [os.fsdecode(p) for p in body[:size].split(b"\0")]
+    event, hook_file, cwd = parts[:3]
+    env = dict(p.split("=", 1) for p in parts[3:] if "=" in p)
+    return event, hook_file, cwd, env, fds
+
+
+def stop(claude_dir: str, wait: float = 3.0) -> bool:
+    """Ask the helper of `claude_dir`, if one runs, to stop; True if none is left running.
+    The pid file is trusted only while the helper's lock is held (a stale file names nobody)."""
+    state_dir = os.path.join(claude_dir, "state")
+    deadline = time.monotonic() + wait
+    while not _lock_held(state_dir):  # none running; unless a hook has just started one
+        try:
+            starting = time.time() - os.lstat(os.path.join(state_dir, client.STARTED)).st_mtime < 5
+        except OSError:
+            starting = False
+        if not starting or time.monotonic() >= deadline:
+            return True
+        time.sleep(0.05)
+    try:
+        with open(os.path.join(state_dir, PID), "rb") as f:
+            pid = int(f.read().strip() or b"0")
+    except (OSError, ValueError):
+        return False
+    if pid > 0:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        except OSError as exc:
+            if exc.errno != errno.EPERM:
+                raise
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if not _lock_held(state_dir):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _lock_held(state_dir: str) -> bool:
+    try:
+        fd = os.open(os.path.join(state_dir, LOCK), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def running(claude_dir: str) -> bool:
+    return _lock_held(os.path.join(claude_dir, "state"))
