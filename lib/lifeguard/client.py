@@ -7,9 +7,10 @@ runs the very same runner, with this process's stdin, stdout and stderr passed o
 socket. So this module imports nothing beyond what Python has loaded at startup, plus _socket.
 
 Protocol (all on `.claude/state/helper.sock`, a socket in the private state folder):
-  client -> helper  request (length-prefixed), with fds 0, 1, 2 attached (SCM_RIGHTS)
+  client -> helper  request (length-prefixed: event, hook file, cwd, LIFEGUARD_* variables)
   helper -> client  b"A"   (a forked worker holds the request)
-  client -> helper  b"G"   (go: from here on the client never runs the hook itself)
+  client -> helper  b"G"   with fds 0, 1, 2 attached (SCM_RIGHTS); from here on the client
+                           never runs the hook itself
   helper -> client  one byte, the exit code, once the hook is done
 Nothing ran before "G", so when anything fails before it (no helper, a stale socket, a
 wedged helper) the hook runs here instead, exactly once. After "G" the hook is the helper's:
@@ -120,12 +121,13 @@ def _via_helper(claude: str, event: str, hook_file: str) -> int | None:
         sock.settimeout(ACK_SECONDS)
         try:
             _connect(sock, os.path.join(state_dir, SOCKET))
-            request = encode_request(event, os.path.abspath(hook_file), os.getcwd(), passed_env())
-            fds = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in (0, 1, 2))
-            sock.sendmsg([request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+            sock.sendall(encode_request(event, os.path.abspath(hook_file), os.getcwd(), passed_env()))
             if sock.recv(1) != b"A":
                 return None
-            sock.sendall(b"G")
+            # stdio goes with "G" only: descriptors sent to a helper that never answers would keep
+            # Claude Code waiting for this hook's stdout to close
+            fds = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in (0, 1, 2))
+            sock.sendmsg([b"G"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
         except OSError:  # no helper, a stale socket, a helper that did not answer in time
             return None
         # the worker has the hook now; wait for it as long as lifeguard-run lets this process live

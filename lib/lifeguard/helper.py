@@ -267,9 +267,10 @@ def _worker(conn: socket.socket, listener: socket.socket, lock_fd: int) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
         conn.settimeout(client.ACK_SECONDS)
-        event, hook_file, cwd, env, fds = _receive(conn)
+        event, hook_file, cwd, env = _receive(conn)
         conn.sendall(b"A")
-        if conn.recv(1) != b"G":
+        fds = _receive_stdio(conn)
+        if fds is None:
             return  # the client gave up waiting and runs the hook itself
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
@@ -289,26 +290,35 @@ def _worker(conn: socket.socket, listener: socket.socket, lock_fd: int) -> None:
         os._exit(0)
 
 
-def _receive(conn: socket.socket) -> tuple[str, str, str, dict[str, str], list[int]]:
+def _receive(conn: socket.socket) -> tuple[str, str, str, dict[str, str]]:
+    data = b""
+    while len(data) < 8 or len(data) < 8 + int.from_bytes(data[4:8], "big"):
+        more = conn.recv(1 << 16)
+        if not more:
+            raise ValueError("request cut short")
+        data += more
+        if data[:4] != client.MAGIC[: len(data)]:
+            raise ValueError("not a lifeguard request")
+    body = data[8: 8 + int.from_bytes(data[4:8], "big")]
+    parts = [os.fsdecode(p) for p in body.split(b"\0")]
+    event, hook_file, cwd = parts[:3]
+    env = dict(p.split("=", 1) for p in parts[3:] if "=" in p)
+    return event, hook_file, cwd, env
+
+
+def _receive_stdio(conn: socket.socket) -> list[int] | None:
+    """The client's "G" and its stdin, stdout and stderr; None if it gave up instead."""
+    data, ancillary, _flags, _addr = conn.recvmsg(1, socket.CMSG_SPACE(3 * 4))
     fds: list[int] = []
-    data, ancillary, _flags, _addr = conn.recvmsg(1 << 16, socket.CMSG_SPACE(3 * 4))
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
                     for i in range(0, len(payload) - len(payload) % 4, 4)]
-    if len(fds) != 3 or data[:4] != client.MAGIC:
-        raise ValueError("not a lifeguard request")
-    size = int.from_bytes(data[4:8], "big")
-    body = data[8:]
-    while len(body) < size:
-        more = conn.recv(size - len(body))
-        if not more:
-            raise ValueError("request cut short")
-        body += more
-    parts = [os.fsdecode(p) for p in body[:size].split(b"\0")]
-    event, hook_file, cwd = parts[:3]
-    env = dict(p.split("=", 1) for p in parts[3:] if "=" in p)
-    return event, hook_file, cwd, env, fds
+    if data == b"G" and len(fds) == 3:
+        return fds
+    for fd in fds:
+        os.close(fd)
+    return None
 
 
 def stop(claude_dir: str, wait: float = 3.0) -> bool:

@@ -1,0 +1,348 @@
+"""The resident helper (lib/lifeguard/helper.py, client.py): installed hooks hand their run to
+a warm process that forks a worker per hook. These run the installed hook scripts for real,
+with the helper on (tests/conftest.py turns it off for every other test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lib"))
+
+from lifeguard import client, eventlog, helper, installer  # noqa: E402
+from lifeguard.paths import Layout  # noqa: E402
+
+SESSION = "helper-1"
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("LIFEGUARD_HELPER", "1")
+    monkeypatch.delenv("LIFEGUARD_HOME", raising=False)
+    target = tmp_path / "ws"
+    target.mkdir()
+    installer.install(target, warm=False)
+    try:
+        yield target
+    finally:
+        helper.stop(str(target / ".claude"))
+
+
+def claude_of(ws: Path) -> str:
+    return str(ws / ".claude")
+
+
+def event(n: int, command: str = "ls -la", session: str = SESSION, name: str = "PreToolUse") -> bytes:
+    data = {"session_id": session, "hook_event_name": name, "tool_name": "Bash",
+            "tool_input": {"command": command}, "tool_use_id": f"toolu_{n:04d}", "cwd": "/tmp"}
+    if name == "PostToolUseFailure":
+        data["error"] = "Exit code 1\nFAILED tests/test_a.py::test_x - assert 1 == 2"
+    return json.dumps(data).encode()
+
+
+def hook_cmd(ws: Path, script: str = "pre_tool_use") -> list[str]:
+    return [sys.executable, str(ws / ".claude" / "hooks" / f"{script}.py")]
+
+
+def hook_env(ws: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "CLAUDE_PROJECT_DIR": str(ws), "LIFEGUARD_TIMEOUT": "10", **extra}
+
+
+def run_hook(ws: Path, data: bytes, script: str = "pre_tool_use", **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(hook_cmd(ws, script), input=data, capture_output=True, env=hook_env(ws, **extra), cwd=ws,
+                          timeout=60)
+
+
+def wait_until(predicate, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def helper_up(ws: Path) -> bool:
+    return helper.running(claude_of(ws)) and (ws / ".claude" / "state" / client.SOCKET).exists()
+
+
+def logged_ids(ws: Path, session: str = SESSION) -> list[str]:
+    path = Layout(ws / ".claude").event_log(session)
+    if not path.exists():
+        return []
+    return [r.get("tuid") for r in eventlog.iter_records(path) if r.get("event") == "PreToolUse"]
+
+
+def faults(ws: Path) -> list[dict]:
+    path = Layout(ws / ".claude").faults_log
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def start_helper(ws: Path) -> None:
+    res = run_hook(ws, event(0))
+    assert res.returncode == 0 and res.stderr == b""
+    assert wait_until(lambda: helper_up(ws)), "the first hook did not start a helper"
+
+
+SERVED = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from lifeguard import client
+code = client._via_helper(sys.argv[2], sys.argv[4], sys.argv[3])
+sys.exit(99 if code is None else code)
+"""
+
+
+def run_via_helper_only(ws: Path, data: bytes, script: str = "pre_tool_use",
+                        name: str = "PreToolUse") -> subprocess.CompletedProcess:
+    """The client's helper path alone: exit 99 when the helper did not take the hook."""
+    hook_file = str(ws / ".claude" / "hooks" / f"{script}.py")
+    return subprocess.run([sys.executable, "-c", SERVED, str(ws / ".claude" / "lib"), claude_of(ws), hook_file, name],
+                          input=data, capture_output=True, env=hook_env(ws), cwd=ws, timeout=60)
+
+
+# -- the helper serves hooks ------------------------------------------------------------------
+
+
+def test_the_first_hook_starts_a_helper_and_the_helper_serves_the_next(ws: Path) -> None:
+    start_helper(ws)
+    assert logged_ids(ws) == ["toolu_0000"]  # the first ran in its own process
+    res = run_via_helper_only(ws, event(1))
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
+    assert res.stderr == b""
+    assert logged_ids(ws) == ["toolu_0000", "toolu_0001"]
+    state = json.loads(Layout(ws / ".claude").session_file(SESSION).read_text())
+    assert state["session"]["id"] == SESSION
+    mode = os.stat(ws / ".claude" / "state" / client.SOCKET).st_mode & 0o777
+    assert mode == 0o600
+
+
+def test_hooks_answer_the_same_through_the_helper_as_in_their_own_process(tmp_path: Path, ws: Path) -> None:
+    """A repeating command is warned about, then refused: the same answers either way."""
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    installer.install(plain, warm=False)
+    start_helper(ws)
+    through_helper, in_process = [], []
+    steps = [("pre_tool_use", "PreToolUse"), ("post_tool_use_failure", "PostToolUseFailure")]
+    for n in range(1, 8):
+        for script, name in steps:
+            data = event(n, "pytest -x tests/test_a.py", name=name)
+            res = run_via_helper_only(ws, data, script, name)
+            assert res.returncode == 0
+            through_helper.append(json.loads(res.stdout))
+            res = run_hook(plain, data, script, LIFEGUARD_HELPER="0")
+            assert res.returncode == 0
+            in_process.append(json.loads(res.stdout))
+    assert not helper.running(str(plain / ".claude"))
+    assert through_helper == in_process
+    decisions = [o.get("hookSpecificOutput", {}).get("permissionDecision") for o in through_helper]
+    assert "deny" in decisions  # the scenario did reach a refusal
+
+
+def test_parallel_hooks_through_the_helper_are_each_recorded_once(ws: Path) -> None:
+    start_helper(ws)
+    procs = [subprocess.Popen(hook_cmd(ws), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=hook_env(ws), cwd=ws) for _ in range(16)]
+    for n, proc in enumerate(procs, start=1):
+        proc.stdin.write(event(n, f"echo {n}"))
+        proc.stdin.close()
+    for proc in procs:
+        assert proc.wait(timeout=60) == 0
+        assert json.loads(proc.stdout.read())["hookSpecificOutput"]["hookEventName"] == "PreToolUse"
+        assert proc.stderr.read() == b""
+    ids = logged_ids(ws)
+    assert sorted(ids) == [f"toolu_{n:04d}" for n in range(17)]
+
+
+def test_the_worker_gets_the_hooks_environment_and_folder(ws: Path) -> None:
+    """The deadline comes from the client's LIFEGUARD_TIMEOUT: a stdin that never closes is cut
+    off by the worker's own deadline (0.6 x 3 s), not the helper's."""
+    start_helper(ws)
+    hook_file = str(ws / ".claude" / "hooks" / "pre_tool_use.py")
+    env = hook_env(ws, LIFEGUARD_TIMEOUT="3")
+    proc = subprocess.Popen([sys.executable, "-c", SERVED, str(ws / ".claude" / "lib"), claude_of(ws), hook_file,
+                             "PreToolUse"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ws)
+    started = time.monotonic()
+    proc.wait(timeout=30)  # stdin stays open: the worker gives up on it
+    took = time.monotonic() - started
+    err = proc.stderr.read()
+    proc.stdin.close()
+    assert proc.returncode == 0 and b"HOOK_TIMEOUT" in err, err
+    assert 1.0 < took < 2.8
+    assert [f["code"] for f in faults(ws)] == ["HOOK_TIMEOUT"]
+
+
+# -- failures around the helper ---------------------------------------------------------------
+
+
+class FakeHelper:
+    """A socket at state/helper.sock that misbehaves: `mode` "silent" never answers, "dies"
+    takes the hook (A, then G) and closes without an exit code."""
+
+    def __init__(self, ws: Path, mode: str):
+        self.mode, self.connections = mode, 0
+        state = ws / ".claude" / "state"
+        state.mkdir(mode=0o700, exist_ok=True)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        here = os.getcwd()
+        os.chdir(state)  # a relative address: tmp paths can be longer than a socket address
+        try:
+            self.sock.bind(client.SOCKET)
+        finally:
+            os.chdir(here)
+        self.sock.listen(8)
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            if self.mode == "silent":
+                self.held.append(conn)
+                continue
+            conn.recv(1 << 16)
+            conn.sendall(b"A")
+            _data, ancillary, _flags, _addr = conn.recvmsg(1, socket.CMSG_SPACE(12))
+            for _level, _kind, payload in ancillary:  # the client's stdio: let go of it, as a dead worker does
+                for i in range(0, len(payload), 4):
+                    os.close(int.from_bytes(payload[i:i + 4], sys.byteorder))
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_worker_that_ends_without_answering_fails_open_and_is_recorded(ws: Path) -> None:
+    fake = FakeHelper(ws, "dies")
+    try:
+        res = run_hook(ws, event(1))
+    finally:
+        fake.close()
+    assert fake.connections == 1
+    assert res.returncode == 0
+    lines = res.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "HOOK_HELPER_LOST" in lines[0] and "Traceback" not in res.stderr.decode()
+    assert [f["code"] for f in faults(ws)] == ["HOOK_HELPER_LOST"]
+    assert logged_ids(ws) == []  # taken by the helper: never run a second time here
+
+
+def test_a_helper_that_does_not_answer_leaves_the_hook_to_run_here_once(ws: Path) -> None:
+    fake = FakeHelper(ws, "silent")
+    try:
+        started = time.monotonic()
+        res = run_hook(ws, event(1))
+        took = time.monotonic() - started
+    finally:
+        fake.close()
+    assert fake.connections == 1
+    assert res.returncode == 0 and res.stderr == b""
+    assert json.loads(res.stdout)["hookSpecificOutput"]["hookEventName"] == "PreToolUse"
+    assert took >= client.ACK_SECONDS
+    assert logged_ids(ws) == ["toolu_0001"]
+
+
+def test_a_socket_in_a_folder_others_can_write_is_not_used(ws: Path) -> None:
+    fake = FakeHelper(ws, "dies")
+    state = ws / ".claude" / "state"
+    os.chmod(state, 0o777)
+    try:
+        assert not client.trusted_socket(str(state))
+        res = run_hook(ws, event(1))
+    finally:
+        fake.close()
+        os.chmod(state, 0o700)
+    assert fake.connections == 0
+    assert res.returncode == 0
+    assert logged_ids(ws) == ["toolu_0001"]
+
+
+# -- the helper's lifetime ---------------------------------------------------------------------
+
+
+def test_an_upgrade_stops_the_helper_and_the_hook_in_hand_runs_with_the_new_code(ws: Path) -> None:
+    start_helper(ws)
+    manifest = ws / ".claude" / installer.MANIFEST
+    manifest.write_text(manifest.read_text() + "\n")  # what an install of new code does
+    res = run_via_helper_only(ws, event(1))
+    assert res.returncode == 99  # turned away unrun
+    assert wait_until(lambda: not helper.running(claude_of(ws)), 10)
+    assert not (ws / ".claude" / "state" / client.SOCKET).exists()
+    res = run_hook(ws, event(2))
+    assert res.returncode == 0 and logged_ids(ws) == ["toolu_0000", "toolu_0002"]
+
+
+def test_reinstalling_and_uninstalling_stop_the_helper(ws: Path) -> None:
+    start_helper(ws)
+    installer.install(ws, warm=False)
+    assert not helper.running(claude_of(ws))
+    start_helper_again = run_hook(ws, event(1))
+    assert start_helper_again.returncode == 0
+    (ws / ".claude" / "state" / client.STARTED).unlink()  # else the retry pause holds the next start
+    assert run_hook(ws, event(2)).returncode == 0
+    assert wait_until(lambda: helper_up(ws))
+    installer.uninstall(ws)
+    assert not helper.running(claude_of(ws))
+    assert not (ws / ".claude" / "state" / helper.PID).exists()
+
+
+def test_an_idle_helper_exits_by_itself(ws: Path) -> None:
+    config = ws / ".claude" / "lifeguard.json"
+    data = json.loads(config.read_text())
+    data["helper"]["idle_minutes"] = 0.02  # 1.2 s
+    config.write_text(json.dumps(data))
+    start_helper(ws)
+    assert wait_until(lambda: not helper.running(claude_of(ws)), 15)
+    assert not (ws / ".claude" / "state" / client.SOCKET).exists()
+
+
+def test_a_helper_turned_off_in_settings_is_never_started(ws: Path) -> None:
+    config = ws / ".claude" / "lifeguard.json"
+    data = json.loads(config.read_text())
+    data["helper"]["enabled"] = False
+    config.write_text(json.dumps(data))
+    for n in range(3):
+        assert run_hook(ws, event(n)).returncode == 0
+    time.sleep(1.0)
+    assert not helper.running(claude_of(ws))
+    assert not (ws / ".claude" / "state" / client.STARTED).exists()
+    assert logged_ids(ws) == ["toolu_0000", "toolu_0001", "toolu_0002"]
+
+
+def test_the_environment_switch_turns_the_helper_off(ws: Path) -> None:
+    assert run_hook(ws, event(1), LIFEGUARD_HELPER="0").returncode == 0
+    time.sleep(1.0)
+    assert not helper.running(claude_of(ws))
+
+
+def test_only_one_helper_runs_per_workspace(ws: Path) -> None:
+    start_helper(ws)
+    pid = (ws / ".claude" / "state" / helper.PID).read_text().strip()
+    client.start_helper(claude_of(ws))  # a second one gives way at once
+    time.sleep(1.5)
+    assert (ws / ".claude" / "state" / helper.PID).read_text().strip() == pid
+    assert run_via_helper_only(ws, event(1)).returncode == 0
+
+
+def test_removing_the_socket_stops_the_helper(ws: Path) -> None:
+    start_helper(ws)
+    (ws / ".claude" / "state" / client.SOCKET).unlink()
+    assert wait_until(lambda: not helper.running(claude_of(ws)), 10)
