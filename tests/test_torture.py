@@ -72,10 +72,11 @@ def lock_holder(lock_path: Path) -> int | None:
 
 
 class Round:
-    def __init__(self, env: dict, rng: random.Random, round_no: int, window: float, lock_path: Path):
-        self.rng, self.window, self.lock_path = rng, window, lock_path
+    def __init__(self, env: dict, rng: random.Random, round_no: int, window: float, lock_path: Path,
+                 hook: Path = HOOK, via_helper: bool = False):
+        self.rng, self.window, self.lock_path, self.via_helper = rng, window, lock_path, via_helper
         self.markers = [f"r{round_no}-p{i}-{uuid.uuid4().hex[:8]}" for i in range(PROCS)]
-        self.procs = [subprocess.Popen([sys.executable, str(HOOK)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.procs = [subprocess.Popen([sys.executable, str(hook)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, env=env) for _ in self.markers]
         for proc, marker in zip(self.procs, self.markers):  # stdin after all started: they run together
             try:
@@ -92,14 +93,29 @@ class Round:
         self.killed: set[int] = set()
         self.killed_in_lock = 0
         self.stderr: dict[str, bytes] = {}
+        # through the helper the lock is held by workers, not by these processes: the lock
+        # victims are then workers (their clients live on and must say the hook was lost)
+        self.worker_delays = sorted(self.in_lock.values()) if via_helper else []
+        if via_helper:
+            self.in_lock = {}
 
     def kill(self) -> None:
         pids = {p.pid: i for i, p in enumerate(self.procs)}
         seen_holding: dict[int, float] = {}
         pending = set(self.anytime) | set(self.in_lock)
-        while pending:
+        while pending or (self.worker_delays and any(p.poll() is None for p in self.procs)):
             now = time.monotonic() - self.started
-            holder = pids.get(lock_holder(self.lock_path))
+            holder_pid = lock_holder(self.lock_path)
+            holder = pids.get(holder_pid)
+            if holder is None and holder_pid and self.worker_delays:
+                first = seen_holding.setdefault(holder_pid, now)
+                if now - first >= self.worker_delays[0]:
+                    try:
+                        os.kill(holder_pid, signal.SIGKILL)
+                        self.worker_delays.pop(0)
+                        self.killed_in_lock += 1
+                    except ProcessLookupError:
+                        pass
             if holder in self.in_lock and holder in pending:
                 first = seen_holding.setdefault(holder, now)
                 if now - first >= self.in_lock[holder] and self.procs[holder].poll() is None:
@@ -128,7 +144,10 @@ class Round:
             outcome[marker] = proc.returncode
             self.stderr[marker] = err
             assert proc.returncode == 0, err
-            assert isinstance(json.loads(out), dict), out
+            if b"HOOK_HELPER_LOST" in err:  # its worker was killed: nothing to say, stdout left empty
+                assert out == b"", out
+            else:
+                assert isinstance(json.loads(out), dict), out
             assert b"Traceback" not in err, err
         return outcome, took
 
@@ -142,11 +161,37 @@ def tear_tail(log_path: Path, rng: random.Random, marker: str) -> bytes:
     return fragment
 
 
-def test_concurrent_hooks_killed_at_random(tmp_path):
+@pytest.mark.parametrize("via_helper", [False, True], ids=["own-process", "via-helper"])
+def test_concurrent_hooks_killed_at_random(tmp_path, via_helper):
+    """Through the resident helper (an installed workspace), the victims are clients at any
+    moment and workers while they hold the lock; a client that lost its worker says so
+    (HOOK_HELPER_LOST) and is not counted as a survivor."""
     layout = Layout(tmp_path / ".claude")
     log_path, lock_path = layout.event_log(SID), layout.lock_file(SID)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "LIFEGUARD"))}
-    env["LIFEGUARD_HOME"] = str(layout.claude_dir)
+    hook = HOOK
+    if via_helper:
+        from lifeguard import helper, installer
+
+        installer.install(tmp_path, warm=False)
+        hook = layout.claude_dir / "hooks" / HOOK.name
+        env.update(CLAUDE_PROJECT_DIR=str(tmp_path), LIFEGUARD_HELPER="1")
+        warmup = subprocess.run([sys.executable, str(hook)], input=event_for("warm-up"), env=env, capture_output=True)
+        assert warmup.returncode == 0, warmup.stderr
+        deadline = time.monotonic() + 20
+        while not (layout.state_dir / "helper.sock").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert helper.running(str(layout.claude_dir))
+    else:
+        env["LIFEGUARD_HOME"] = str(layout.claude_dir)
+    try:
+        _torture(layout, log_path, lock_path, env, hook, via_helper)
+    finally:
+        if via_helper:
+            helper.stop(str(layout.claude_dir))
+
+
+def _torture(layout, log_path, lock_path, env, hook, via_helper):
     seed = int(os.environ.get("LIFEGUARD_TORTURE_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
     outcome: dict[str, int | None] = {}
@@ -161,15 +206,18 @@ def test_concurrent_hooks_killed_at_random(tmp_path):
         # every other round under deadline pressure: settings timeout 3 s, so a 1 s internal deadline
         # (lifeguard-run would kill at 2 s): hooks run out of time while starting or waiting
         round_env = dict(env, LIFEGUARD_TIMEOUT="3") if round_no % 2 else env
-        rnd = Round(round_env, rng, round_no, window, lock_path)
+        rnd = Round(round_env, rng, round_no, window, lock_path, hook, via_helper)
         rnd.kill()
         result, took = rnd.finish()
         outcome.update(result)
         stderr.update(rnd.stderr)
         in_lock_kills += rnd.killed_in_lock
         window = max(0.2, took)
-    survived = {m for m, code in outcome.items() if code == 0}
-    killed = {m for m, code in outcome.items() if code is None}
+    lost_worker = {m for m, err in stderr.items() if b"HOOK_HELPER_LOST" in err}
+    survived = {m for m, code in outcome.items() if code == 0} - lost_worker
+    killed = {m for m, code in outcome.items() if code is None} | lost_worker
+    if via_helper:
+        outcome["warm-up"] = 0
     assert survived and killed, f"seed {seed}: the sample must have both survivors and victims"
 
     # The next hook repairs a torn tail and drains the spool (events kept while the lock was busy).
