@@ -78,3 +78,6 @@ def test_a_whole_session_is_recorded_once_and_never_shows_a_hook_error(workspace
     assert saved == reducer.replay_log(layout.event_log(sid), sid)
     assert saved["session"]["lifecycle"]["status"] == "ended"
     assert not layout.faults_log.exists() or layout.faults_log.read_text() == ""
+    # the first hook ran in its own process and started the resident helper for the rest; it
+    # outlived the hook that started it without holding Claude Code up
+    assert res.helper_was_running
