@@ -1,11 +1,12 @@
-"""The resident helper: one warm process per installed `.claude/`, forking a worker per hook.
+"""The resident helper: one warm process per installed `.claude/`, a forked worker per hook.
 
 A hook started cold spends most of its time importing and compiling before any work (see
-client.py). The helper does that once, then waits on `state/helper.sock`. For each request
-it forks: the worker is a copy of a process that has handled nothing, so every hook still
-starts from clean module state, runs the ordinary runner (`runner.run`) on the client's own
-stdin, stdout and stderr, and may crash or be killed without touching the helper or other
-hooks. Parallel tool calls get parallel workers; the store's locks order them as before.
+client.py). The helper does that once, listens on `state/helper.sock`, and keeps two spare
+workers forked ahead, each waiting to accept one request. A worker is a copy of a process
+that has handled nothing, so every hook still starts from clean module state, runs the
+ordinary runner (`runner.run`) on the client's own stdin, stdout and stderr, and may crash
+or be killed without touching the helper or other hooks. Parallel tool calls get parallel
+workers; the store's locks order them as before.
 
 The helper goes away by itself:
 - after `helper.idle_minutes` without a request;
@@ -21,6 +22,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import select
 import signal
 import socket
 import sys
@@ -32,7 +34,8 @@ from .paths import Layout
 LOCK = "helper.lock"
 PID = "helper.pid"
 TICK_SECONDS = 2.0  # how often an idle helper looks at its code, socket and settings
-MAX_WORKERS = 32  # more hooks at once than this: the extra ones run in their own process
+MAX_WORKERS = 32  # more hooks at once than this wait in the socket's queue (or run in their own process)
+SPARES = 2  # workers forked ahead, waiting for a hook
 WARM_MODULES = (
     "lifeguard.handlers", "lifeguard.features", "lifeguard.features.core", "lifeguard.features.loops",
     "lifeguard.features.coordination", "lifeguard.features.alerts", "lifeguard.features.health",
@@ -104,6 +107,7 @@ def main(claude_dir: str) -> int:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return 0  # another helper has this folder (or the folder is not ours to use)
+    _write_pid(state_dir)  # at once: stop() trusts the pid file while this lock is held
     if not _enabled(layout):
         return 0
     fingerprint = code_fingerprint(lib_dir)
@@ -111,40 +115,54 @@ def main(claude_dir: str) -> int:
     listener = _listen(state_dir)
     sock_path = os.path.join(state_dir, client.SOCKET)
     sock_id = _identity(sock_path)
-    _write_pid(state_dir)
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     idle = 60.0 * float(_setting(layout, "idle_minutes", 10))
-    workers: set[int] = set()
+    # Spare workers wait in accept() themselves, so a hook meets a process that is already
+    # forked. Each tells the helper on `notify` when it takes a request (the helper forks the
+    # next spare) and dies with the helper while idle: `life` reads EOF once the helper is gone.
+    notify_r, notify_w = os.pipe()
+    life_r, life_w = os.pipe()
+    for fd in (notify_r, notify_w, life_r, life_w):
+        os.set_inheritable(fd, False)
+    spares: set[int] = set()
+    busy: set[int] = set()
     last_request = last_tick = time.monotonic()
     try:
         while True:
-            _reap(workers)
+            _reap(spares, busy)
+            while len(spares) < SPARES and len(spares) + len(busy) < MAX_WORKERS:
+                pid = os.fork()
+                if pid == 0:
+                    os.close(notify_r)
+                    os.close(life_w)
+                    _spare(listener, lock_fd, notify_w, life_r, lib_dir, fingerprint)  # never returns
+                spares.add(pid)
             now = time.monotonic()
             if now - last_tick >= TICK_SECONDS:
                 last_tick = now
                 if (now - last_request >= idle or _identity(sock_path) != sock_id
                         or code_fingerprint(lib_dir) != fingerprint or not _enabled(layout)):
                     return 0
-            try:
-                conn, _ = listener.accept()
-            except socket.timeout:
+            ready, _, _ = select.select([notify_r], [], [], TICK_SECONDS)
+            if not ready:
                 continue
-            except InterruptedError:
-                continue
-            last_request = time.monotonic()
-            with conn:
-                if not _same_user(conn) or len(workers) >= MAX_WORKERS:
-                    continue  # closed unanswered: the client runs the hook itself
-                if _manifest_changed(lib_dir, fingerprint):
-                    return 0  # this request, unanswered, runs in its own process with the new code
-                pid = os.fork()
-                if pid == 0:
-                    _worker(conn, listener, lock_fd)  # never returns
-                workers.add(pid)
+            data = os.read(notify_r, 4096)
+            for i in range(0, len(data) - len(data) % 5, 5):
+                pid, kind = int.from_bytes(data[i:i + 4], "big"), data[i + 4:i + 5]
+                spares.discard(pid)
+                if kind == b"s":
+                    return 0  # a spare met new code: it turned its request away, unrun
+                busy.add(pid)
+                last_request = time.monotonic()
     except Stop:
         return 0
     finally:
+        for pid in spares:  # idle ones only: a busy worker finishes its hook
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
         _cleanup(state_dir, sock_path, sock_id)
         listener.close()
 
@@ -179,7 +197,7 @@ def _listen(state_dir: str) -> socket.socket:
         os.fchdir(here)
         os.close(here)
     listener.listen(64)
-    listener.settimeout(TICK_SECONDS)
+    listener.setblocking(False)  # several spares wait on it; the one that loses a race waits again
     return listener
 
 
@@ -245,27 +263,57 @@ def _on_term(signum, frame):  # noqa: ARG001
     raise Stop()
 
 
-def _reap(workers: set[int]) -> None:
-    for pid in list(workers):
+def _reap(spares: set[int], busy: set[int]) -> None:
+    while True:
         try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
+            pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            done = pid
-        if done:
-            workers.discard(pid)
+            return
+        if not pid:
+            return
+        spares.discard(pid)
+        busy.discard(pid)
 
 
-def _worker(conn: socket.socket, listener: socket.socket, lock_fd: int) -> None:
-    """A forked worker: take the request, and the client's stdio with it, then run the hook."""
-    code = 0
+def _spare(listener: socket.socket, lock_fd: int, notify: int, life: int, lib_dir: str, fingerprint: tuple) -> None:
+    """A forked spare: wait for one request, say so, then serve it as a worker."""
     try:
         import gc
 
         gc.disable()  # a worker lives for one hook: collecting would only copy shared pages
-        listener.close()
         os.close(lock_fd)  # the helper's lock stays the helper's alone
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # idle: the helper may end it
+        while True:
+            ready, _, _ = select.select([listener, life], [], [])
+            if life in ready:
+                return  # the helper is gone
+            try:
+                conn, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                continue  # another spare took it
+            break
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # busy: the hook in hand is finished first
+        me = os.getpid().to_bytes(4, "big")
+        os.write(notify, me + b"a")
+        if not _same_user(conn):
+            return
+        if _manifest_changed(lib_dir, fingerprint):
+            os.write(notify, me + b"s")
+            return  # closed unanswered: the client runs the hook itself, with the new code
+        os.close(life)
+        os.close(notify)
+        _worker(conn, listener)
+    except BaseException:  # noqa: BLE001
+        pass
+    finally:
+        os._exit(0)
+
+
+def _worker(conn: socket.socket, listener: socket.socket) -> None:
+    """Serve one request: take it, and the client's stdio with it, then run the hook."""
+    code = 0
+    try:
+        listener.close()
         conn.settimeout(client.ACK_SECONDS)
         event, hook_file, cwd, env = _receive(conn)
         conn.sendall(b"A")
@@ -334,12 +382,20 @@ def stop(claude_dir: str, wait: float = 3.0) -> bool:
         if not starting or time.monotonic() >= deadline:
             return True
         time.sleep(0.05)
-    try:
-        with open(os.path.join(state_dir, PID), "rb") as f:
-            pid = int(f.read().strip() or b"0")
-    except (OSError, ValueError):
-        return False
-    if pid > 0:
+    pid = 0
+    while pid <= 0:
+        try:
+            with open(os.path.join(state_dir, PID), "rb") as f:
+                pid = int(f.read().strip() or b"0")
+        except (OSError, ValueError):
+            pid = 0
+        if pid <= 0:
+            if not _lock_held(state_dir):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+    if _is_helper(pid):
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -347,12 +403,23 @@ def stop(claude_dir: str, wait: float = 3.0) -> bool:
         except OSError as exc:
             if exc.errno != errno.EPERM:
                 raise
-    deadline = time.monotonic() + wait
+    deadline = max(deadline, time.monotonic() + wait)
     while time.monotonic() < deadline:
         if not _lock_held(state_dir):
             return True
         time.sleep(0.02)
     return False
+
+
+def _is_helper(pid: int) -> bool:
+    """Where /proc tells, only a process running lifeguard's helper is signalled."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"lifeguard.helper" in f.read()
+    except FileNotFoundError:
+        return os.path.isdir("/proc/self") is False  # no /proc here (macOS): trust the lock-guarded file
+    except OSError:
+        return False
 
 
 def _lock_held(state_dir: str) -> bool:
