@@ -346,3 +346,22 @@ def test_removing_the_socket_stops_the_helper(ws: Path) -> None:
     start_helper(ws)
     (ws / ".claude" / "state" / client.SOCKET).unlink()
     assert wait_until(lambda: not helper.running(claude_of(ws)), 10)
+
+
+def test_a_hook_served_by_the_helper_imports_next_to_nothing(ws: Path) -> None:
+    """The point of the helper: the hook's own process loads none of the costly modules
+    (json, pathlib, re, the handlers); the warm worker has them already."""
+    start_helper(ws)
+    res = subprocess.run([sys.executable, "-X", "importtime", *hook_cmd(ws)[1:]], input=event(1),
+                         capture_output=True, env=hook_env(ws), cwd=ws, timeout=60)
+    assert res.returncode == 0
+    assert json.loads(res.stdout)["hookSpecificOutput"]["hookEventName"] == "PreToolUse"
+    lines = [line for line in res.stderr.decode().splitlines() if line.startswith("import time:")]
+    names = [line.split("|")[-1] for line in lines]
+    # what the hook imported: after `site` (whose .pth files vary from machine to machine)
+    after_site = names[max(i for i, n in enumerate(names) if n == " site") + 1:] if " site" in names else names
+    imported = {n.strip() for n in after_site}
+    assert "lifeguard.client" in imported and "_socket" in imported
+    for costly in ("json", "pathlib", "re", "lifeguard.runner", "lifeguard.handlers", "typing"):
+        assert costly not in imported, costly
+    assert logged_ids(ws) == ["toolu_0000", "toolu_0001"]
