@@ -226,7 +226,15 @@ class FakeHelper:
             conn.close()
 
     def close(self) -> None:
+        # shutdown wakes the thread blocked in accept() (close alone does not): no thread may
+        # outlive the test, or a later test's SIGALRM could be delivered to it
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
         for conn in self.held:
             conn.close()
 

@@ -12,7 +12,8 @@ The helper goes away by itself:
 - after `helper.idle_minutes` without a request;
 - when its code changes (an upgrade, an edit in place) or is removed (uninstall): the
   request in hand is turned away unrun, so the client runs it with the new code;
-- when its socket is removed or replaced, or `helper.enabled` is set false;
+- when its socket is removed or replaced, `helper.enabled` is set false, or its Python goes
+  (`uv cache clean`);
 - on SIGTERM (install.sh and `state_recovery.py helper stop` send it).
 Only one helper runs per `.claude/`: it holds `state/helper.lock` while it lives.
 """
@@ -142,7 +143,8 @@ def main(claude_dir: str) -> int:
             if now - last_tick >= TICK_SECONDS:
                 last_tick = now
                 if (now - last_request >= idle or _identity(sock_path) != sock_id
-                        or code_fingerprint(lib_dir) != fingerprint or not _enabled(layout)):
+                        or code_fingerprint(lib_dir) != fingerprint or not _enabled(layout)
+                        or not os.path.exists(sys.executable)):  # uv's cache was cleaned under it
                     return 0
             ready, _, _ = select.select([notify_r], [], [], TICK_SECONDS)
             if not ready:
