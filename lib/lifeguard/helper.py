@@ -110,10 +110,15 @@ def main(claude_dir: str) -> int:
         return 0  # another helper has this folder (or the folder is not ours to use)
     _write_pid(state_dir)  # at once: stop() trusts the pid file while this lock is held
     if not _enabled(layout):
+        _cleanup(state_dir, "", None)
         return 0
     fingerprint = code_fingerprint(lib_dir)
     warm()
-    listener = _listen(state_dir)
+    try:
+        listener = _listen(state_dir)
+    except OSError:
+        _cleanup(state_dir, "", None)  # no pid file left naming a helper that never served
+        return 1
     sock_path = os.path.join(state_dir, client.SOCKET)
     sock_id = _identity(sock_path)
     signal.signal(signal.SIGTERM, _on_term)
