@@ -2,8 +2,8 @@
 
 A hook costs a fresh Python process, and most of that cost is importing (json, pathlib, re)
 and compiling regexes, before any work. The resident helper (helper.py) is one process per
-installed `.claude/` that has done all that once; for each hook it forks a copy of itself that
-runs the very same runner, with this process's stdin, stdout and stderr passed over a Unix
+installed `.claude/` that has done all that once; for each hook a forked copy of it runs the
+very same runner, with this process's stdin, stdout and stderr passed over a Unix
 socket. So this module imports nothing beyond what Python has loaded at startup, plus _socket.
 
 Protocol (all on `.claude/state/helper.sock`, a socket in the private state folder):
@@ -34,6 +34,7 @@ RETRY_SECONDS = 30
 ACK_SECONDS = 2.0  # a worker normally answers within a few ms; past this the hook runs here
 PASSED_ENV = ("CLAUDE_PROJECT_DIR",)  # plus every LIFEGUARD_* variable
 MAGIC = b"LGH1"
+DEFAULT_TIMEOUT = 10.0  # seconds; what install.sh writes for the hot hooks
 
 
 def run_hook(event: str, hook_file: str) -> int:
@@ -83,6 +84,15 @@ def encode_request(event: str, hook_file: str, cwd: str, env: dict[str, str]) ->
     return MAGIC + len(body).to_bytes(4, "big") + body
 
 
+def settings_timeout() -> float:
+    """The `timeout` settings.json gives this hook (lifeguard-run passes it as LIFEGUARD_TIMEOUT)."""
+    try:
+        value = float(os.environ.get("LIFEGUARD_TIMEOUT", DEFAULT_TIMEOUT))
+        return value if value > 0 else DEFAULT_TIMEOUT
+    except ValueError:
+        return DEFAULT_TIMEOUT
+
+
 def passed_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in PASSED_ENV or k.startswith("LIFEGUARD_")}
 
@@ -99,14 +109,6 @@ def _connect(sock, path: str) -> None:
     finally:
         os.fchdir(here)
         os.close(here)
-
-
-def _settings_timeout() -> float:
-    try:
-        value = float(os.environ.get("LIFEGUARD_TIMEOUT", "10"))
-        return value if value > 0 else 10.0
-    except ValueError:
-        return 10.0
 
 
 def _via_helper(claude: str, event: str, hook_file: str) -> int | None:
@@ -130,8 +132,9 @@ def _via_helper(claude: str, event: str, hook_file: str) -> int | None:
             sock.sendmsg([b"G"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
         except OSError:  # no helper, a stale socket, a helper that did not answer in time
             return None
-        # the worker has the hook now; wait for it as long as lifeguard-run lets this process live
-        sock.settimeout(max(1.0, _settings_timeout() - 1.5))
+        # the worker has the hook now, and its own deadline well under the settings timeout;
+        # wait for it until just before lifeguard-run's `timeout` (settings timeout - 1 s)
+        sock.settimeout(max(1.0, settings_timeout() - 1.5))
         try:
             code = sock.recv(1)
         except OSError:

@@ -14,7 +14,7 @@ The helper goes away by itself:
   request in hand is turned away unrun, so the client runs it with the new code;
 - when its socket is removed or replaced, `helper.enabled` is set false, or its Python goes
   (`uv cache clean`);
-- on SIGTERM (install.sh and `state_recovery.py helper stop` send it).
+- on SIGTERM (`stop()` sends it: install.sh on upgrade and uninstall, the test harness).
 Only one helper runs per `.claude/`: it holds `state/helper.lock` while it lives.
 """
 
@@ -318,7 +318,6 @@ def _spare(listener: socket.socket, lock_fd: int, notify: int, life: int, lib_di
 
 def _worker(conn: socket.socket, listener: socket.socket) -> None:
     """Serve one request: take it, and the client's stdio with it, then run the hook."""
-    code = 0
     try:
         listener.close()
         conn.settimeout(client.ACK_SECONDS)

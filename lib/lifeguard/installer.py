@@ -204,7 +204,7 @@ def install(target: Path, warm: bool = True) -> int:
         )
 
     claude.mkdir(parents=True, exist_ok=True)
-    _stop_helper(claude)  # a running helper holds the old code
+    _stop_helper(claude, "it held the old code; the next hook starts a fresh one")
     written = {}
     for rel, src in plan.items():
         dest = claude / rel
@@ -356,7 +356,7 @@ def uninstall(target: Path) -> int:
     if before_local is not None:
         if write_settings(claude, before_local, unguarded(before_local), local.name):
             say("restored your guarded hook commands in .claude/settings.local.json")
-    _stop_helper(claude)
+    _stop_helper(claude, "uninstalled")
     manifest = read_manifest(claude)["files"]
     removed = sum(_remove_if_unchanged(claude / rel, sha) for rel, sha in manifest.items())
     manifest_path = claude / MANIFEST
@@ -370,12 +370,12 @@ def uninstall(target: Path) -> int:
     return 0
 
 
-def _stop_helper(claude: Path) -> None:
+def _stop_helper(claude: Path, why: str) -> None:
     from . import helper
 
     try:
         if helper.running(str(claude)) and helper.stop(str(claude)):
-            say("stopped lifeguard's resident helper (the next hook starts a fresh one)")
+            say(f"stopped lifeguard's resident helper ({why})")
     except OSError as exc:
         say(f"could not stop lifeguard's resident helper ({exc}); it stops by itself within minutes")
 

@@ -16,9 +16,8 @@ import sys
 import time
 
 from . import protocol
+from .client import DEFAULT_TIMEOUT, settings_timeout as _settings_timeout  # noqa: F401 - DEFAULT_TIMEOUT re-exported
 from .paths import Layout, find_claude_dir
-
-DEFAULT_TIMEOUT = 10.0  # seconds; what install.sh writes for the hot hooks
 
 
 class DeadlineExceeded(Exception):
@@ -57,12 +56,6 @@ def _disarm() -> None:
     signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def _settings_timeout() -> float:
-    try:
-        value = float(os.environ.get("LIFEGUARD_TIMEOUT", DEFAULT_TIMEOUT))
-        return value if value > 0 else DEFAULT_TIMEOUT
-    except ValueError:
-        return DEFAULT_TIMEOUT
 
 
 def run(event: str, hook_file: str, handler=None) -> int:

@@ -224,7 +224,11 @@ def check_helper(layout: Layout) -> list[Finding]:
         pid = (layout.state_dir / helper.PID)
         who = pid.read_text().strip() if pid.is_file() else "?"
         return [ok(f"the resident helper is running (pid {who}); it exits by itself when idle")]
-    return [ok("no resident helper running now; the next hook starts one (helper.enabled in lifeguard.json)")]
+    from ..config import load
+
+    if not load(layout).get("helper", {}).get("enabled", True):
+        return [ok("the resident helper is turned off (helper.enabled in lifeguard.json): each hook runs in its own process")]
+    return [ok("no resident helper running now; the next hook starts one")]
 
 
 def find_uv() -> str | None:
