@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "lib"))
 
 from lifeguard import eventlog, reducer  # noqa: E402
 from lifeguard.features import guarded_hooks  # noqa: E402
-from lifeguard.guard import cli, environment, hookinput, outcome, policy, process  # noqa: E402
+from lifeguard.guard import cli, environment, hookinput, outcome, policy, process, workspace  # noqa: E402
 from lifeguard.paths import Layout  # noqa: E402
 
 GUARD = ROOT / "hooks" / "guard.py"
@@ -248,16 +248,56 @@ def test_breaker_skips_a_failing_hook_then_tries_again(home: Path, tmp_path: Pat
     assert [r["outcome"] for r in records(home)] == ["failed"] * 3 + ["skipped", "failed"]
 
 
-def test_breaker_closes_after_a_success() -> None:
-    entry = guarded_hooks.new_entry()
-    state: dict = {"execution": {}}
-    for i, outcome_ in enumerate(["failed", "timeout", "missing", "ok"]):
-        guarded_hooks.apply(state, {"seq": i + 1, "event": "GuardedHook", "hook": "h", "outcome": outcome_,
-                                    "guard": {"t": 100.0 + i, "input": f"i{i}", "threshold": 3, "cooldown": 60}})
-        entry = state["execution"]["guarded_hooks"]["h"]
-        if i == 2:
-            assert policy.breaker_open(entry, 103.0) and not policy.breaker_open(entry, 163.0)
-    assert entry["failures_in_row"] == 0 and not policy.breaker_open(entry, 104.0)
+def test_breaker_closes_after_a_success(home: Path) -> None:
+    layout = Layout(home)
+    args = dict(threshold=3, cooldown=60.0, label="x", event="PreToolUse", session="s1")
+    for i, outcome_ in enumerate(["failed", "timeout", "missing"]):
+        entry = workspace.update(layout, "h", failed=True, outcome=outcome_, code="C", now=100.0 + i, **args)
+    assert policy.breaker_open(entry, 103.0) and not policy.breaker_open(entry, 163.0)
+    assert entry["timeouts"] == 1 and entry["failures_in_row"] == 3
+    assert policy.trips_breaker(entry, True, 3)  # the trial after the cooldown: one failure opens it again
+    closed = workspace.update(layout, "h", failed=False, outcome="ok", code=None, now=170.0, **args)
+    assert closed["failures_in_row"] == 0 and not policy.breaker_open(closed, 171.0)
+    assert workspace.entry(layout, "h")["timeouts"] == 1  # doctor still sees the history
+    assert not workspace.needs_update(closed, False) and workspace.needs_update(closed, True)
+
+
+def test_the_pause_belongs_to_the_workspace(home: Path, tmp_path: Path) -> None:
+    """Three failures in one session pause the hook for every session of the project."""
+    (home / "lifeguard.json").write_text(json.dumps({"guard": {"failure_threshold": 3, "cooldown_seconds": 1.5}}))
+    runs = tmp_path / "runs"
+    args = ["--timeout", "5", "--name", "PreToolUse.flaky-1234abcd", "--", "sh", "-c", f"echo x >> {runs}; exit 1"]
+    for i in range(3):
+        guard(home, args, hook_input(session="first", command=f"c{i}"))
+    for session in ("second", "first"):  # a new session, and the first one resumed
+        skipped = guard(home, args, hook_input(session=session, command="c9"))
+        message = system_message(skipped.stdout)
+        assert skipped.returncode == 0 and "CIRCUIT_OPEN" in message and "paused in this project" in message
+    assert runs.read_text().count("x") == 3  # neither session waited on it again
+    time.sleep(1.6)  # the cooldown ends: the trial run in a third session fails, which pauses it again at once
+    trial = guard(home, args, hook_input(session="third", command="c10"))
+    assert trial.returncode == 1 and b"CIRCUIT_OPEN" in trial.stderr
+    assert guard(home, args, hook_input(session="fourth", command="c11")).returncode == 0  # skipped again
+    assert runs.read_text().count("x") == 4
+
+
+def test_messages_name_the_hook_by_its_command_one_line_each(home: Path) -> None:
+    (home / "lifeguard.json").write_text(json.dumps({"guard": {"failure_threshold": 1}}))
+    args = ["--timeout", "0.5", "--name", "PreToolUse.sleep-7523e32f", "--", "sh", "-c", "sleep   5"]
+    result = guard(home, args, hook_input())
+    message = system_message(result.stdout)
+    assert "7523e32f" not in message and "your PreToolUse hook `sleep 5`" in message
+    lines = message.splitlines()  # the timeout and the pause: two messages, two lines
+    assert len(lines) == 2 and all(line.startswith("lifeguard: ") for line in lines)
+    assert "HOOK_TIMEOUT" in lines[0] and "CIRCUIT_OPEN" in lines[1]
+
+
+def test_labels_are_short_masked_and_cut_at_a_word() -> None:
+    long = ["sh", "-c", "python3 scripts/check_everything.py --with-a-very-long-option --and-another-one --verbose"]
+    text = outcome.label(long)
+    assert text.endswith("...") and len(text) <= outcome.LABEL_CHARS + 3 and text[:-3] in long[2]
+    assert long[2].startswith(text[:-3] + " ")  # cut between words
+    assert "hunter2secretvalue" not in outcome.label(["sh", "-c", "deploy --password hunter2secretvalue"])
 
 
 def test_trips_breaker_only_on_the_threshold_failure() -> None:

@@ -1,12 +1,14 @@
-"""Guard state per guarded hook, folded from "GuardedHook" records (written by hooks/guard.py).
+"""Guard state per guarded hook and session, folded from "GuardedHook" records (written by
+hooks/guard.py): the loop window and when the user was last told. (The breaker is the
+workspace's, not a session's: guard/workspace.py.)
 
 Kept in the session state (`execution.guarded_hooks`) rather than a file of its own: the
 event log is already the durable, locked, crash-safe record of every guarded run, so the
-breaker and the loop window are just a replay of it (`state == replay(log)`), need no second
-lock or file format, and are rebuilt with everything else. The guard reads them lock-free
-from the snapshot before a run and commits one record after it.
+loop window is just a replay of it (`state == replay(log)`), needs no second lock or file
+format, and is rebuilt with everything else. The guard reads it lock-free from the snapshot
+before a run and commits one record after it.
 
-Deterministic from the record alone: times, thresholds and cooldowns travel in the record.
+Deterministic from the record alone: times travel in the record.
 Bounded: a short window of recent inputs per hook, and at most MAX_HOOKS hooks.
 """
 
@@ -15,8 +17,6 @@ from __future__ import annotations
 EVENT = "GuardedHook"
 RECENT_KEEP = 12  # enough for "more than 10 in 5 minutes" and "3 in a row"
 MAX_HOOKS = 32
-FAILURES = frozenset({"failed", "timeout", "missing", "denied"})
-SUCCESSES = frozenset({"ok", "blocked"})
 
 
 def apply(state: dict, record: dict) -> None:
@@ -32,13 +32,6 @@ def apply(state: dict, record: dict) -> None:
         hooks = execution["guarded_hooks"] = {}
     entry = hooks.get(name) if isinstance(hooks.get(name), dict) else new_entry()
     entry["runs"] = int(entry.get("runs") or 0) + 1
-    if outcome in FAILURES:
-        entry["failures_in_row"] = int(entry.get("failures_in_row") or 0) + 1
-        if entry["failures_in_row"] >= int(guard.get("threshold") or 3):
-            entry["open_until"] = t + float(guard.get("cooldown") or 0)
-    elif outcome in SUCCESSES:
-        entry["failures_in_row"] = 0
-        entry["open_until"] = None
     if guard.get("warned"):
         entry["warned_at"] = t
     if guard.get("input"):
@@ -52,4 +45,4 @@ def apply(state: dict, record: dict) -> None:
 
 
 def new_entry() -> dict:
-    return {"runs": 0, "failures_in_row": 0, "open_until": None, "warned_at": None, "recent": [], "last": None}
+    return {"runs": 0, "warned_at": None, "recent": [], "last": None}

@@ -132,17 +132,17 @@ def _main(argv: list[str], hook_file: str) -> int:
         run.record(answer)
     except Backstop:
         if answer is None:
-            answer = guard_answer(outcome.TIMEOUT, "HOOK_TIMEOUT", f"lifeguard: hook {opts.name} overran the guard's own "
+            answer = guard_answer(outcome.TIMEOUT, "HOOK_TIMEOUT", f"lifeguard: {_who(opts)} overran the guard's own "
                                   f"deadline; ended it [HOOK_TIMEOUT]. Fix: make it faster or raise its timeout.", opts.block)
             emit(answer)
     except Exception as exc:  # noqa: BLE001 - a fault in the guard must not break the session
         if answer is None:
             first = str(exc).splitlines()[0][:160] if str(exc) else ""
             answer = guard_answer(outcome.FAILED, "INTERNAL_ERROR", f"lifeguard: guard.py failed ({type(exc).__name__}: "
-                                  f"{first}); the hook {opts.name} was not run [INTERNAL_ERROR].", opts.block)
+                                  f"{first}); {_who(opts)} was not run [INTERNAL_ERROR].", opts.block)
             emit(answer)
         else:
-            _stderr(f"lifeguard: could not record the run of hook {opts.name} ({type(exc).__name__})\n")
+            _stderr(f"lifeguard: could not record the run of {_who(opts)} ({type(exc).__name__})\n")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     return answer.exit_code
@@ -161,11 +161,14 @@ class GuardedRun:
         self.fingerprint = hookinput.fingerprint(self.inp, self.raw)
         self.limits = _limits(self.layout)
         self.now = time.time()
-        self.entry: dict = {}
+        self.who = outcome.describe(opts.command, self.event)
+        self.entry: dict = {}  # this session's memory of the hook (loop window, warnings)
+        self.shared: dict = {}  # the workspace's (breaker): guard/workspace.py
+        self.duration = 0.0
         self.warned = False
 
     def execute(self) -> Answer:
-        from . import ledger
+        from . import ledger, workspace
 
         opts = self.opts
         stack = environment.stack(dict(os.environ))
@@ -176,21 +179,23 @@ class GuardedRun:
             self.entry = ledger.read_entry(self.layout, self.session_id, opts.name)
         except Exception:  # noqa: BLE001 - no memory is better than no hook
             self.entry = {}
-        if policy.breaker_open(self.entry, self.now):
-            left = max(1, round(self.entry["open_until"] - self.now))
-            return self._skip("CIRCUIT_OPEN", f"failed {self.entry.get('failures_in_row')} times in a row; skipped "
-                              f"for another {left}s, then tried again. Run it by hand to see why")
+        self.shared = workspace.entry(self.layout, opts.name)
+        if policy.breaker_open(self.shared, self.now):
+            left = max(1, round(self.shared["open_until"] - self.now))
+            return self._skip("CIRCUIT_OPEN", f"failed {self.shared.get('failures_in_row')} times in a row; paused in "
+                              f"this project for another {left}s, then tried again. Run it by hand to see why")
         reason = policy.loop_reason(self.entry, self.fingerprint, self.now, self.limits)
         if reason:
             return self._skip("HOOK_INFINITE_LOOP", f"looks like a loop ({reason}); skipped this run")
         env = environment.clean_env(dict(os.environ), self.session_id, self._workspace(), opts.name)
         ex = process.run(opts.command, self.raw, opts.timeout, env, float(self.limits["kill_grace_seconds"]))
-        answer = outcome.classify(ex, opts.command, opts.name, opts.timeout, opts.block)
+        answer = outcome.classify(ex, opts.command, self.who, opts.timeout, opts.block)
         self.duration = ex.duration
         failed = answer.outcome in outcome.FAILURES
-        if policy.trips_breaker(self.entry, failed, int(self.limits["failure_threshold"])):
-            note = (f"lifeguard: hook {opts.name} failed {int(self.entry.get('failures_in_row') or 0) + 1} times in a row; "
-                    f"skipping it for {float(self.limits['cooldown_seconds']):g}s, then trying again [CIRCUIT_OPEN].")
+        if policy.trips_breaker(self.shared, failed, int(self.limits["failure_threshold"])):
+            note = (f"lifeguard: {self.who} failed {int(self.shared.get('failures_in_row') or 0) + 1} times in a row; "
+                    f"pausing it in this project for {float(self.limits['cooldown_seconds']):g}s, then trying again "
+                    f"[CIRCUIT_OPEN].")
             answer = _with_note(answer, note)
             self.warned = answer.exit_code == 0 and answer.message is not None  # told in a systemMessage
         return answer
@@ -199,7 +204,7 @@ class GuardedRun:
         opts = self.opts
         verdict = "block" if opts.block else policy.replayed_verdict(self.entry, self.fingerprint, self.event)
         effect = "this call stays blocked, as the hook's last answer was" if verdict == "block" else "the session continues"
-        message = f"lifeguard: hook {opts.name} {why} [{code}]; {effect}."
+        message = f"lifeguard: {self.who} {why} [{code}]; {effect}."
         self.duration = 0.0
         warn = always_warn or policy.should_warn(self.entry, self.now, float(self.limits["warn_interval_seconds"]))
         self.warned = warn
@@ -213,7 +218,7 @@ class GuardedRun:
 
     def record(self, answer: Answer) -> None:
         from ..record import summarize  # summarize scrubs secrets (lifeguard.redact)
-        from . import ledger
+        from . import ledger, workspace
 
         opts = self.opts
         command = " ".join(opts.command[2:3]) if outcome.via_shell(opts.command) else shlex.join(opts.command)
@@ -222,20 +227,31 @@ class GuardedRun:
             "for_event": self.event or None, "for_tool": self.inp.get("tool_name") if isinstance(self.inp.get("tool_name"), str) else None,
             "outcome": answer.outcome, "code": answer.code, "exit": answer.command_exit,
             "duration_ms": round(self.duration * 1000, 1), "timeout_s": opts.timeout, "on_timeout": "block" if opts.block else "allow",
-            "guard": {"t": round(self.now, 3), "input": self.fingerprint, "verdict": answer.verdict,
-                      "threshold": int(self.limits["failure_threshold"]), "cooldown": float(self.limits["cooldown_seconds"]),
-                      "warned": self.warned},
+            "guard": {"t": round(self.now, 3), "input": self.fingerprint, "verdict": answer.verdict, "warned": self.warned},
         }
         if answer.message:
             rec["notices"] = [{"code": answer.code, "kind": "user", "message": summarize(answer.message, 300)}]
         ledger.record(self.layout, self.session_id, rec)
+        failed = answer.outcome in outcome.FAILURES
+        if answer.outcome != outcome.SKIPPED and workspace.needs_update(self.shared, failed):
+            workspace.update(self.layout, opts.name, failed=failed, outcome=answer.outcome, code=answer.code,
+                             threshold=int(self.limits["failure_threshold"]), cooldown=float(self.limits["cooldown_seconds"]),
+                             now=self.now, label=outcome.label(opts.command), event=self.event, session=self.session_id)
+
+
+def _who(opts: Options) -> str:
+    try:
+        return outcome.describe(opts.command)
+    except Exception:  # noqa: BLE001 - only for a message; the internal name will do
+        return f"hook {opts.name}"
 
 
 def _with_note(answer: Answer, note: str) -> Answer:
-    """Add the breaker's warning to an answer: to stderr always, to the systemMessage when the guard owns stdout."""
+    """Add the breaker's warning to an answer, on a line of its own: to stderr always, to the
+    systemMessage when the guard owns stdout."""
     answer.stderr = answer.stderr + (b"" if not answer.stderr or answer.stderr.endswith(b"\n") else b"\n") + note.encode() + b"\n"
     if answer.code and answer.message and answer.exit_code == 0:
-        answer.message = f"{answer.message} {note}"
+        answer.message = f"{answer.message}\n{note}"
         import json
 
         answer.stdout = json.dumps({"systemMessage": answer.message}, ensure_ascii=True).encode() + b"\n"

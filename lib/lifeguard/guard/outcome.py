@@ -34,6 +34,27 @@ class Answer:
     command_exit: int | None = None  # what the command itself exited with, if it did
 
 
+LABEL_CHARS = 60
+
+
+def describe(argv: list[str], event: str = "") -> str:
+    """The hook as the user knows it: "your PreToolUse hook `./check.sh --fast`"."""
+    return f"your {event} hook `{label(argv)}`" if event else f"your hook `{label(argv)}`"
+
+
+def label(argv: list[str]) -> str:
+    """The command as the user wrote it in settings.json, secrets masked, a long one cut at a
+    word. (The guard's `--name` stays an internal key, never shown.)"""
+    from ..record import scrub  # the one redactor every record goes through
+
+    text = " ".join((argv[2] if via_shell(argv) else " ".join(argv)).split())
+    text = scrub(text)
+    if len(text) > LABEL_CHARS:
+        cut = text[:LABEL_CHARS].rsplit(" ", 1)[0]
+        text = (cut if len(cut) > LABEL_CHARS // 2 else text[:LABEL_CHARS]) + "..."
+    return text
+
+
 def via_shell(argv: list[str]) -> bool:
     return len(argv) >= 3 and os.path.basename(argv[0]) in SHELLS and argv[1] == "-c"
 
@@ -62,23 +83,24 @@ def guard_answer(outcome: str, code: str, message: str, block: bool) -> Answer:
     return Answer(outcome, 0, out, (message + "\n").encode(), code, message, "allow")
 
 
-def classify(ex: Execution, argv: list[str], name: str, timeout: float, block: bool) -> Answer:
+def classify(ex: Execution, argv: list[str], who: str, timeout: float, block: bool) -> Answer:
+    """`who`: the hook as the user knows it (`describe`)."""
     if ex.spawn_error is not None:
-        return _spawn_failure(ex.spawn_error, argv, name, block)
+        return _spawn_failure(ex.spawn_error, argv, who, block)
     if ex.timed_out:
         how = "this call is blocked (--on-timeout block)" if block else "the session continues"
-        message = (f"lifeguard: hook {name} did not finish within {timeout:g}s; ended it and everything it "
+        message = (f"lifeguard: {who} did not finish within {timeout:g}s; ended it and everything it "
                    f"started [HOOK_TIMEOUT]; {how}. Fix: make it faster or raise its timeout in .claude/settings.json.")
         return guard_answer(TIMEOUT, "HOOK_TIMEOUT", message, block)
     code = ex.exit_code if ex.exit_code is not None else 1
     if via_shell(argv) and code in (126, 127):
         detail = _first_line(ex.stderr) or argv[2][:120]
         if code == 127:
-            message = (f"lifeguard: hook {name} could not run: command not found ({detail}) [HOOK_DEPENDENCY_MISSING]. "
+            message = (f"lifeguard: {who} could not run: command not found ({detail}) [HOOK_DEPENDENCY_MISSING]. "
                        f"Fix: install it, or correct {SETTINGS_HINT}.")
             answer = guard_answer(MISSING, "HOOK_DEPENDENCY_MISSING", message, block)
         else:
-            message = (f"lifeguard: hook {name} could not run: not executable ({detail}) [HOOK_PERMISSION_DENIED]. "
+            message = (f"lifeguard: {who} could not run: not executable ({detail}) [HOOK_PERMISSION_DENIED]. "
                        f"Fix: chmod +x the script, or run it through its interpreter in {SETTINGS_HINT}.")
             answer = guard_answer(DENIED, "HOOK_PERMISSION_DENIED", message, block)
         answer.command_exit = code
@@ -91,19 +113,19 @@ def classify(ex: Execution, argv: list[str], name: str, timeout: float, block: b
     return Answer(FAILED, code, ex.stdout, ex.stderr, "HOOK_EXECUTION_FAILED", verdict="allow", command_exit=code)
 
 
-def _spawn_failure(exc: OSError, argv: list[str], name: str, block: bool) -> Answer:
+def _spawn_failure(exc: OSError, argv: list[str], who: str, block: bool) -> Answer:
     program = argv[0] if argv else "(no command)"
     if isinstance(exc, PermissionError) or exc.errno == errno.EACCES:
-        message = (f"lifeguard: hook {name} could not run: {program} is not executable [HOOK_PERMISSION_DENIED]. "
+        message = (f"lifeguard: {who} could not run: {program} is not executable [HOOK_PERMISSION_DENIED]. "
                    f"Fix: chmod +x {program}, or run it through its interpreter in {SETTINGS_HINT}.")
         return guard_answer(DENIED, "HOOK_PERMISSION_DENIED", message, block)
     if isinstance(exc, FileNotFoundError) or exc.errno == errno.ENOENT:
         what = (f"{program} exists but its #! interpreter was not found" if os.path.exists(program)
                 else f"{program} was not found")
-        message = (f"lifeguard: hook {name} could not run: {what} [HOOK_DEPENDENCY_MISSING]. "
+        message = (f"lifeguard: {who} could not run: {what} [HOOK_DEPENDENCY_MISSING]. "
                    f"Fix: install it, or correct {SETTINGS_HINT}.")
         return guard_answer(MISSING, "HOOK_DEPENDENCY_MISSING", message, block)
-    message = (f"lifeguard: hook {name} could not run: {program}: {exc.strerror or exc} [HOOK_EXECUTION_FAILED]. "
+    message = (f"lifeguard: {who} could not run: {program}: {exc.strerror or exc} [HOOK_EXECUTION_FAILED]. "
                f"Fix: check {SETTINGS_HINT}.")
     return guard_answer(FAILED, "HOOK_EXECUTION_FAILED", message, block)
 

@@ -1,11 +1,12 @@
-"""When the guard skips a hook instead of running it: pure rules over the hook's guard entry.
+"""When the guard skips a hook instead of running it: pure rules over the hook's entries.
 
-A guard entry (kept in the session state by `features/guarded_hooks.apply`):
-    {"runs": n, "failures_in_row": k, "open_until": epoch or None, "warned_at": epoch or None,
+The session's entry (kept in the session state by `features/guarded_hooks.apply`):
+    {"runs": n, "warned_at": epoch or None,
      "recent": [[epoch, input fingerprint, verdict], ...] (newest last), "last": {...}}
+The workspace's entry (guard/workspace.py): {"failures_in_row": k, "open_until": epoch or None, ...}
 
-- Breaker: `failures_in_row` reaching the threshold opens it until `open_until`; the first run
-  after that is the trial: success closes it, failure opens it again (see the reducer).
+- Breaker (workspace entry): `failures_in_row` reaching the threshold opens it until
+  `open_until`; the first run after that is the trial: success closes it, failure opens it again.
 - Loop: the same input `repeat_limit` times in a row, or more than `max_runs` runs with the
   same input within `window_seconds` (the spec: 3 in a row, more than 10 in 5 minutes).
 - Re-entry: the hook is already running further up this process's ancestry (its name is in
