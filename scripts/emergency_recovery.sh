@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# emergency_recovery.sh WORKSPACE [backup|clean|reset|auto]
+# emergency_recovery.sh [WORKSPACE] [backup|clean|reset|auto]
 #
 # Lifeguard's last-resort recovery, for when its state is so broken that the hooks or
 # state_recovery.py cannot help. Works with bash, tar and python3 (no uv needed).
+# WORKSPACE is a project folder or its .claude folder; without it, the .claude folder this
+# script is installed in (.claude/scripts/), else $CLAUDE_PROJECT_DIR, else the current folder.
 #
 #   backup  a tar.gz of .claude/state (without its backups/ folder), lifeguard.json and
 #           settings.json into .claude/recovery/
@@ -26,11 +28,24 @@ usage() {
 
 case "${1:-}" in
   -h | --help | help) usage; exit 0 ;;
-  "") usage >&2; exit 2 ;;
 esac
 
-WORKSPACE=$1
-MODE=${2:-auto}
+default_workspace() {
+  here=$(cd "$(dirname "$0")" && pwd)
+  case $here in
+    */.claude/scripts) printf '%s\n' "${here%/scripts}" ;;
+    *) printf '%s\n' "${CLAUDE_PROJECT_DIR:-.}" ;;
+  esac
+}
+
+# a lone mode word (and no folder of that name) means: this project, in that mode
+case "${1:-}" in
+  "") WORKSPACE=$(default_workspace); MODE=auto ;;
+  backup | clean | reset | auto)
+    if [ $# -eq 1 ] && [ ! -d "$1" ]; then WORKSPACE=$(default_workspace); MODE=$1
+    else WORKSPACE=$1; MODE=${2:-auto}; fi ;;
+  *) WORKSPACE=$1; MODE=${2:-auto} ;;
+esac
 case "$MODE" in
   backup | clean | reset | auto) ;;
   *) echo "emergency_recovery: unknown mode '$MODE' (use backup, clean, reset or auto)" >&2; exit 2 ;;

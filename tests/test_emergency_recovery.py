@@ -57,7 +57,6 @@ def test_help_and_usage(layout):
     assert os.access(script, os.X_OK)
     proc = subprocess.run([str(script), "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "backup|clean|reset|auto" in proc.stdout and "Nothing is ever deleted" in proc.stdout
-    assert subprocess.run([str(script)], capture_output=True).returncode == 2
     assert run(layout, "explode").returncode == 2
     assert run(layout, "auto", workspace=layout.claude_dir.parent / "missing").returncode == 2
 
@@ -131,3 +130,29 @@ def test_auto_reports_a_broken_layout(layout):
     assert proc.returncode == 1
     assert "PROBLEM:" in proc.stdout and "hooks/lifeguard-run is missing" in proc.stdout
     assert "reinstall with install.sh" in proc.stdout
+
+
+def test_no_argument_works_on_the_project_it_is_installed_in(layout, tmp_path):
+    """Like the other tools: run from anywhere, the installed script works on its own .claude."""
+    script = layout.claude_dir / "scripts" / "emergency_recovery.sh"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("LIFEGUARD_HOME", "CLAUDE_PROJECT_DIR")}
+    for args in ([], ["backup"]):
+        proc = subprocess.run([str(script), *args], capture_output=True, text=True, env=env, cwd=elsewhere, timeout=180)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert f"on {layout.claude_dir}" in proc.stdout.splitlines()[0]
+    assert "== Clean" in subprocess.run([str(script)], capture_output=True, text=True, env=env, cwd=elsewhere,
+                                        timeout=180).stdout  # no mode: auto
+    assert not (elsewhere / ".claude").exists()
+
+
+def test_no_argument_from_a_checkout_works_on_the_current_project(layout):
+    """From the source checkout, the current folder (or $CLAUDE_PROJECT_DIR) is the project."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LIFEGUARD_HOME", "CLAUDE_PROJECT_DIR")}
+    proc = subprocess.run([str(ROOT / "scripts" / "emergency_recovery.sh"), "backup"], capture_output=True, text=True,
+                          env=env, cwd=layout.claude_dir.parent, timeout=180)
+    assert proc.returncode == 0 and f"on {layout.claude_dir}" in proc.stdout, proc.stdout + proc.stderr
+    proc = subprocess.run([str(ROOT / "scripts" / "emergency_recovery.sh"), "backup"], capture_output=True, text=True,
+                          env={**env, "CLAUDE_PROJECT_DIR": str(layout.claude_dir.parent)}, cwd="/", timeout=180)
+    assert proc.returncode == 0 and f"on {layout.claude_dir}" in proc.stdout, proc.stdout + proc.stderr
