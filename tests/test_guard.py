@@ -104,6 +104,31 @@ def test_output_held_by_a_straggler_does_not_hang_the_guard(home: Path) -> None:
     assert records(home)[0]["outcome"] == "timeout"
 
 
+
+def test_a_daemon_that_left_the_group_is_named_not_claimed_ended(home: Path, tmp_path: Path) -> None:
+    # setsid puts the child in a session of its own: the group kill cannot reach it, so the
+    # guard must not say it ended "everything it started"; it says what survived.
+    pidfile = tmp_path / "daemon.pid"
+    script = f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 30' </dev/null >/dev/null 2>&1 & sleep 30"
+    res = guard(home, ["--timeout", "1", "--name", "spawner", "--", "sh", "-c", script], hook_input())
+    daemon = int(pidfile.read_text())
+    try:
+        assert alive(daemon), "the test needs a process that outlived the group kill"
+        message = system_message(res.stdout)
+        assert "everything it started" not in message
+        assert f"{daemon} (sleep)" in message and "still running" in message
+        assert f"{daemon} (sleep)" in res.stderr.decode()
+        [rec] = records(home)
+        assert rec["survivors"] == [{"pid": daemon, "name": "sleep"}]
+    finally:
+        os.kill(daemon, 9)
+
+
+def test_a_timeout_with_nothing_left_still_says_everything_ended(home: Path) -> None:
+    res = guard(home, ["--timeout", "0.5", "--name", "plain", "--", "sleep", "20"], hook_input())
+    assert "ended it and everything it started" in system_message(res.stdout)
+    assert "survivors" not in records(home)[0]
+
 # -- pass-through ---------------------------------------------------------------------
 
 
@@ -124,6 +149,25 @@ def test_large_input_and_output(home: Path) -> None:
     res = guard(home, ["--timeout", "10", "--", "cat"], data)
     assert res.returncode == 0 and res.stdout == data
 
+
+
+def test_output_over_the_cap_is_cut_and_said(home: Path) -> None:
+    cap = process.MAX_OUTPUT_BYTES
+    script = f"head -c {cap + 1000} /dev/zero | tr '\\0' a; echo fine >&2"
+    res = guard(home, ["--timeout", "20", "--name", "chatty", "--", "sh", "-c", script], hook_input())
+    assert res.returncode == 0
+    assert res.stdout == b"a" * cap  # the first 16 MiB pass through unchanged
+    lines = res.stderr.decode().splitlines()
+    assert lines[0] == "fine"  # the hook's own stderr first, untouched
+    assert "`head -c" in lines[1] and "16 MiB" in lines[1] and f"{cap + 1000} bytes" in lines[1]
+    [rec] = records(home)
+    assert rec["outcome"] == "ok" and rec["output_cut"] == {"stdout": cap + 1000}
+
+
+def test_output_under_the_cap_says_nothing(home: Path) -> None:
+    res = guard(home, ["--timeout", "10", "--", "sh", "-c", "head -c 70000 /dev/zero"], hook_input())
+    assert len(res.stdout) == 70000 and res.stderr == b""
+    assert "output_cut" not in records(home)[0]
 
 def test_stdin_that_never_closes_does_not_hang_the_guard(home: Path) -> None:
     full_env = {**os.environ, "LIFEGUARD_HOME": str(home)}

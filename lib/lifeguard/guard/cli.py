@@ -166,6 +166,7 @@ class GuardedRun:
         self.shared: dict = {}  # the workspace's (breaker): guard/workspace.py
         self.duration = 0.0
         self.warned = False
+        self.execution: process.Execution | None = None  # None: skipped, never ran
 
     def execute(self) -> Answer:
         from . import ledger, workspace
@@ -191,6 +192,7 @@ class GuardedRun:
         ex = process.run(opts.command, self.raw, opts.timeout, env, float(self.limits["kill_grace_seconds"]))
         answer = outcome.classify(ex, opts.command, self.who, opts.timeout, opts.block)
         self.duration = ex.duration
+        self.execution = ex
         failed = answer.outcome in outcome.FAILURES
         if policy.trips_breaker(self.shared, failed, int(self.limits["failure_threshold"])):
             note = (f"lifeguard: {self.who} failed {int(self.shared.get('failures_in_row') or 0) + 1} times in a row; "
@@ -229,6 +231,11 @@ class GuardedRun:
             "duration_ms": round(self.duration * 1000, 1), "timeout_s": opts.timeout, "on_timeout": "block" if opts.block else "allow",
             "guard": {"t": round(self.now, 3), "input": self.fingerprint, "verdict": answer.verdict, "warned": self.warned},
         }
+        ex = self.execution
+        if ex is not None and ex.cut():
+            rec["output_cut"] = ex.cut()  # bytes the hook wrote, of which the first 16 MiB were passed on
+        if ex is not None and ex.survivors:
+            rec["survivors"] = [{"pid": pid, "name": summarize(what, 40)} for pid, what in ex.survivors[:20]]
         if answer.message:
             rec["notices"] = [{"code": answer.code, "kind": "user", "message": summarize(answer.message, 300)}]
         ledger.record(self.layout, self.session_id, rec)

@@ -14,7 +14,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from .process import Execution
+from .process import MAX_OUTPUT_BYTES, Execution
 
 OK, BLOCKED, FAILED, TIMEOUT, MISSING, DENIED, SKIPPED = "ok", "blocked", "failed", "timeout", "missing", "denied", "skipped"
 FAILURES = frozenset({FAILED, TIMEOUT, MISSING, DENIED})
@@ -89,9 +89,28 @@ def classify(ex: Execution, argv: list[str], who: str, timeout: float, block: bo
         return _spawn_failure(ex.spawn_error, argv, who, block)
     if ex.timed_out:
         how = "this call is blocked (--on-timeout block)" if block else "the session continues"
-        message = (f"lifeguard: {who} did not finish within {timeout:g}s; ended it and everything it "
-                   f"started [HOOK_TIMEOUT]; {how}. Fix: make it faster or raise its timeout in .claude/settings.json.")
+        if ex.survivors:
+            named = ", ".join(f"{pid} ({what})" for pid, what in ex.survivors[:5])
+            more = f" and {len(ex.survivors) - 5} more" if len(ex.survivors) > 5 else ""
+            ended = (f"ended its process group, but what it started outside that group is still running: "
+                     f"pid {named}{more}")
+        else:
+            ended = "ended it and everything it started"
+        message = (f"lifeguard: {who} did not finish within {timeout:g}s; {ended} [HOOK_TIMEOUT]; {how}. "
+                   f"Fix: make it faster or raise its timeout in .claude/settings.json.")
         return guard_answer(TIMEOUT, "HOOK_TIMEOUT", message, block)
+    answer = _passed_through(ex, argv, who, block)
+    cut = ex.cut()
+    if cut and answer.code not in ("HOOK_DEPENDENCY_MISSING", "HOOK_PERMISSION_DENIED"):
+        said = ", ".join(f"{size} bytes to {stream}" for stream, size in cut.items())
+        note = (f"lifeguard: {who} wrote {said}; Claude Code was given only the first "
+                f"{MAX_OUTPUT_BYTES >> 20} MiB.\n")
+        answer.stderr = answer.stderr + (b"" if answer.stderr.endswith(b"\n") or not answer.stderr else b"\n") + note.encode()
+    return answer
+
+
+def _passed_through(ex: Execution, argv: list[str], who: str, block: bool) -> Answer:
+    """The answer of a command that ran and exited by itself."""
     code = ex.exit_code if ex.exit_code is not None else 1
     if via_shell(argv) and code in (126, 127):
         detail = _first_line(ex.stderr) or argv[2][:120]

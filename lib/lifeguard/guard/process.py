@@ -1,10 +1,13 @@
 """Run one command under a deadline, in a process group of its own, passing bytes through.
 
 The command starts in a new session (so its own process group): at the deadline the whole
-group gets SIGTERM, then SIGKILL after a short grace, so nothing it started lives on (short of
-a process that left the group on purpose with setsid). Its stdout and stderr are captured
-through pipes, so a straggler holding them can never keep Claude Code waiting: the guard
-stops reading at the deadline and exits.
+group gets SIGTERM, then SIGKILL after a short grace, so nothing it started lives on, short of
+a process that left the group on purpose (setsid, a double fork). The guard makes itself the
+"child subreaper" (Linux), so such a process, once orphaned, becomes the guard's child: it is
+named in the answer (`Execution.survivors`), never claimed ended. Its stdout and stderr are
+captured through pipes, so a straggler holding them can never keep Claude Code waiting: the
+guard stops reading at the deadline and exits. Each stream keeps its first 16 MiB; the rest
+is read and dropped, and `Execution.written` says how much there was.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import os
 import selectors
 import signal
 import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024  # per stream; more is read and dropped
 KILL_GRACE = 1.0
@@ -28,11 +32,18 @@ class Execution:
     duration: float = 0.0
     spawn_error: OSError | None = None
     pid: int | None = None
+    written: tuple[int, int] = (0, 0)  # bytes the command wrote to stdout, stderr (kept: at most the cap)
+    survivors: list[tuple[int, str]] = field(default_factory=list)  # (pid, name) alive after the group kill
+
+    def cut(self) -> dict[str, int]:
+        """The streams that went over the cap, with what the command wrote to each."""
+        return {name: size for name, size in zip(("stdout", "stderr"), self.written) if size > MAX_OUTPUT_BYTES}
 
 
 def run(argv: list[str], stdin_data: bytes, timeout: float, env: dict[str, str],
         grace: float = KILL_GRACE) -> Execution:
     started = time.monotonic()
+    _become_subreaper()
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=env, start_new_session=True, close_fds=True)
@@ -40,7 +51,7 @@ def run(argv: list[str], stdin_data: bytes, timeout: float, env: dict[str, str],
         return Execution(spawn_error=exc, duration=time.monotonic() - started)
     try:
         deadline = started + timeout
-        out, err, drained = _pump(proc, stdin_data, deadline)
+        out, err, drained, written = _pump(proc, stdin_data, deadline)
         exit_code = None
         if drained:
             try:
@@ -48,11 +59,13 @@ def run(argv: list[str], stdin_data: bytes, timeout: float, env: dict[str, str],
             except subprocess.TimeoutExpired:
                 pass
         timed_out = exit_code is None
+        survivors = []
         if timed_out:
             end_group(proc, grace)
+            survivors = orphans(proc.pid)
         else:
             exit_code = exit_code if exit_code >= 0 else 128 - exit_code  # killed by a signal: as a shell says it
-        return Execution(exit_code, out, err, timed_out, time.monotonic() - started, None, proc.pid)
+        return Execution(exit_code, out, err, timed_out, time.monotonic() - started, None, proc.pid, written, survivors)
     except BaseException:  # the guard's own deadline fired (or worse): leave nothing behind
         end_group(proc, 0.2)
         raise
@@ -64,8 +77,9 @@ def run(argv: list[str], stdin_data: bytes, timeout: float, env: dict[str, str],
                 pass
 
 
-def _pump(proc: subprocess.Popen, data: bytes, deadline: float) -> tuple[bytes, bytes, bool]:
-    """Feed stdin, collect stdout/stderr until both close or the deadline; (out, err, both closed)."""
+def _pump(proc: subprocess.Popen, data: bytes, deadline: float) -> tuple[bytes, bytes, bool, tuple[int, int]]:
+    """Feed stdin, collect stdout/stderr until both close or the deadline;
+    (out, err, both closed, bytes written to each)."""
     sel = selectors.DefaultSelector()
     buffers: dict[int, list[bytes]] = {}
     sizes: dict[int, int] = {}
@@ -103,12 +117,14 @@ def _pump(proc: subprocess.Popen, data: bytes, deadline: float) -> tuple[bytes, 
                 if not chunk:
                     sel.unregister(fd)
                     readers -= 1
-                elif sizes[fd] < MAX_OUTPUT_BYTES:
-                    buffers[fd].append(chunk[: MAX_OUTPUT_BYTES - sizes[fd]])
+                else:
+                    if sizes[fd] < MAX_OUTPUT_BYTES:
+                        buffers[fd].append(chunk[: MAX_OUTPUT_BYTES - sizes[fd]])
                     sizes[fd] += len(chunk)
     finally:
         sel.close()
-    return b"".join(buffers[proc.stdout.fileno()]), b"".join(buffers[proc.stderr.fileno()]), readers == 0
+    out, err = proc.stdout.fileno(), proc.stderr.fileno()
+    return b"".join(buffers[out]), b"".join(buffers[err]), readers == 0, (sizes[out], sizes[err])
 
 
 def _close_quietly(stream) -> None:
@@ -137,6 +153,73 @@ def end_group(proc: subprocess.Popen, grace: float = KILL_GRACE) -> None:
         pass
 
 
+_subreaper = False
+
+
+def _become_subreaper() -> None:
+    """Linux: orphans of the command (a setsid daemon whose parent died) become our children,
+    so `orphans` can name what outlived the group kill. Elsewhere nothing can name them."""
+    global _subreaper
+    if _subreaper or not sys.platform.startswith("linux"):
+        return
+    _subreaper = True
+    try:
+        import ctypes  # only here: the one way to call prctl from the stdlib
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def orphans(leader: int) -> list[tuple[int, str]]:
+    """(pid, name) of every process still alive under us other than `leader` (the command,
+    ended and reaped): what left the group and, orphaned, came to us, plus its descendants."""
+    table = _process_table()
+    me, found = os.getpid(), []
+    frontier = [pid for pid, (ppid, _, _, _) in table.items() if ppid == me and pid != leader]
+    while frontier:
+        pid = frontier.pop()
+        ppid, _, state, name = table[pid]
+        if state in ("Z", "X"):
+            if ppid == me:
+                _reap(pid)
+            continue
+        found.append((pid, name))
+        frontier.extend(child for child, (parent, _, _, _) in table.items() if parent == pid)
+    return sorted(found)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _process_table() -> dict[int, tuple[int, int, str, str]]:
+    """pid -> (ppid, pgid, state, name) from /proc; empty where there is no /proc."""
+    table = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return table
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        name = stat[stat.find(b"(") + 1: stat.rfind(b")")].decode("utf-8", "replace")
+        fields = stat[stat.rfind(b")") + 2:].split()  # after "(comm)", which may hold spaces
+        try:
+            table[int(entry)] = (int(fields[1]), int(fields[2]), fields[0].decode(), name)
+        except (IndexError, ValueError):
+            continue
+    return table
+
+
 def _signal_group(pgid: int, sig: int) -> bool:
     """Send `sig` to the group; False when the group has no process left."""
     try:
@@ -152,22 +235,4 @@ def group_alive(pgid: int) -> bool:
     """Whether any process of the group still runs (zombies waiting to be reaped don't count)."""
     if not os.path.isdir("/proc/self"):
         return _signal_group(pgid, 0)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            found = _pgid_and_state(entry)
-            if found and found[0] == pgid and found[1] not in ("Z", "X"):
-                return True
-    return False
-
-
-def _pgid_and_state(pid: str) -> tuple[int, str] | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(b")") + 2:].split()  # after "(comm)", which may hold spaces
-    try:
-        return int(fields[2]), fields[0].decode()
-    except (IndexError, ValueError):
-        return None
+    return any(group == pgid and state not in ("Z", "X") for _, group, state, _ in _process_table().values())
