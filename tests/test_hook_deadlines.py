@@ -172,3 +172,24 @@ def test_uv_error_exit_2_does_not_block(installed: Path, tmp_path: Path) -> None
     res, _ = wrapper(installed, path, tmp_path)
     assert res.returncode == 0  # uv's own exit 2 would otherwise read as "block the tool call"
     assert "could not start (uv exit 2)" in json.loads(res.stdout)["systemMessage"]
+
+
+@pytest.mark.parametrize("signal_name, code", [("KILL", 137), ("TERM", 143)])
+def test_a_hook_killed_early_is_not_called_a_timeout(installed: Path, tmp_path: Path, signal_name: str,
+                                                      code: int) -> None:
+    # uv (or the hook under it) is killed by someone else 0.4 s in (out of memory, a stray kill):
+    # the message must say that, not blame uv for a 9 s limit it never reached.
+    path = fake_uv(tmp_path, f"sleep 0.4; kill -{signal_name} $$")
+    res, elapsed = wrapper(installed, path, tmp_path, limit=10)
+    assert res.returncode == 0 and elapsed < 5
+    message = json.loads(res.stdout)["systemMessage"]
+    assert "within 9s" not in message and "uv slow" not in message and "could not start" not in message
+    assert f"killed by signal {signal_name}" in message and "not by lifeguard's limit" in message
+    seconds = float(message.split(" after ")[1].split("s")[0])
+    assert 0.3 <= seconds < elapsed + 0.1  # how long it really ran
+
+
+def test_a_real_timeout_is_still_called_one(installed: Path, tmp_path: Path) -> None:
+    path = fake_uv(tmp_path, "trap '' TERM; sleep 30")  # ignores TERM: ended by the KILL after the grace
+    res, _ = wrapper(installed, path, tmp_path, limit=3)
+    assert "did not finish within 2s" in json.loads(res.stdout)["systemMessage"]
