@@ -236,6 +236,40 @@ def test_symlink_at_a_destination_refused(tmp_path):
     assert snapshot(tmp_path) == before
 
 
+
+@pytest.mark.parametrize("where, args", [("settings.json", []), ("settings.local.json", ["--guard-existing"]),
+                                         ("state", []), ("lifeguard.json", [])])
+def test_a_symlink_where_install_writes_stops_it_before_any_change(tmp_path, capsys, where, args):
+    # install writes settings.json (and, guarding, settings.local.json), the default
+    # lifeguard.json and the state folder; a link at any of these is found before the first
+    # file is copied, not after (it used to exit 1 with the code already installed).
+    claude = tmp_path / ".claude"
+    claude.mkdir()
+    (claude / "settings.json").write_text(json.dumps(USER_SETTINGS))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "target.json").write_text("{}")
+    link = claude / where
+    if link.exists():
+        link.unlink()
+    link.symlink_to(elsewhere if where == "state" else elsewhere / "missing.json" if where == "lifeguard.json"
+                    else elsewhere / "target.json")
+    before = snapshot(tmp_path)
+    assert installer.main(["--no-warm", *args, str(tmp_path)]) == 1
+    assert snapshot(tmp_path) == before
+    err = capsys.readouterr().err
+    assert f".claude/{where}" in err and "symlink" in err and "Nothing was changed" in err
+
+
+def test_uninstall_checks_both_settings_files_for_links_before_changing_either(tmp_path, capsys):
+    install(tmp_path)
+    claude = tmp_path / ".claude"
+    (tmp_path / "mine.json").write_text("{}")
+    (claude / "settings.local.json").symlink_to(tmp_path / "mine.json")
+    before = snapshot(tmp_path)
+    assert installer.main(["--uninstall", str(tmp_path)]) == 1
+    assert snapshot(tmp_path) == before and "settings.local.json" in capsys.readouterr().err
+
 def test_install_sh_end_to_end(tmp_path):
     """The shell entry point, as the README runs it (uv runs the installer)."""
     target = with_user_settings(tmp_path)

@@ -29,6 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 MARKER = "/.claude/hooks/lifeguard-run "
 MANIFEST = Path("lib/lifeguard/MANIFEST.json")
 SETTINGS_BACKUPS_KEPT = 10
+UV_PATH_FILE = "hooks/uv.path"
+GUARDED_SETTINGS = ("settings.json", "settings.local.json")  # the shared settings and the personal ones
 
 # event, script, timeout (s), takes a tool matcher
 HOOKS = [
@@ -185,9 +187,26 @@ def read_manifest(claude: Path) -> dict:
         return {"files": {}}
 
 
-def install(target: Path, warm: bool = True) -> int:
+# What install writes besides the code (whose destinations the conflict check covers); with
+# --guard-existing also GUARDED_SETTINGS.
+WRITTEN = ("settings.json", "lifeguard.json", "state", "state/backups", "state/backups/settings", UV_PATH_FILE,
+           str(MANIFEST))
+
+
+def refuse_links(claude: Path, names: tuple[str, ...]) -> None:
+    """Stop before any change when a path install would write is a symlink: it would either
+    write through it (into someone else's file) or fail halfway, with the code already copied."""
+    links = [name for name in names if (claude / name).is_symlink()]
+    if links:
+        where = ", ".join(f".claude/{name} -> {os.readlink(claude / name)}" for name in links)
+        raise InstallError(f"{where}: lifeguard writes there and never through a symlink. Replace the link with "
+                           "the file (or folder) itself and run install.sh again. Nothing was changed.")
+
+
+def install(target: Path, warm: bool = True, guarding: bool = False) -> int:
     claude = target / ".claude"
     settings_path = claude / "settings.json"
+    refuse_links(claude, WRITTEN + (GUARDED_SETTINGS if guarding else ()))
     before = read_settings(settings_path)  # refuses a broken settings.json before any change
     old = read_manifest(claude)["files"]
     plan = source_files()
@@ -243,8 +262,6 @@ def install(target: Path, warm: bool = True) -> int:
     say(f"installed lifeguard {VERSION} into {claude}")
     return 0
 
-
-UV_PATH_FILE = "hooks/uv.path"
 
 
 def resolved_uv() -> str | None:
@@ -329,8 +346,6 @@ def guard_existing(target: Path, override: float | None = None) -> int:
     return 0
 
 
-GUARDED_SETTINGS = ("settings.json", "settings.local.json")
-
 
 def unguarded(settings: dict) -> dict:
     """settings with every guarded hook command back in its original form."""
@@ -347,6 +362,7 @@ def unguarded(settings: dict) -> dict:
 def uninstall(target: Path) -> int:
     claude = target / ".claude"
     settings_path = claude / "settings.json"
+    refuse_links(claude, GUARDED_SETTINGS + ("state", "state/backups", "state/backups/settings"))
     before = read_settings(settings_path)
     local = claude / "settings.local.json"
     before_local = read_settings(local) if local.exists() else None  # both read before any change
@@ -407,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.uninstall:
             return uninstall(target)
-        code = install(target, warm=not args.no_warm)
+        code = install(target, warm=not args.no_warm, guarding=args.guard_existing)
         return guard_existing(target, args.guard_timeout) if args.guard_existing and code == 0 else code
     except InstallError as exc:
         print(f"lifeguard: {exc}", file=sys.stderr)
