@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -307,3 +308,66 @@ def test_install_records_the_uv_binary_and_the_wrapper_uses_it(tmp_path):
     assert (ws / ".claude" / "state" / "events-uvpath.jsonl").exists()
     installer.uninstall(ws)
     assert not (ws / ".claude" / "hooks" / "uv.path").exists()
+
+
+def pep723_dependencies(path: Path) -> list[str]:
+    import re
+    import tomllib
+
+    block = re.search(r"^# /// script\n((?:#.*\n)+?)# ///$", path.read_text(), re.M)
+    assert block, f"{path} has no PEP 723 header"
+    meta = tomllib.loads("".join(line[2:] + "\n" for line in block.group(1).splitlines()))
+    return meta["dependencies"]
+
+
+def test_every_hook_pins_the_same_packages_and_the_shared_environment_has_them_all():
+    """One environment serves every hook only while they all pin the same packages; the recovery
+    tools' script, whose environment it is, pins those plus its own."""
+    hooks = sorted((REPO / "hooks").glob("*.py"))
+    assert len(hooks) >= 11
+    pinned = sorted(pep723_dependencies(hooks[0]))
+    assert any(dep.startswith("pydantic==") for dep in pinned)
+    for hook in hooks:
+        assert sorted(pep723_dependencies(hook)) == pinned, hook.name
+    assert set(pinned) <= set(pep723_dependencies(REPO / installer.ENV_SCRIPT))
+
+
+def test_hooks_share_one_prepared_environment(tmp_path):
+    """A warm install builds one uv environment, records its Python, and lifeguard-run (and
+    guard-run) run every hook in it rather than one environment per hook script."""
+    if not installer.resolved_uv():
+        pytest.skip("no uv binary here")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    assert installer.install(ws, warm=True) == 0
+    claude = ws / ".claude"
+    python = (claude / installer.PYTHON_PATH_FILE).read_text().strip()
+    assert os.access(python, os.X_OK)
+    assert installer.PYTHON_PATH_FILE in json.loads((claude / installer.MANIFEST).read_text())["files"]
+    env_dir = str(Path(python).parent.parent)
+    # the library's bytecode is there for that interpreter (compiled once, at install)
+    import importlib.util
+    tag = subprocess.run([python, "-c", "import sys; print(sys.implementation.cache_tag)"], capture_output=True,
+                         text=True).stdout.strip()
+    assert Path(importlib.util.cache_from_source(str(claude / "lib/lifeguard/runner.py"))).name.startswith("runner." + tag)
+    # a probe hook with the hooks' header, run the way settings.json runs hooks: which environment?
+    header = (claude / "hooks" / "stop.py").read_text().split("# ///\n", 1)[0] + "# ///\n"
+    (claude / "hooks" / "probe.py").write_text(header + "import sys\nprint(sys.prefix)\n")
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    proc = subprocess.run([str(claude / "hooks" / "lifeguard-run"), "probe", "10"], capture_output=True, text=True,
+                          env=env, stdin=subprocess.DEVNULL, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == env_dir, proc.stderr
+    proc = subprocess.run([str(claude / "hooks" / "guard-run"), "--timeout", "10", "--", "sh", "-c", "echo $VIRTUAL_ENV"],
+                          capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=60)
+    assert proc.returncode == 0, proc.stderr  # the guard ran (in that environment) and gave the hook its own
+    assert proc.stdout.strip() == "", proc.stdout
+    # `uv cache clean` removes the environment: the next hook builds it again, at the same place
+    shutil.rmtree(env_dir)
+    proc = subprocess.run([str(claude / "hooks" / "lifeguard-run"), "probe", "30"], capture_output=True, text=True,
+                          env=env, stdin=subprocess.DEVNULL, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == env_dir, proc.stderr
+    # installing again changes nothing
+    before = snapshot(ws)
+    assert installer.install(ws, warm=True) == 0
+    assert {k: v for k, v in snapshot(ws).items() if "__pycache__" not in k} == {
+        k: v for k, v in before.items() if "__pycache__" not in k}

@@ -30,6 +30,7 @@ MARKER = "/.claude/hooks/lifeguard-run "
 MANIFEST = Path("lib/lifeguard/MANIFEST.json")
 SETTINGS_BACKUPS_KEPT = 10
 UV_PATH_FILE = "hooks/uv.path"
+PYTHON_PATH_FILE = "hooks/python.path"  # the Python of the hooks' shared uv environment
 GUARDED_SETTINGS = ("settings.json", "settings.local.json")  # the shared settings and the personal ones
 
 # event, script, timeout (s), takes a tool matcher
@@ -235,10 +236,10 @@ def install(target: Path, warm: bool = True, guarding: bool = False) -> int:
         written[rel] = digest(data)
     uv_path = resolved_uv()
     if uv_path:  # the hooks run uv from here: no PATH search, no shim (pyenv's costs ~100 ms a call)
-        rel, data = UV_PATH_FILE, (uv_path + "\n").encode()
-        if not (claude / rel).exists() or (claude / rel).read_bytes() != data:
-            _write_public(claude / rel, data)
-        written[rel] = digest(data)
+        _generate(claude, UV_PATH_FILE, uv_path, written)
+    python = prepare_environment(claude, uv_path or shutil.which("uv")) if warm else recorded_python(claude)
+    if python:
+        _generate(claude, PYTHON_PATH_FILE, python, written)
     for rel, sha in old.items():  # files an older version installed that this one doesn't
         if rel not in written:
             _remove_if_unchanged(claude / rel, sha)
@@ -256,12 +257,9 @@ def install(target: Path, warm: bool = True, guarding: bool = False) -> int:
     changed = write_settings(claude, before, with_ours(before))
     say(("merged lifeguard's hooks into" if changed else "hooks already present in") + " .claude/settings.json")
     fsutil.ensure_private_dir(claude / "state")
-    precompile(claude, sys.executable)
-    if warm:
-        warm_cache(claude)
+    precompile(claude, python or sys.executable)  # once, for the interpreter the hooks run on
     say(f"installed lifeguard {VERSION} into {claude}")
     return 0
-
 
 
 def resolved_uv() -> str | None:
@@ -272,6 +270,23 @@ def resolved_uv() -> str | None:
                 if f.read(2) != b"#!":  # a wrapper script such as a pyenv shim is not the binary
                     return os.path.abspath(candidate)
     return None
+
+
+def _generate(claude: Path, rel: str, line: str, written: dict[str, str]) -> None:
+    """A one-line file install.sh writes (not copied from the checkout), listed in the manifest."""
+    data = (line + "\n").encode()
+    if not (claude / rel).exists() or (claude / rel).read_bytes() != data:
+        _write_public(claude / rel, data)
+    written[rel] = digest(data)
+
+
+def recorded_python(claude: Path) -> str | None:
+    """The hooks' environment's Python that an earlier install recorded, if it is still there."""
+    try:
+        python = (claude / PYTHON_PATH_FILE).read_text().strip()
+    except OSError:
+        return None
+    return python if python and os.access(python, os.X_OK) else None
 
 
 def _remove_if_unchanged(path: Path, sha: str) -> bool:
@@ -300,31 +315,32 @@ def precompile(claude: Path, python: str) -> None:
         pass  # only an optimisation
 
 
-def warm_cache(claude: Path) -> None:
-    """Build each hook's uv environment now, so the first tool call downloads nothing."""
-    uv = shutil.which("uv") or next(
-        (str(p) for p in (Path.home() / ".local/bin/uv", Path.home() / ".cargo/bin/uv") if p.exists()), None
-    )
+ENV_SCRIPT = "scripts/state_recovery.py"  # its dependencies are every hook's, plus the tools' own
+
+
+def prepare_environment(claude: Path, uv: str | None) -> str | None:
+    """Build the one uv environment all hooks (and the recovery tools) run in; record its Python.
+
+    Every hook pins the same packages, so one environment serves them all: lifeguard-run points
+    `uv run --active` at it (VIRTUAL_ENV), instead of uv building one per hook script. It is the
+    script environment uv keeps for ENV_SCRIPT (in uv's cache; `uv cache clean` removes it and the
+    next hook builds it again at the same place). Returns its Python, or None when uv could not
+    build it (the hooks then each get their own environment on first use, as uv does by default).
+    """
     if not uv:
-        say("uv not found; skipped warming its cache")
-        return
-    scripts = sorted((claude / "hooks").glob("*.py"))
-    scripts += sorted((claude / "scripts").glob("*.py"))
-    ours = set(read_manifest(claude)["files"])
-    scripts = [s for s in scripts if str(s.relative_to(claude)) in ours]
-    for i, script in enumerate(scripts, 1):
-        print(f"lifeguard: preparing hook environments {i}/{len(scripts)}: {script.name}", flush=True)
-        proc = subprocess.run([uv, "sync", "-q", "--script", str(script)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            say(f"could not prepare {script.name} (uv: {proc.stderr.strip().splitlines()[-1:]}); "
-                "it will be prepared on first use")
-    pythons = set()
-    for script in scripts:  # the bytecode for the interpreters the hooks will really run on
-        proc = subprocess.run([uv, "python", "find", "--script", str(script)], capture_output=True, text=True)
-        if proc.returncode == 0 and proc.stdout.strip():
-            pythons.add(proc.stdout.strip())
-    for python in sorted(pythons):
-        precompile(claude, python)
+        say("uv not found; skipped preparing the hooks' environment")
+        return None
+    script = str(claude / ENV_SCRIPT)
+    say("preparing the hooks' environment (one for all hooks; uv's cache makes this quick)")
+    proc = subprocess.run([uv, "sync", "-q", "--script", script], capture_output=True, text=True)
+    if proc.returncode == 0:
+        proc = subprocess.run([uv, "python", "find", "--script", script], capture_output=True, text=True)
+    python = proc.stdout.strip() if proc.returncode == 0 else ""
+    if not python or not os.access(python, os.X_OK):
+        say(f"could not prepare the hooks' environment (uv: {proc.stderr.strip().splitlines()[-1:]}); "
+            "each hook prepares its own on first use")
+        return None
+    return python
 
 
 # -- the user's hooks, guarded (install.sh --guard-existing) ----------------------------------
