@@ -263,13 +263,13 @@ def test_what_uv_run_added_is_taken_back() -> None:
     prefix = "/cache/uv/env-x"
     base = {"VIRTUAL_ENV": prefix, "PATH": f"{prefix}/bin:/usr/bin", "UV_RUN_RECURSION_DEPTH": "1", "UV": "/x/uv"}
     env = dict(base)
-    environment._undo_uv_run(env, prefix)
+    environment.undo_uv_run(env, prefix)
     assert env == {"PATH": "/usr/bin"}
     nested = dict(base, UV_RUN_RECURSION_DEPTH="2")
-    environment._undo_uv_run(nested, prefix)
+    environment.undo_uv_run(nested, prefix)
     assert nested["UV_RUN_RECURSION_DEPTH"] == "1" and nested["UV"] == "/x/uv"
     other = {"VIRTUAL_ENV": "/users/own/venv", "PATH": "/users/own/venv/bin:/usr/bin"}
-    environment._undo_uv_run(other, prefix)
+    environment.undo_uv_run(other, prefix)
     assert other == {"VIRTUAL_ENV": "/users/own/venv", "PATH": "/users/own/venv/bin:/usr/bin"}
 
 

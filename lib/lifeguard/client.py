@@ -39,6 +39,10 @@ DEFAULT_TIMEOUT = 10.0  # seconds; what install.sh writes for the hot hooks
 
 def run_hook(event: str, hook_file: str) -> int:
     """Run one hook invocation, through the helper when one is up; returns the exit code."""
+    from .switch import env_disabled
+
+    if env_disabled() and event != "SessionStart":  # SessionStart goes on to say lifeguard is off
+        return 0
     claude = installed_claude_dir(hook_file)
     if claude is not None and os.environ.get("LIFEGUARD_HELPER", "1") != "0":
         code = _via_helper(claude, event, hook_file)
@@ -156,8 +160,10 @@ def _maybe_start_helper(claude: str) -> None:
     from .config import load
     from .paths import Layout
 
+    from .switch import off_reason
+
     layout = Layout(claude)
-    if not load(layout).get("helper", {}).get("enabled", True):
+    if off_reason(claude) is not None or not load(layout).get("helper", {}).get("enabled", True):
         return
     marker = os.path.join(claude, "state", STARTED)
     try:

@@ -18,6 +18,8 @@ from . import fsutil
 from .paths import Layout
 
 DEFAULTS: dict = {
+    # false: every lifeguard hook of this workspace is a quiet no-op (switch.py; `state_recovery.py off`)
+    "enabled": True,
     "locks": {"timeout_seconds": 2.0},
     # The resident helper (helper.py): a warm process per installed .claude/ that runs hooks in
     # forked workers, several times faster than a cold start. It exits after idle_minutes
@@ -143,6 +145,23 @@ class Config(dict):
 
 
 def load(layout: Layout) -> Config:
+    """The effective settings, with the features LIFEGUARD_SKIP names turned off."""
+    return _skip_features(_load(layout))
+
+
+def _skip_features(config: Config) -> Config:
+    from .switch import SKIP_ENV, SKIPPABLE, skipped
+
+    names, unknown = skipped()
+    for name in names:
+        config[name] = {**config[name], "enabled": False}
+    for name in unknown:
+        config.problems.append(f"{SKIP_ENV}: {name!r} is not a feature that can be turned off "
+                               f"({', '.join(SKIPPABLE)}); ignored")
+    return config
+
+
+def _load(layout: Layout) -> Config:
     try:
         st = os.stat(layout.config_file)
         raw = fsutil.read_bytes_nofollow(layout.config_file, 1 << 20)

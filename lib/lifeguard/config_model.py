@@ -163,6 +163,7 @@ class Redaction(_Section):
 
 
 class LifeguardConfig(_Section):
+    enabled: bool
     locks: Locks
     helper: Helper
     redaction: Redaction

@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 
-from . import protocol
+from . import protocol, switch
 from .client import DEFAULT_TIMEOUT, settings_timeout as _settings_timeout  # noqa: F401 - DEFAULT_TIMEOUT re-exported
 from .paths import Layout, find_claude_dir
 
@@ -61,6 +61,9 @@ def _disarm() -> None:
 def run(event: str, hook_file: str, handler=None) -> int:
     """Run one hook invocation; returns the exit code (always 0)."""
     started = time.monotonic()
+    off = _off_notice(event, hook_file)
+    if off is not None:
+        return off
     out: dict = {}
     inp: dict = {}
     layout: Layout | None = None
@@ -79,13 +82,28 @@ def run(event: str, hook_file: str, handler=None) -> int:
         _disarm()
         out = {}
         _fail_open(event, inp, layout, hook_file, exc, time.monotonic() - started)
+    _print(out if isinstance(out, dict) else {})
+    sys.unraisablehook = previous_hook
+    return 0
+
+
+def _off_notice(event: str, hook_file: str) -> int | None:
+    """When lifeguard is off (switch.py): exit 0 having written nothing; at SessionStart one line
+    tells the user it is off and how to turn it on. None when lifeguard is on."""
+    reason = switch.off_reason(find_claude_dir(hook_file))
+    if reason is None:
+        return None
+    if event == "SessionStart":
+        _print({"systemMessage": switch.off_message(reason)})
+    return 0
+
+
+def _print(out: dict) -> None:
     try:
-        sys.stdout.write(protocol.dumps(out if isinstance(out, dict) else {}))
+        sys.stdout.write(protocol.dumps(out))
         sys.stdout.flush()
     except (OSError, ValueError):
         pass  # Claude Code went away; nothing to tell
-    sys.unraisablehook = previous_hook
-    return 0
 
 
 def fail_open(event: str, hook_file: str, exc: BaseException) -> None:

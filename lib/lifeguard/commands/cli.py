@@ -71,6 +71,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="skip running the hooks")
     p.add_argument("--json", action="store_true", help="machine-readable findings")
 
+    verbs.add_parser("off", help="turn lifeguard off in this project (every hook a quiet no-op)",
+                     description='Write "enabled": false into .claude/lifeguard.json: every lifeguard hook of this '
+                                 "project then does nothing (exit 0, no output, nothing written). Guarded hooks of "
+                                 "yours run as they would unguarded. For every project at once, set LIFEGUARD_DISABLE=1 "
+                                 "in Claude Code's environment.")
+    verbs.add_parser("on", help="turn lifeguard back on in this project",
+                     description='Write "enabled": true into .claude/lifeguard.json.')
+
     p = verbs.add_parser("incidents", help="what lifeguard did (loops stopped, repairs, timeouts, faults), newest first",
                          description="Incidents from the event logs and faults.jsonl, newest first.")
     p.add_argument("--session", metavar="ID", help="only this session")
@@ -92,7 +100,7 @@ def main(argv: list[str] | None = None, script: str | None = None, ui: UI | None
     layout = Layout(claude)
     tool_path = claude / "scripts" / "state_recovery.py"
     args.tool = "uv run --script " + shlex.quote(str(tool_path))
-    from . import analyze, backup, doctor, incidents, repair
+    from . import analyze, backup, doctor, incidents, onoff, repair
 
     verbs = {
         "analyze": analyze.run,
@@ -102,6 +110,8 @@ def main(argv: list[str] | None = None, script: str | None = None, ui: UI | None
         "repair": repair.run,
         "doctor": doctor.run,
         "incidents": incidents.run,
+        "off": onoff.run_off,
+        "on": onoff.run_on,
     }
     try:
         return verbs[args.verb](args, layout, ui)

@@ -156,6 +156,24 @@ def check_timeout(label: str, timeout: object, budget_arg: str | None) -> list[F
 # -- files, config, state ------------------------------------------------------------------
 
 
+def check_switch(layout: Layout) -> list[Finding]:
+    """Whether lifeguard is on (switch.py): off is not broken, but nothing is guarded meanwhile."""
+    from .. import switch
+
+    reason = switch.off_reason(layout.claude_dir)
+    if reason is not None:
+        how = f"unset {switch.DISABLE_ENV}" if reason.startswith(switch.DISABLE_ENV) else "run: .claude/lifeguard on"
+        return [warn(f"lifeguard is OFF in this project ({reason}): no hook records or checks anything", how)]
+    names, unknown = switch.skipped()
+    findings = []
+    if names:
+        findings.append(warn(f"turned off by {switch.SKIP_ENV}: {', '.join(names)}", f"unset {switch.SKIP_ENV} to turn them back on"))
+    if unknown:
+        findings.append(warn(f"{switch.SKIP_ENV} names no such feature: {', '.join(unknown)}",
+                             f"use some of: {', '.join(switch.SKIPPABLE)}"))
+    return findings or [ok("lifeguard is on")]
+
+
 def check_manifest(layout: Layout) -> list[Finding]:
     path = layout.claude_dir / installer.MANIFEST
     try:
@@ -367,6 +385,7 @@ def _last_line(data: bytes) -> str:
 
 def diagnose(layout: Layout, ui, live: bool = True) -> list[tuple[str, Finding]]:
     sections = [
+        ("on/off", lambda: check_switch(layout)),
         ("settings.json", lambda: check_settings(layout)),
         ("installed files", lambda: check_manifest(layout)),
         ("config", lambda: check_config(layout)),

@@ -126,6 +126,8 @@ def _main(argv: list[str], hook_file: str) -> int:
     signal.setitimer(signal.ITIMER_REAL, STDIN_SECONDS + opts.timeout + BACKSTOP_EXTRA)
     answer: Answer | None = None
     try:
+        if _lifeguard_off(hook_file):
+            return _unguarded(opts)
         run = GuardedRun(opts, hook_file)
         answer = run.execute()
         emit(answer)
@@ -146,6 +148,27 @@ def _main(argv: list[str], hook_file: str) -> int:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     return answer.exit_code
+
+
+def _lifeguard_off(hook_file: str) -> bool:
+    from ..paths import find_claude_dir
+    from ..switch import off_reason
+
+    return off_reason(find_claude_dir(hook_file)) is not None
+
+
+def _unguarded(opts: Options) -> int:
+    """Lifeguard is off (switch.py): the command runs as it would unguarded, its answer passed
+    through, nothing recorded or added. Only the deadline stays (exit 124, as `timeout` says)."""
+    raw = hookinput.read_bounded(0, seconds=min(STDIN_SECONDS, opts.timeout))
+    env = {k: v for k, v in os.environ.items() if k != "LIFEGUARD_BLOCK_STATUS"}
+    environment.undo_uv_run(env)
+    ex = process.run(opts.command, raw, opts.timeout, env)
+    if ex.spawn_error is not None:
+        _stderr(f"{opts.command[0]}: {ex.spawn_error.strerror or ex.spawn_error}\n")
+        return 127
+    emit(Answer(outcome.OK, 0, ex.stdout, ex.stderr))
+    return 124 if ex.timed_out else int(ex.exit_code or 0)
 
 
 class GuardedRun:

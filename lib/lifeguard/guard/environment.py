@@ -22,7 +22,7 @@ STACK_VAR = "LIFEGUARD_GUARD_STACK"  # names of the guarded hooks this process r
 def clean_env(base: dict[str, str], session_id: str, workspace: str, name: str) -> dict[str, str]:
     env = {k: v for k, v in base.items() if k not in INJECTION_VARS}
     env.pop("LIFEGUARD_BLOCK_STATUS", None)  # meant for hooks/guard-run, not the user's command
-    _undo_uv_run(env)
+    undo_uv_run(env)
     env["LIFEGUARD_SESSION_ID"] = session_id
     env["LIFEGUARD_WORKSPACE"] = workspace
     env["LIFEGUARD_HOOK_NAME"] = name
@@ -34,7 +34,7 @@ def stack(env: dict[str, str]) -> list[str]:
     return [part for part in env.get(STACK_VAR, "").split(":") if part]
 
 
-def _undo_uv_run(env: dict[str, str], prefix: str = sys.prefix) -> None:
+def undo_uv_run(env: dict[str, str], prefix: str = sys.prefix) -> None:
     """Take back what `uv run --script guard.py` set for the guard, so the user's hook sees
     the `python3`, PATH and VIRTUAL_ENV it would have seen unguarded."""
     if env.get("VIRTUAL_ENV") != prefix:
