@@ -54,10 +54,12 @@ def tree(folder: Path) -> dict[str, bytes]:
     return out
 
 
-def run_tool(layout: Layout, *args: str, stdin=subprocess.DEVNULL, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_tool(layout: Layout, *args: str, stdin=subprocess.DEVNULL, timeout: float = 120,
+             env_extra: dict | None = None) -> subprocess.CompletedProcess:
     """The installed state_recovery.py under this interpreter (plain output: no rich here)."""
     script = layout.claude_dir / "scripts" / "state_recovery.py"
     env = {k: v for k, v in os.environ.items() if k not in ("LIFEGUARD_HOME", "CLAUDE_PROJECT_DIR")}
+    env.update(env_extra or {})
     return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
                           stdin=stdin, env=env, timeout=timeout)
 

@@ -81,8 +81,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("incidents", help="what lifeguard did (loops stopped, repairs, timeouts, faults), newest first",
                          description="Incidents from the event logs and faults.jsonl, newest first.")
-    p.add_argument("--session", metavar="ID", help="only this session")
-    p.add_argument("--limit", type=int, default=50, help="show at most this many (0: all; default 50)")
+    p.add_argument("--session", metavar="ID", help="only this session (its id, or its first characters)")
+    p.add_argument("--limit", type=int, default=50, help="show at most this many, repeats grouped (0: all; default 50)")
     p.add_argument("--json", action="store_true", help="machine-readable list")
     return top
 

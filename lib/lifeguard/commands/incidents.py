@@ -3,44 +3,124 @@
 Sources: every event log's records that carry notices (loops stopped, repairs, denials...)
 or a fault, and `state/faults.jsonl` (failed-open invocations, including those that could
 not reach a session's log, such as timeouts). A fault recorded in both is shown once.
+
+On screen each incident is a header line (how long ago, the session's short id, the code,
+the event, "x3" for repeats of the same thing in the same session) and its message wrapped
+between words to the terminal's width (80, 100, ... columns; `COLUMNS` is honoured).
+`--session` takes an id or its first characters. `--json` lists every incident in full.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import textwrap
+import time
+from datetime import datetime
 
 from .. import eventlog, fsutil
 from ..paths import Layout, safe_name
 from .analyze import session_names
 
+SHORT_ID = 8
+MESSAGE_LINES = 4  # a longer message is cut (at a word) with "..."; --json has it all
+MIN_WIDTH, MAX_WIDTH = 60, 160
+STORED_CHARS = 300  # an incident's message as the log keeps it (handlers._summary)
+AGES = ((60, 1, "s"), (3600, 60, "m"), (86400, 3600, "h"), (7 * 86400, 86400, "d"))  # (below, seconds per unit, unit)
+
 
 def collect(layout: Layout, session: str | None = None) -> list[dict]:
-    names = [safe_name(session)] if session else session_names(layout)
+    """Every incident, newest first; `session`: an id or a prefix of one."""
+    names = matching_sessions(layout, session) if session else session_names(layout)
     items: list[dict] = []
     for name in names:
         items.extend(_from_log(layout, name))
-    items.extend(_from_faults(layout, safe_name(session) if session else None))
+    faults = _from_faults(layout)
+    items.extend(f for f in faults if session is None or f["session"] in names or f["session"] == safe_name(session))
     items = _dedupe(items)
     items.sort(key=lambda i: (i.get("ts") or "", i.get("seq") or 0), reverse=True)
     return items
 
 
+def matching_sessions(layout: Layout, session: str) -> list[str]:
+    """The sessions whose id is `session` or starts with it."""
+    names = session_names(layout)
+    exact = safe_name(session)
+    if exact in names:
+        return [exact]
+    return [n for n in names if n.startswith(session)]
+
+
 def run(args, layout: Layout, ui) -> int:
     items = collect(layout, args.session)
-    shown = items[: args.limit] if args.limit else items
     if args.json:
-        ui.raw(json.dumps(shown, indent=2))
+        ui.raw(json.dumps(items[: args.limit] if args.limit else items, indent=2))
         return 0
-    where = f"session {args.session}" if args.session else "all sessions"
+    if args.session:
+        names = matching_sessions(layout, args.session)
+        where = f"session {names[0]}" if len(names) == 1 else f"sessions starting with {args.session} ({len(names)})"
+    else:
+        where = "all sessions"
     if not items:
         ui.say(f"No incidents recorded for {where} in {layout.state_dir}.")
         return 0
-    ui.table(f"Incidents, {where}, newest first ({len(shown)} of {len(items)})",
-             ["Time", "Session", "Event", "Code", "Kind", "What happened"],
-             [(i.get("ts"), i.get("session"), i.get("event"), i.get("code"), i.get("kind"), i.get("message"))
-              for i in shown])
+    groups = group(items)
+    shown = groups[: args.limit] if args.limit else groups
+    width = max(MIN_WIDTH, min(MAX_WIDTH, shutil.get_terminal_size((100, 24)).columns))
+    more = f", {len(groups) - len(shown)} older not shown (--limit 0: all)" if len(shown) < len(groups) else ""
+    lines = [f"Incidents, {where}, newest first: {len(items)} ({len(groups)} after grouping repeats){more}", ""]
+    for g in shown:
+        lines.extend(render(g, width, time.time()))
+    ui.raw("\n".join(lines))
     return 0
+
+
+def group(items: list[dict]) -> list[dict]:
+    """Repeats of one incident (same session, code, event and message but for its numbers)
+    as one entry: the newest, with `count` and the oldest time `first_ts`. Newest first."""
+    groups: dict[tuple, dict] = {}
+    for item in items:  # newest first: the first seen of a kind is the one shown
+        key = (item.get("session"), item.get("code"), item.get("event"), re.sub(r"\d+", "#", str(item.get("message") or "")))
+        if key in groups:
+            groups[key]["count"] += 1
+            groups[key]["first_ts"] = item.get("ts")
+        else:
+            groups[key] = {**item, "count": 1, "first_ts": item.get("ts")}
+    return list(groups.values())
+
+
+def render(g: dict, width: int, now: float) -> list[str]:
+    """One incident: a header line and its message wrapped between words, each line <= width."""
+    session = str(g.get("session") or "-")
+    parts = [ago(g.get("ts"), now).rjust(8), session[:SHORT_ID].ljust(SHORT_ID), str(g.get("code") or "?")]
+    if g.get("event"):
+        parts.append(str(g["event"]))
+    if g["count"] > 1:
+        parts.append(f"x{g['count']} (since {ago(g.get('first_ts'), now)})")
+    header = "  ".join(parts)
+    if len(header) > width:
+        header = textwrap.shorten(header, width, placeholder="...")
+    message = str(g.get("message") or "")
+    if len(message) >= STORED_CHARS and " " in message:  # the log keeps 300 characters: drop the cut word
+        message = message.rsplit(" ", 1)[0] + " ..."
+    # only a "word" longer than a whole line (a long path) is split
+    body = textwrap.wrap(message, width - 4, break_on_hyphens=False, max_lines=MESSAGE_LINES, placeholder=" ...")
+    return [header] + ["    " + line for line in body] + [""]
+
+
+def ago(ts: object, now: float) -> str:
+    """`ts` (ISO 8601, UTC) as "12s ago", "5m ago", "3h ago", "2d ago", or its date when older."""
+    try:
+        then = datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return "?"
+    seconds = max(0.0, now - then)
+    for below, per, unit in AGES:
+        if seconds < below:
+            return f"{int(seconds // per)}{unit} ago"
+    return str(ts)[:10]
 
 
 def _from_log(layout: Layout, name: str) -> list[dict]:
@@ -57,7 +137,7 @@ def _from_log(layout: Layout, name: str) -> list[dict]:
     return out
 
 
-def _from_faults(layout: Layout, name: str | None) -> list[dict]:
+def _from_faults(layout: Layout) -> list[dict]:
     try:
         data = fsutil.read_bytes_nofollow(layout.faults_log)
     except OSError:
@@ -72,8 +152,6 @@ def _from_faults(layout: Layout, name: str | None) -> list[dict]:
             continue
         session = fault.get("session")
         session = safe_name(session) if isinstance(session, str) else None
-        if name is not None and session != name:
-            continue
         message = str(fault.get("message") or "")
         if fault.get("elapsed_ms") is not None:
             message += f" (after {fault['elapsed_ms']} ms)"
