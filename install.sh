@@ -34,6 +34,14 @@ if [ -z "$uv" ]; then
   fi
   echo "lifeguard: installed uv at $uv"
 fi
+case " $* " in
+  *" --uninstall "* | *" --help "* | *" -h "*) ;;
+  *) if [ "$(command -v uv 2>/dev/null)" != "$uv" ]; then
+       # lifeguard's hooks and .claude/lifeguard find it where it is; a shell needs it on PATH
+       echo "lifeguard: uv is at $uv, which is not on your PATH. To run it by name, add its folder:"
+       echo "  export PATH=\"${uv%/*}:\$PATH\"   (put this line in ~/.profile or your shell's rc file)"
+     fi ;;
+esac
 
 # The installer is Python (3.11+); uv finds or fetches a suitable interpreter.
 PYTHONPATH="$here/lib" exec "$uv" run -q --no-project --python ">=3.11" -- python -m lifeguard.installer "$@"

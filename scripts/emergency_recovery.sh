@@ -367,5 +367,5 @@ if [ "$FAILED" -ne 0 ]; then
   exit 1
 fi
 [ "$STEP_WARNINGS" -eq 0 ] || say "some sessions were busy and skipped; stop Claude Code and run again"
-say "done. Check the result with: uv run --script $CLAUDE/scripts/state_recovery.py analyze"
+say "done. Check the result with: $CLAUDE/lifeguard analyze"
 exit 0

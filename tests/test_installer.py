@@ -371,3 +371,28 @@ def test_hooks_share_one_prepared_environment(tmp_path):
     assert installer.install(ws, warm=True) == 0
     assert {k: v for k, v in snapshot(ws).items() if "__pycache__" not in k} == {
         k: v for k, v in before.items() if "__pycache__" not in k}
+
+
+def test_install_sh_says_how_to_put_uv_on_path_when_it_is_not(tmp_path):
+    """uv found only in ~/.local/bin (where pip --user puts it): the hooks use it, and the user is
+    told how to reach it from a shell; with uv on PATH nothing is said."""
+    uv_bin = installer.resolved_uv()
+    if uv_bin is None:
+        pytest.skip("no uv binary here")
+    home = tmp_path / "home"
+    (home / ".local" / "bin").mkdir(parents=True)
+    (home / ".local" / "bin" / "uv").symlink_to(uv_bin)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV", "VIRTUAL_ENV"))}
+    env.update(HOME=str(home), PATH="/usr/bin:/bin", UV_CACHE_DIR=subprocess.run(
+        [uv_bin, "cache", "dir"], capture_output=True, text=True).stdout.strip())
+    project = tmp_path / "proj"
+    project.mkdir()
+    proc = subprocess.run([str(REPO / "install.sh"), "--no-warm", str(project)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f"uv is at {home}/.local/bin/uv, which is not on your PATH" in proc.stdout
+    assert f'export PATH="{home}/.local/bin:$PATH"' in proc.stdout
+    env["PATH"] = f"{home}/.local/bin:/usr/bin:/bin"
+    proc = subprocess.run([str(REPO / "install.sh"), "--no-warm", str(project)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0 and "not on your PATH" not in proc.stdout, proc.stdout + proc.stderr

@@ -30,6 +30,7 @@ MARKER = "/.claude/hooks/lifeguard-run "
 MANIFEST = Path("lib/lifeguard/MANIFEST.json")
 SETTINGS_BACKUPS_KEPT = 10
 UV_PATH_FILE = "hooks/uv.path"
+LAUNCHER = "lifeguard"  # .claude/lifeguard: runs the recovery tools with whatever Python works
 PYTHON_PATH_FILE = "hooks/python.path"  # the Python of the hooks' shared uv environment
 GUARDED_SETTINGS = ("settings.json", "settings.local.json")  # the shared settings and the personal ones
 
@@ -173,6 +174,7 @@ def source_files() -> dict[str, Path]:
         for src in sorted(scripts.iterdir()):
             if src.is_file() and src.suffix in (".py", ".sh"):
                 files[f"scripts/{src.name}"] = src
+    files[LAUNCHER] = scripts / "lifeguard"
     return files
 
 
@@ -230,7 +232,8 @@ def install(target: Path, warm: bool = True, guarding: bool = False) -> int:
         dest = claude / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         data = src.read_bytes()
-        executable = rel.startswith(("hooks/", "scripts/")) and (src.suffix != ".py" or data.startswith(b"#!"))
+        executable = (rel.startswith(("hooks/", "scripts/")) and (src.suffix != ".py" or data.startswith(b"#!"))
+                      or rel == LAUNCHER)
         if not dest.exists() or dest.read_bytes() != data or (os.stat(dest).st_mode & 0o777) != (0o755 if executable else 0o644):
             _write_public(dest, data, 0o755 if executable else 0o644)
         written[rel] = digest(data)

@@ -63,6 +63,19 @@ def find_claude_dir(hook_file: str | None = None) -> Path:
     return Path(project or os.getcwd()) / ".claude"
 
 
+def tool_command(claude_dir: Path) -> str:
+    """What to tell the user to type to run lifeguard's tools (a verb follows): the launcher
+    install.sh put at `.claude/lifeguard`, else the one in this code's own checkout or plugin
+    folder, pointed at the project."""
+    import shlex  # only for messages: off the usual path
+
+    launcher = Path(claude_dir) / "lifeguard"
+    if launcher.is_file():
+        return shlex.quote(str(launcher))
+    root = next(p.parent for p in Path(__file__).resolve().parents if p.name == "lib")
+    return f"{shlex.quote(str(root / 'scripts' / 'lifeguard'))} --workspace {shlex.quote(str(Path(claude_dir).parent))}"
+
+
 class Layout:
     """The state folder's layout. Construction touches no disk."""
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
+import sys
 from pathlib import Path
 
-from ..paths import Layout, find_claude_dir
+from .. import VERSION
+from ..paths import Layout, find_claude_dir, tool_command
 from .ui import UI
 
 EXIT_USAGE = 2
@@ -87,10 +87,30 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def unknown_verb(verbs: list[str], argv: list[str]) -> str | None:
+    """The command word on the command line when this version has no such command (a newer
+    version's, or a typo), else None."""
+    words = iter(argv)
+    for word in words:
+        if word == "--workspace":
+            next(words, None)
+        elif not word.startswith("-"):
+            return None if word in verbs else word
+    return None
+
+
 def main(argv: list[str] | None = None, script: str | None = None, ui: UI | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbs = list(next(a.choices for a in top._actions if isinstance(a, argparse._SubParsersAction)))
+    word = unknown_verb(verbs, argv)
+    if word is not None:
+        (ui or UI(plain=True)).warn(f"lifeguard: this version of lifeguard ({VERSION}) has no command {word!r}; "
+                                    f"it has: {', '.join(verbs)}. Each takes --help.")
+        return EXIT_USAGE
+    args = top.parse_args(argv)
     if not args.verb:
-        parser().print_help()
+        top.print_help()
         return EXIT_USAGE
     claude = locate(args.workspace, script)
     ui = ui or UI(plain=args.plain)
@@ -98,8 +118,7 @@ def main(argv: list[str] | None = None, script: str | None = None, ui: UI | None
         ui.warn(f"lifeguard: {claude} does not exist; pass the project folder with --workspace DIR")
         return EXIT_USAGE
     layout = Layout(claude)
-    tool_path = claude / "scripts" / "state_recovery.py"
-    args.tool = "uv run --script " + shlex.quote(str(tool_path))
+    args.tool = tool_command(claude)
     from . import analyze, backup, doctor, incidents, onoff, repair
 
     verbs = {
