@@ -42,7 +42,7 @@ def test_analyze_counts_and_lists_sessions_needing_attention(layout):
     assert "session-corrupt.json" in attention and "session-stale.json" in attention
     assert "session-healthy.json" not in attention
     assert "not valid JSON" in attention and "no activity for" in attention
-    assert f"{layout.claude_dir}/scripts/state_recovery.py repair --all" in out
+    assert f"{layout.claude_dir}/lifeguard repair --all" in out
 
 
 def test_analyze_json(layout):
