@@ -7,8 +7,10 @@ Each check is a small function returning findings `(level, what, fix)`, level "o
   script of this workspace, for the right event; timeouts are sane seconds; no event missing
 - the installed files match their manifest; the state folder is private and writable
 - lifeguard.json validates
-- whether the resident helper is running
-- uv is present and its cache is not locked
+- whether lifeguard is on (LIFEGUARD_DISABLE, "enabled", LIFEGUARD_SKIP)
+- whether the resident helper is running, and nothing else sits at its socket's path
+- open urgent alerts (urgent_alerts.txt), and your guarded hooks that keep failing or timing out
+- uv is present (and on PATH, not only in hooks/uv.path) and its cache is not locked
 - Python is recent enough
 - each hook answers a sample event within its budget (run in a scratch copy of the
   workspace's config, so the real state is never touched)
@@ -20,6 +22,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import stat
@@ -231,13 +234,71 @@ def check_state_dir(layout: Layout) -> list[Finding]:
     return findings or [ok(f"{path} is private and writable")]
 
 
+# -- what happened -----------------------------------------------------------------------
+
+URGENT_HEAD = re.compile(r"^(\S+)  session (\S+)  event #\S+ \((.*)\)$")  # alerts.escalate_to_human
+
+
+def check_urgent(layout: Layout) -> list[Finding]:
+    """urgent_alerts.txt holds alerts that need a person; it stays open until removed."""
+    from ..alerts import URGENT_FILE
+
+    path = layout.claude_dir / URGENT_FILE
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return [ok("no urgent alert open")]
+    except OSError as exc:
+        return [fail(f"{path} cannot be read ({exc.strerror})", f"check its permissions: ls -l {shlex.quote(str(path))}")]
+    heads = [(m, lines[i + 2] if i + 2 < len(lines) else "") for i, line in enumerate(lines) if (m := URGENT_HEAD.match(line))]
+    if not heads and not any(line.strip() for line in lines):
+        return [ok("no urgent alert open")]
+    newest, title = heads[-1] if heads else (None, "")
+    about = f"; newest {newest.group(1)}, session {newest.group(2)}: {title.strip('|! ').strip()}" if newest else ""
+    return [fail(f"{max(1, len(heads))} urgent alert(s) open in {path}{about}",
+                 f"read it and follow its steps; then close it: rm {shlex.quote(str(path))} (alerts.log keeps the record)")]
+
+
+def check_guarded(layout: Layout) -> list[Finding]:
+    """Your own guarded hooks (install.sh --guard-existing) that keep failing or timing out."""
+    from ..guard import workspace
+
+    now = time.time()
+    findings: list[Finding] = []
+    for _, entry in workspace.troubled(layout):
+        label = f"your {entry.get('event') or ''} hook `{entry.get('label') or '?'}`".replace("  ", " ")
+        timeouts, in_row = int(entry.get("timeouts") or 0), int(entry.get("failures_in_row") or 0)
+        until = entry.get("open_until")
+        paused = isinstance(until, (int, float)) and until > now
+        facts = [f"timed out {timeouts} time(s)"] if timeouts else []
+        if in_row:
+            facts.append(f"failed the last {in_row} run(s) in a row")
+        if paused:
+            facts.append(f"paused for another {round(until - now)}s")
+        fix = ("make it faster or raise its timeout in .claude/settings.json" if timeouts else
+               "run it by hand to see why it fails (its input: .claude/state/events-*.jsonl, GuardedHook)")
+        what = f"{label}: " + ", ".join(facts)
+        findings.append(fail(what, fix) if paused or in_row >= 3 or timeouts >= 3 else warn(what, fix))
+    return findings
+
+
 # -- environment -------------------------------------------------------------------------
 
 
 def check_helper(layout: Layout) -> list[Finding]:
-    from .. import helper
+    from .. import client, helper
 
     claude = str(layout.claude_dir)
+    sock = layout.state_dir / client.SOCKET
+    try:
+        st = os.lstat(sock)
+    except OSError:
+        st = None
+    if st is not None and not stat.S_ISSOCK(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "a symlink" if stat.S_ISLNK(st.st_mode) else "a file"
+        return [fail(f"{sock} is {what}, not the helper's socket: no hook can use the resident helper, so each "
+                     "starts cold (several times slower)", f"move it aside: mv {shlex.quote(str(sock))} "
+                     f"{shlex.quote(str(sock))}.old (the next hook starts a helper)")]
     if helper.running(claude):
         pid = (layout.state_dir / helper.PID)
         who = pid.read_text().strip() if pid.is_file() else "?"
@@ -259,16 +320,32 @@ def find_uv() -> str | None:
     return None
 
 
-def check_uv() -> list[Finding]:
-    uv = find_uv()
+def recorded_uv(layout: Layout) -> str | None:
+    """The uv install.sh recorded for the hooks (hooks/uv.path), if it is there and runs."""
+    try:
+        line = (layout.claude_dir / installer.UV_PATH_FILE).read_text().strip()
+    except OSError:
+        return None
+    return line if line and os.access(line, os.X_OK) and not os.path.isdir(line) else None
+
+
+def check_uv(layout: Layout) -> list[Finding]:
+    recorded, on_path = recorded_uv(layout), shutil.which("uv")
+    uv = recorded or find_uv()
     if uv is None:
         return [fail("uv was not found, so the hooks cannot run", "install it: python3 -m pip install --user uv")]
+    findings: list[Finding] = []
+    if recorded and not on_path:
+        folder = shlex.quote(os.path.dirname(recorded))
+        findings.append(warn(f"uv is at {recorded} (recorded in .claude/{installer.UV_PATH_FILE}) but not on your PATH: "
+                             "the hooks find it, the `uv run` commands in the README do not (uv: command not found)",
+                             f'add it to PATH in your shell profile: export PATH={folder}:"$PATH"'))
     try:
         version = subprocess.run([uv, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
         cache = subprocess.run([uv, "cache", "dir"], capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.TimeoutExpired) as exc:
         return [fail(f"uv at {uv} does not answer ({exc})", "reinstall uv: python3 -m pip install --user --force-reinstall uv")]
-    findings = [ok(f"uv: {version} at {uv}")]
+    findings.append(ok(f"uv: {version} at {uv}"))
     if cache and uv_cache_locked(Path(cache)):
         findings.append(fail(f"uv's cache {cache} is locked by another process (uv cache clean / prune running?)",
                              "wait for it to finish, or find it with: ps aux | grep 'uv cache'"))
@@ -391,7 +468,9 @@ def diagnose(layout: Layout, ui, live: bool = True) -> list[tuple[str, Finding]]
         ("config", lambda: check_config(layout)),
         ("state folder", lambda: check_state_dir(layout)),
         ("resident helper", lambda: check_helper(layout)),
-        ("uv", check_uv),
+        ("urgent alerts", lambda: check_urgent(layout)),
+        ("guarded hooks", lambda: check_guarded(layout)),
+        ("uv", lambda: check_uv(layout)),
         ("python", check_python),
     ]
     if live:
@@ -411,10 +490,18 @@ def run(args, layout: Layout, ui) -> int:
         return 1 if problems else 0
     ui.say(f"Checking lifeguard in {layout.claude_dir}")
     ui.table("Doctor", ["Check", "Result", "What", "Fix"],
-             [(name, {"ok": "ok", "warn": "WARN", "fail": "FAIL"}[f[0]], f[1], f[2] or "-") for name, f in results])
+             [(name, LABELS[f[0]], f[1], f[2] or "-") for name, f in results],
+             styles=[STYLES[f[0]] for _, f in results])
     warnings = sum(1 for _, f in results if f[0] == "warn")
     if problems:
         ui.say(f"{len(problems)} problem(s), {warnings} warning(s): apply each fix above, then run doctor again.", style="bold red")
         return 1
-    ui.say(f"No problems found ({warnings} warning(s)).", style="green")
+    if warnings:
+        ui.say(f"No problems found, but {warnings} warning(s) above.", style="yellow")
+        return 0
+    ui.say("No problems found.", style="green")
     return 0
+
+
+LABELS = {"ok": "ok", "warn": "WARN", "fail": "FAIL"}
+STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red"}

@@ -46,7 +46,9 @@ class UI:
 
     # -- tables ---------------------------------------------------------------------
 
-    def table(self, title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    def table(self, title: str, columns: Sequence[str], rows: Iterable[Sequence[object]],
+              styles: Sequence[str | None] | None = None) -> None:
+        """`styles`: one rich style per row (colour on a terminal; plain text ignores it)."""
         rows = [[_cell(value) for value in row] for row in rows]
         if self.console is not None:
             from rich.table import Table
@@ -54,8 +56,8 @@ class UI:
             table = Table(title=title, title_justify="left")
             for name in columns:
                 table.add_column(name, overflow="fold")
-            for row in rows:
-                table.add_row(*row)
+            for i, row in enumerate(rows):
+                table.add_row(*row, style=styles[i] if styles else None)
             self.console.print(table)
             return
         widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
