@@ -58,7 +58,34 @@ def test_bad_value_falls_back_with_a_clear_message(layout, value):
     assert cfg["locks"]["timeout_seconds"] == config.DEFAULTS["locks"]["timeout_seconds"]
     assert len(cfg.problems) == 1
     problem = cfg.problems[0]
-    assert problem.startswith("lifeguard.json: locks.timeout_seconds: ") and problem.endswith("using the default")
+    assert problem.startswith("lifeguard.json: locks.timeout_seconds: ") and problem.endswith("; using 2.0")
+
+
+@pytest.mark.parametrize("section, key, value, said", [
+    ("loops", "failure_warn_after", "three", "loops.failure_warn_after: 'three' is not a whole number; using 3"),
+    ("loops", "failure_warn_after", 1, "loops.failure_warn_after: 1 is below the minimum 2; using 3"),
+    ("guard", "cooldown_seconds", 10 ** 6, "guard.cooldown_seconds: 1000000 is above the maximum 86400; using 300"),
+    ("loops", "enabled", "maybe", "loops.enabled: 'maybe' is not true or false; using true"),
+    ("breakers", "tools", "mcp__*", "breakers.tools: 'mcp__*' is not a list; using [\"mcp__*\""),
+    ("loops", "typo", 1, "loops.typo is not a setting here (a typo?); ignored"),
+])
+def test_a_problem_names_the_key_the_bad_value_and_the_default(layout, section, key, value, said):
+    write(layout, {section: {key: value}})
+    [problem] = config.load(layout).problems
+    assert problem.startswith("lifeguard.json: " + said), problem
+
+
+def test_a_rule_across_values_falls_back_for_its_section(layout):
+    write(layout, {"loops": {"failure_warn_after": 9}})
+    [problem] = config.load(layout).problems
+    assert "failure_block_after (5) must be greater than failure_warn_after (9)" in problem
+    assert problem.endswith("using the defaults of loops")
+
+
+def test_enabled_is_exactly_true_or_false(layout):
+    write(layout, {"enabled": "no"})  # would read as false to pydantic, but not to switch.py
+    cfg = config.load(layout)
+    assert cfg["enabled"] is True and cfg.problems == ["lifeguard.json: enabled: 'no' is not true or false; using true"]
 
 
 def test_one_bad_value_keeps_the_good_ones(layout):

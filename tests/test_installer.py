@@ -136,6 +136,22 @@ def test_user_config_is_never_overwritten(tmp_path):
     assert cfg.read_text() == '{"locks": {"timeout_seconds": 4}}'
 
 
+def test_install_checks_an_existing_config_and_reports_each_problem(tmp_path, capsys):
+    install(tmp_path)
+    cfg = tmp_path / ".claude" / "lifeguard.json"
+    text = '{"loops": {"failure_warn_after": "three"}, "locks": {"timeout_seconds": 4}}'
+    cfg.write_text(text)
+    capsys.readouterr()
+    install(tmp_path)
+    out = capsys.readouterr().out
+    assert "1 setting(s) in it are not usable" in out
+    assert "loops.failure_warn_after: 'three' is not a whole number; using 3" in out
+    assert cfg.read_text() == text  # reported, never rewritten
+    cfg.write_text('{"locks": {"timeout_seconds": 4}}')
+    install(tmp_path)
+    assert "(checked: valid)" in capsys.readouterr().out
+
+
 def test_uninstall_removes_exactly_lifeguard(tmp_path):
     target = with_user_settings(tmp_path)
     (target / ".claude" / "hooks").mkdir()

@@ -213,12 +213,44 @@ def validate(user: dict, name: str = "lifeguard.json") -> Config:
         errors = validation_errors(merged)
         if not errors:
             break
-        for loc, message in errors:
-            problems.append(f"{name}: {'.'.join(map(str, loc))}: {message}; using the default")
+        for loc, words in errors:
+            problems.append(_problem(name, loc, words, merged))
             _restore_default(merged, loc)
     else:  # pragma: no cover - cannot converge only if DEFAULTS itself were invalid
         return Config(copy.deepcopy(DEFAULTS), problems)
     return Config(merged, problems)
+
+
+def _problem(name: str, loc: tuple, words: str, merged: dict) -> str:
+    """One bad value in plain words, with the key, the value and what is used instead:
+    "lifeguard.json: loops.failure_warn_after: 'three' is not a whole number; using 3"."""
+    where = ".".join(map(str, loc))
+    value, default = _at(merged, loc), _at(DEFAULTS, loc)
+    if default is _MISSING:
+        return f"{name}: {where} {words}; ignored"
+    if isinstance(value, dict):  # a rule across a section's values: the whole section falls back
+        return f"{name}: {where}: {words}; using the defaults of {where}"
+    if isinstance(default, dict):
+        return f"{name}: {where}: {_shown(value)} {words}; using the defaults of {where}"
+    return f"{name}: {where}: {_shown(value)} {words}; using {_shown(default)}"
+
+
+_MISSING = object()
+
+
+def _at(data: object, loc: tuple) -> object:
+    for part in loc:
+        if not isinstance(data, dict) or part not in data:
+            return _MISSING
+        data = data[part]
+    return data
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _restore_default(merged: dict, loc: tuple) -> None:

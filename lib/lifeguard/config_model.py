@@ -163,7 +163,7 @@ class Redaction(_Section):
 
 
 class LifeguardConfig(_Section):
-    enabled: bool
+    enabled: bool = Field(strict=True)  # exactly true or false: switch.py reads the raw file
     locks: Locks
     helper: Helper
     redaction: Redaction
@@ -176,8 +176,32 @@ class LifeguardConfig(_Section):
 
 
 def validation_errors(data: dict) -> list[tuple[tuple, str]]:
+    """(where, what is wrong in plain words: "is not a whole number") for each bad value."""
     try:
         LifeguardConfig.model_validate(data)
     except ValidationError as exc:
-        return [(tuple(err["loc"]), err["msg"]) for err in exc.errors()]
+        return [(tuple(err["loc"]), _plain(err)) for err in exc.errors()]
     return []
+
+
+_WORDS = {
+    "int_parsing": "is not a whole number", "int_type": "is not a whole number",
+    "int_from_float": "is not a whole number", "float_parsing": "is not a number", "float_type": "is not a number",
+    "bool_parsing": "is not true or false", "bool_type": "is not true or false", "list_type": "is not a list",
+    "string_type": "is not a string", "dict_type": "is not an object ({...})", "model_type": "is not an object ({...})",
+    "model_attributes_type": "is not an object ({...})", "extra_forbidden": "is not a setting here (a typo?)",
+}
+_BOUNDS = {"greater_than_equal": ("ge", "is below the minimum"), "greater_than": ("gt", "must be more than"),
+           "less_than_equal": ("le", "is above the maximum"), "less_than": ("lt", "must be less than")}
+
+
+def _plain(err: dict) -> str:
+    kind, ctx = err.get("type", ""), err.get("ctx") or {}
+    if kind in _WORDS:
+        return _WORDS[kind]
+    if kind in _BOUNDS and _BOUNDS[kind][0] in ctx:
+        key, words = _BOUNDS[kind]
+        bound = ctx[key]
+        return f"{words} {bound:g}" if isinstance(bound, float) else f"{words} {bound}"
+    message = str(err.get("msg") or kind)
+    return message.removeprefix("Value error, ")

@@ -256,6 +256,8 @@ def install(target: Path, warm: bool = True, guarding: bool = False) -> int:
     if not config.exists():
         _write_public(config, (REPO / ".claude" / "lifeguard.json").read_bytes())
         say("wrote the default settings to .claude/lifeguard.json (edit to tune)")
+    else:
+        check_config(claude, python)
 
     changed = write_settings(claude, before, with_ours(before))
     say(("merged lifeguard's hooks into" if changed else "hooks already present in") + " .claude/settings.json")
@@ -263,6 +265,30 @@ def install(target: Path, warm: bool = True, guarding: bool = False) -> int:
     precompile(claude, python or sys.executable)  # once, for the interpreter the hooks run on
     say(f"installed lifeguard {VERSION} into {claude}")
     return 0
+
+
+def check_config(claude: Path, python: str | None) -> None:
+    """Report what is wrong in the user's existing lifeguard.json (kept as it is): each bad value
+    with its key and the default used instead. Validation needs pydantic, which the hooks'
+    environment has; without it the check is left to doctor, and this says so."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from lifeguard.config import validate_file; "
+            "from lifeguard.paths import Layout; print('\\n'.join(validate_file(Layout(sys.argv[2])).problems))")
+    try:
+        proc = subprocess.run([python or sys.executable, "-c", code, str(REPO / "lib"), str(claude)],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        proc = None
+    if proc is None or proc.returncode != 0:
+        say("kept your .claude/lifeguard.json; could not check it here (check it with: .claude/lifeguard doctor)")
+        return
+    problems = [line for line in proc.stdout.splitlines() if line.strip()]
+    if not problems:
+        say("kept your .claude/lifeguard.json (checked: valid)")
+        return
+    say(f"kept your .claude/lifeguard.json, but {len(problems)} setting(s) in it are not usable; the hooks use the "
+        "default for each until you fix it:")
+    for problem in problems:
+        say(f"  {problem}")
 
 
 def resolved_uv() -> str | None:
