@@ -136,3 +136,15 @@ def test_skip_turns_off_single_features(tmp_path, monkeypatch):
     monkeypatch.delenv(switch.SKIP_ENV)
     answers = [event(layout, "s2", "PostToolUseFailure", **failing) for _ in range(4)]
     assert any("additionalContext" in a.get("hookSpecificOutput", {}) for a in answers)  # the control
+
+
+def test_guard_run_with_the_env_switch_runs_the_hook_as_before(tmp_path):
+    """hooks/guard-run decides LIFEGUARD_DISABLE in the shell: the user's command runs unguarded
+    (its exit 2 still blocks), without uv, and nothing is written."""
+    layout = install(tmp_path / "proj")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), switch.DISABLE_ENV: "1"}
+    res = subprocess.run(["/bin/sh", str(layout.claude_dir / "hooks" / "guard-run"), "--timeout", "5", "--name", "x",
+                          "--", "sh", "-c", "cat >/dev/null; echo no >&2; exit 2"], input=json.dumps(PRE).encode(),
+                         capture_output=True, env=env, timeout=30)
+    assert (res.returncode, res.stdout, res.stderr) == (2, b"", b"no\n")
+    assert files(layout.state_dir) == []
