@@ -30,6 +30,7 @@ MARKER = "/.claude/hooks/lifeguard-run "
 MANIFEST = Path("lib/lifeguard/MANIFEST.json")
 SETTINGS_BACKUPS_KEPT = 10
 UV_PATH_FILE = "hooks/uv.path"
+SLASH_COMMAND = "commands/lifeguard.md"
 LAUNCHER = "lifeguard"  # .claude/lifeguard: runs the recovery tools with whatever Python works
 PYTHON_PATH_FILE = "hooks/python.path"  # the Python of the hooks' shared uv environment
 GUARDED_SETTINGS = ("settings.json", "settings.local.json")  # the shared settings and the personal ones
@@ -175,6 +176,7 @@ def source_files() -> dict[str, Path]:
             if src.is_file() and src.suffix in (".py", ".sh"):
                 files[f"scripts/{src.name}"] = src
     files[LAUNCHER] = scripts / "lifeguard"
+    files[SLASH_COMMAND] = REPO / ".claude" / SLASH_COMMAND  # /lifeguard inside Claude Code
     return files
 
 
