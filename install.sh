@@ -44,4 +44,4 @@ case " $* " in
 esac
 
 # The installer is Python (3.11+); uv finds or fetches a suitable interpreter.
-PYTHONPATH="$here/lib" exec "$uv" run -q --no-project --python ">=3.11" -- python -m lifeguard.installer "$@"
+PYTHONPATH="$here/lib" exec "$uv" run -q --no-project --python ">=3.11" -- python -m lifeguard.commands.install "$@"

@@ -35,8 +35,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lib"))
 
-from lifeguard import eventlog, helper, installer, reducer, state as state_mod  # noqa: E402
-from lifeguard.paths import Layout  # noqa: E402
+from lifeguard.features.registry import FEATURES  # noqa: E402
+from lifeguard.store import eventlog, reducer, state as state_mod  # noqa: E402
+from lifeguard.hook import helper
+from lifeguard.commands import install as installer  # noqa: E402
+from lifeguard.core.paths import Layout  # noqa: E402
 
 HOOK_GOAL = 1.5
 HISTORY_GOAL = 1.15
@@ -75,7 +78,7 @@ def hook_input(event: str, session: str, ws: Path, n: int) -> dict:
 
 def make_history(ws: Path, session: str, count: int) -> None:
     """A session with `count` events, built through the library like hooks build them."""
-    from lifeguard.handlers import prepare
+    from lifeguard.hook.pipeline import prepare
 
     layout = Layout(ws / ".claude")
     records, ts0 = [], time.time() - count
@@ -86,7 +89,7 @@ def make_history(ws: Path, session: str, count: int) -> None:
         records.append({"seq": n + 1, "ts": ts, **record})
     with open(layout.event_log(session), "wb") as f:
         f.write(b"".join(eventlog.encode(r) for r in records))
-    state = reducer.replay(records, session)
+    state = reducer.replay(records, session, FEATURES)
     state_mod.save(layout.session_file(session), state)
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
-from lifeguard import record  # noqa: E402
-from lifeguard.config import DEFAULTS, Config  # noqa: E402
-from lifeguard.paths import Layout  # noqa: E402
+from lifeguard.hook import record  # noqa: E402
+from lifeguard.config.load import DEFAULTS, Config  # noqa: E402
+from lifeguard.core.paths import Layout  # noqa: E402
 
 CODE = "def handler(event, context):\n    items = load(event['path'])\n    for key, value in items.items():\n" \
        "        print(f'{key}: {value}')  # token count, config path\n    return {'status': 200}\n"

@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib"))
-from lifeguard.client import run_hook  # noqa: E402
+from lifeguard.hook.client import run_hook  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(run_hook("Stop", __file__))

@@ -140,7 +140,8 @@ claude = Path(os.environ["LIFEGUARD_CLAUDE"])
 state_dir = claude / "state"
 sys.path.insert(0, os.environ["LIFEGUARD_LIB"])
 try:
-    from lifeguard import eventlog, fsutil
+    from lifeguard.core import fsutil
+    from lifeguard.store import eventlog
 except Exception as exc:  # the library itself is broken: fall back to plain moves
     print(f"note: lifeguard's library did not load ({exc}); checking state files only")
     eventlog = fsutil = None
@@ -257,7 +258,7 @@ EOF
     if py "$config" <<'EOF'
 import json, os, sys
 sys.path.insert(0, os.environ["LIFEGUARD_LIB"])
-from lifeguard.config import DEFAULTS
+from lifeguard.config.load import DEFAULTS
 path = sys.argv[1]
 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
 with os.fdopen(fd, "w") as out:
@@ -281,7 +282,7 @@ validate_layout() {
     mkdir -p "$STATE" && chmod 700 "$STATE" && say "created $STATE"
   fi
   [ -w "$STATE" ] || { say "PROBLEM: $STATE is not writable (fix: chown -R \"\$USER\" $STATE)"; problems=$((problems + 1)); }
-  for required in hooks/lifeguard-run lib/lifeguard/__init__.py lib/lifeguard/runner.py; do
+  for required in hooks/lifeguard-run lib/lifeguard/__init__.py lib/lifeguard/hook/runner.py; do
     [ -e "$CLAUDE/$required" ] || { say "PROBLEM: $CLAUDE/$required is missing (fix: reinstall with install.sh)"; problems=$((problems + 1)); }
   done
   [ -x "$CLAUDE/hooks/lifeguard-run" ] || [ ! -e "$CLAUDE/hooks/lifeguard-run" ] ||
@@ -310,17 +311,18 @@ test_state_operations() {
 import os, sys
 sys.path.insert(0, os.environ["LIFEGUARD_LIB"])
 from pathlib import Path
-from lifeguard.paths import Layout
-from lifeguard.store import SessionStore
-from lifeguard import reducer, state as state_mod
+from lifeguard.core.paths import Layout
+from lifeguard.features.registry import FEATURES
+from lifeguard.store.session import SessionStore
+from lifeguard.store import reducer, state as state_mod
 
 layout = Layout(Path(sys.argv[1]) / ".claude")
-store = SessionStore(layout, "emergency-test")
+store = SessionStore(layout, "emergency-test", reducers=FEATURES)
 with store.transaction() as txn:
     txn.commit({"event": "SessionStart", "source": "startup"})
     txn.commit({"event": "PreToolUse", "tool": "Bash"})
 saved = state_mod.load(store.state_path)
-replayed = reducer.replay_log(store.log_path, "emergency-test")
+replayed = reducer.replay_log(store.log_path, "emergency-test", FEATURES)
 assert saved is not None and saved == replayed, "state differs from a replay of its log"
 assert state_mod.sequence(saved) == 2, "events were lost"
 print("state store ok: 2 events written, state reloaded, equal to a replay of the log")

@@ -16,10 +16,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from lifeguard import installer  # noqa: E402
-from lifeguard.handlers import handle  # noqa: E402
-from lifeguard.paths import Layout  # noqa: E402
-from lifeguard.store import SessionStore  # noqa: E402
+from lifeguard.features.registry import FEATURES
+from lifeguard.commands import install as installer  # noqa: E402
+from lifeguard.hook.pipeline import handle  # noqa: E402
+from lifeguard.core.paths import Layout  # noqa: E402
+from lifeguard.store.session import SessionStore  # noqa: E402
 
 BROKEN = b'{"schema_version": 1, "session": {'
 
@@ -38,7 +39,7 @@ def event(layout: Layout, session: str, name: str, **fields) -> dict:
 def plant(layout: Layout) -> None:
     event(layout, "healthy", "SessionStart", source="startup", cwd=str(layout.claude_dir.parent))
     event(layout, "healthy", "PreToolUse", tool_name="Bash", tool_input={"command": "ls"})
-    with SessionStore(layout, "stale").transaction() as txn:
+    with SessionStore(layout, "stale", reducers=FEATURES).transaction() as txn:
         txn.commit({"event": "SessionStart", "source": "startup", "ts": "2020-01-01T00:00:00.000Z"})
         txn.commit({"event": "Stop", "ts": "2020-01-01T00:05:00.000Z"})
     event(layout, "corrupt", "SessionStart", source="startup")

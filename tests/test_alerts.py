@@ -14,11 +14,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from lifeguard import alerts, config  # noqa: E402
-from lifeguard.features import FEATURES  # noqa: E402
-from lifeguard.features import alerts as alerts_feature  # noqa: E402
-from lifeguard.paths import Layout  # noqa: E402
-from lifeguard.state import default_state  # noqa: E402
+from lifeguard.alerts import escalation as alerts
+from lifeguard.config import load as config  # noqa: E402
+from lifeguard.features.registry import FEATURES  # noqa: E402
+from lifeguard.alerts import feature as alerts_feature  # noqa: E402
+from lifeguard.core.paths import Layout  # noqa: E402
+from lifeguard.store.state import default_state  # noqa: E402
 
 SECTION = config.DEFAULTS["alerts"]
 
@@ -123,7 +124,7 @@ def escalate(layout, notices, state, ts="2020-01-01T00:10:00.000Z"):
 
 
 def test_low_is_logged_only_and_redacted(layout, monkeypatch):
-    from lifeguard import record
+    from lifeguard.hook import record
 
     monkeypatch.setattr(record, "SCRUBBERS", [lambda text: text.replace("hunter2", "[REDACTED]")])
     out = escalate(layout, [notice("TOOL_LOOP_DETECTED", message="curl -u me:hunter2 again")], state_with())

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import backup, state as state_mod
-from lifeguard.paths import Layout
-from lifeguard.store import SessionStore
+from lifeguard.features.registry import FEATURES
+from lifeguard.upkeep import backup
+from lifeguard.store import state as state_mod
+from lifeguard.core.paths import Layout
+from lifeguard.store.session import SessionStore
 
 
 @pytest.fixture
@@ -19,7 +21,7 @@ def layout(tmp_path: Path) -> Layout:
 
 
 def commit(layout: Layout, sid: str, n: int) -> None:
-    with SessionStore(layout, sid).transaction() as txn:
+    with SessionStore(layout, sid, reducers=FEATURES).transaction() as txn:
         for _ in range(n):
             txn.commit({"event": "PostToolUse", "tool": "Bash"})
 

@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import installer, reducer, schema, state as state_mod
-from lifeguard.paths import Layout
-from lifeguard.store import SessionStore
+from lifeguard.features.registry import FEATURES
+from lifeguard.commands import install as installer
+from lifeguard.store import reducer, state as state_mod
+from lifeguard.upkeep import schema
+from lifeguard.core.paths import Layout
+from lifeguard.store.session import SessionStore
 
 REPO = Path(__file__).resolve().parents[1]
 UV = shutil.which("uv")
@@ -41,7 +44,7 @@ EVENT_HOOKS = [(event, script) for event, script, _timeout, _matcher in installe
 @pytest.fixture
 def home(tmp_path: Path) -> Layout:
     layout = Layout(tmp_path / ".claude")
-    with SessionStore(layout, SID).transaction() as txn:  # a session with some history
+    with SessionStore(layout, SID, reducers=FEATURES).transaction() as txn:  # a session with some history
         txn.commit({"event": "SessionStart", "source": "startup"})
         txn.commit({"event": "PostToolUse", "tool": "Bash", "input": {"command": "ls"}})
     return layout
@@ -78,4 +81,4 @@ def test_hook_fails_open_on_bad_input(home, event, script):
     state = state_mod.load(home.session_file(SID))
     assert state == state_before  # bad input never reaches a session
     assert schema.validate_state(state) == []
-    assert state == reducer.replay_log(home.event_log(SID), SID)
+    assert state == reducer.replay_log(home.event_log(SID), SID, FEATURES)

@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import breaker, reducer, state as state_mod
-from lifeguard.config import DEFAULTS
-from lifeguard.paths import Layout
-from lifeguard.store import SessionStore, now_iso
+from lifeguard.features.registry import FEATURES
+from lifeguard.features.loops import breaker
+from lifeguard.store import reducer, state as state_mod
+from lifeguard.config.load import DEFAULTS
+from lifeguard.core.paths import Layout
+from lifeguard.core.clock import epoch, now_iso
+from lifeguard.store.session import SessionStore
 
 LIMITS = {**DEFAULTS["breakers"], "failure_threshold": 3, "recovery_timeout_seconds": 30}
 REPO = Path(__file__).resolve().parents[1]
@@ -103,10 +106,10 @@ def test_keys_for_tools_and_mcp_servers() -> None:
 def test_epoch_matches_the_calendar() -> None:
     ts = "2025-03-01T12:34:56.789Z"
     expected = calendar.timegm((2025, 3, 1, 12, 34, 56, 0, 0, 0)) + 0.789
-    assert breaker.epoch(ts) == pytest.approx(expected)
-    assert breaker.epoch("2000-02-29T00:00:00Z") == calendar.timegm((2000, 2, 29, 0, 0, 0, 0, 0, 0))
-    assert abs(breaker.epoch(now_iso()) - time.time()) < 5
-    assert breaker.epoch("garbage") == 0.0 and breaker.epoch(None) == 0.0
+    assert epoch(ts) == pytest.approx(expected)
+    assert epoch("2000-02-29T00:00:00Z") == calendar.timegm((2000, 2, 29, 0, 0, 0, 0, 0, 0))
+    assert abs(epoch(now_iso()) - time.time()) < 5
+    assert epoch("garbage") == 0.0 and epoch(None) == 0.0
 
 
 # -- real parallel hook processes ----------------------------------------------------------
@@ -155,7 +158,7 @@ def tool_event(event: str, tuid: str, **extra) -> dict:
 def saved_state(home: Path) -> dict:
     layout = Layout(home)
     state = state_mod.load(layout.session_file(SID))
-    assert state == reducer.replay_log(layout.event_log(SID), SID)  # the snapshot is a replay
+    assert state == reducer.replay_log(layout.event_log(SID), SID, FEATURES)  # the snapshot is a replay
     return state
 
 
@@ -178,7 +181,7 @@ def test_parallel_calls_after_recovery_get_exactly_one_trial(home: Path) -> None
     # A breaker that opened long ago, written the way the feature writes it: in a record.
     old = {**breaker.new_entry(), "state": breaker.OPEN, "failures": 3, "opened_at": time.time() - 3600,
            "last_error": "down"}
-    with SessionStore(Layout(home), SID).transaction() as txn:
+    with SessionStore(Layout(home), SID, reducers=FEATURES).transaction() as txn:
         txn.commit({"event": "PostToolUseFailure", "tool": "Flaky", "ts": now_iso(),
                     "loop": {"agent": "main", "breakers": {"Flaky": old}}})
     outs = run_hooks(home, "pre_tool_use.py", [tool_event("PreToolUse", f"p{i}") for i in range(6)])

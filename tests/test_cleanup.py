@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import cleanup, eventlog, logsnapshot, reducer, repair, state as state_mod
-from lifeguard.health import limits_from
-from lifeguard.paths import Layout
-from lifeguard.store import SessionStore
+from lifeguard.features.registry import FEATURES
+from lifeguard.upkeep import cleanup, repair
+from lifeguard.store import eventlog, snapshot as logsnapshot, reducer, state as state_mod
+from lifeguard.upkeep.checks import limits_from
+from lifeguard.core.paths import Layout
+from lifeguard.store.session import SessionStore
 
 SID = "sess-c"
 LIMITS = limits_from(None)
@@ -26,7 +28,7 @@ def layout(tmp_path: Path) -> Layout:
 
 def consistent(layout: Layout, sid: str = SID) -> dict:
     state = state_mod.load(layout.session_file(sid))
-    view = repair.LogView(layout, sid)
+    view = repair.LogView(layout, sid, FEATURES)
     assert view.complete and view.replay == state, view.problems()
     return state
 
@@ -80,10 +82,10 @@ def test_emergency_keeps_only_active_agents_and_open_tasks():
 
 
 def test_run_cleanup_goes_through_the_log_and_archives_first(layout):
-    with SessionStore(layout, SID).transaction() as txn:
+    with SessionStore(layout, SID, reducers=FEATURES).transaction() as txn:
         txn.commit({"event": "SessionStart"})
         txn.state["execution"]["tasks"] = {}  # tasks reach the state through records only
-    with SessionStore(layout, SID).transaction() as txn:
+    with SessionStore(layout, SID, reducers=FEATURES).transaction() as txn:
         record, archive = cleanup.run_cleanup(txn, layout, "emergency")
     assert record is not None and archive.parent == layout.archive_dir
     assert json.loads(archive.read_bytes())["level"] == "emergency"
@@ -92,7 +94,7 @@ def test_run_cleanup_goes_through_the_log_and_archives_first(layout):
 
 
 def fill(layout: Layout, n: int) -> None:
-    with SessionStore(layout, SID).transaction() as txn:
+    with SessionStore(layout, SID, reducers=FEATURES).transaction() as txn:
         for _ in range(n):
             txn.commit({"event": "PostToolUse", "tool": "Bash"})
 
@@ -104,7 +106,7 @@ def test_compaction_keeps_replay_and_sequence(layout):
     assert moved.parent == layout.archive_dir and not layout.event_log(SID).exists()
     assert len(moved.read_bytes().splitlines()) == 10  # the old segment is kept, not deleted
     assert logsnapshot.read(layout.event_log(SID)).seq == 10
-    assert reducer.replay_log(layout.event_log(SID), SID) == before
+    assert reducer.replay_log(layout.event_log(SID), SID, FEATURES) == before
     fill(layout, 3)
     state = consistent(layout)
     assert state_mod.sequence(state) == 13
@@ -116,7 +118,7 @@ def test_compaction_crash_after_snapshot_before_log_moved(layout):
     fill(layout, 6)
     state = state_mod.load(layout.session_file(SID))
     logsnapshot.write(layout.event_log(SID), state, 6, SID)  # "crash" here: old log still in place
-    assert reducer.replay_log(layout.event_log(SID), SID) == state
+    assert reducer.replay_log(layout.event_log(SID), SID, FEATURES) == state
     fill(layout, 2)
     assert state_mod.sequence(consistent(layout)) == 8
 
@@ -134,7 +136,7 @@ def test_state_file_older_than_snapshot_is_rebuilt(layout):
 
 def test_stale_and_excess_sessions_archived_not_deleted(layout):
     for sid in ("cur", "old", "recent1", "recent2"):
-        with SessionStore(layout, sid).transaction() as txn:
+        with SessionStore(layout, sid, reducers=FEATURES).transaction() as txn:
             txn.commit({"event": "SessionStart"})
     past = time.time() - 48 * 3600
     for path in (layout.session_file("old"), layout.event_log("old")):
@@ -150,8 +152,9 @@ def test_stale_and_excess_sessions_archived_not_deleted(layout):
 def test_abandoned_temp_files_are_moved_to_quarantine_not_deleted(tmp_path):
     import os
 
-    from lifeguard import cleanup, fsutil
-    from lifeguard.paths import Layout
+    from lifeguard.upkeep import cleanup
+    from lifeguard.core import fsutil
+    from lifeguard.core.paths import Layout
 
     layout = Layout(tmp_path / ".claude")
     fsutil.ensure_private_dir(layout.state_dir)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import config
-from lifeguard.paths import Layout
+from lifeguard.config import load as config
+from lifeguard.core.paths import Layout
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import handlers, reducer, schema, state as state_mod, store
-from lifeguard.features import coordination
-from lifeguard.paths import Layout
+from lifeguard.features.registry import FEATURES
+from lifeguard.hook import pipeline as handlers
+from lifeguard.store import reducer, state as state_mod, session as store
+from lifeguard.upkeep import schema
+from lifeguard.features.coordination import feature as coordination
+from lifeguard.core import clock as clock_mod
+from lifeguard.core.paths import Layout
 
 SID = "coord-1"
 _ids = itertools.count(1)
@@ -33,7 +37,7 @@ def clock(monkeypatch):
         t = now[0]
         return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
 
-    monkeypatch.setattr(store, "now_iso", stamp)
+    monkeypatch.setattr(clock_mod, "now_iso", stamp)
     return now
 
 
@@ -103,7 +107,7 @@ def spawn_background(layout: Layout, agent_id: str, name: str | None = None) -> 
 
 
 def assert_replays(layout: Layout) -> None:
-    replayed = reducer.replay_log(layout.event_log(SID), SID)
+    replayed = reducer.replay_log(layout.event_log(SID), SID, FEATURES)
     assert json.loads(state_mod.dump(replayed)) == json.loads(state_mod.dump(state(layout)))
     assert schema.validate_state(state(layout)) == []  # and the state keeps the session schema
 

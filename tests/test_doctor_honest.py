@@ -14,7 +14,8 @@ import pytest
 
 from planted import install, run_tool
 
-from lifeguard import alerts, config
+from lifeguard.alerts import escalation as alerts
+from lifeguard.config import load as config
 from lifeguard.guard import workspace
 
 

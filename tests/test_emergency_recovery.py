@@ -105,7 +105,7 @@ def test_reset_goes_back_to_safe_defaults(layout):
     (aside,) = (layout.claude_dir / "recovery").glob("state-reset-*")
     assert (aside / "session-healthy.json").read_bytes() == before["state/session-healthy.json"]
     assert (aside / "lifeguard.json").read_text() == "{not json"
-    from lifeguard.config import DEFAULTS
+    from lifeguard.config.load import DEFAULTS
 
     assert json.loads(layout.config_file.read_text()) == DEFAULTS
     assert "state store ok" in proc.stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import eventlog
+from lifeguard.store import eventlog
 
 
 def rec(seq: int, **extra) -> dict:

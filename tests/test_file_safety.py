@@ -12,10 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import fsutil, installer, redact, runner
-from lifeguard.handlers import handle
-from lifeguard.paths import Layout, UnsafeName, safe_child
-from lifeguard.store import SessionStore
+from lifeguard.features.registry import FEATURES
+from lifeguard.core import fsutil
+from lifeguard.commands import install as installer
+from lifeguard.redact import redactor as redact
+from lifeguard.hook import runner
+from lifeguard.hook.pipeline import handle
+from lifeguard.core.paths import Layout, UnsafeName, safe_child
+from lifeguard.store.session import SessionStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +77,7 @@ def test_state_files_and_folders_are_private_under_umask_000(tmp_path: Path, uma
     event(layout, "s1", "PreToolUse", tool_name="Bash", tool_input={"command": "echo --password hunter2xyz"})
     event(layout, "s1", "PostToolUse", tool_name="Bash", tool_input={"command": "echo --password hunter2xyz"},
           tool_response={"stdout": "ok"})
-    SessionStore(layout, "s2").spool({"event": "PostToolUse"})  # spool/
+    SessionStore(layout, "s2", reducers=FEATURES).spool({"event": "PostToolUse"})  # spool/
     layout.session_file("s3").parent.mkdir(exist_ok=True)
     layout.session_file("s3").write_bytes(b"{broken")  # quarantine/ on the next hook
     os.chmod(layout.session_file("s3"), 0o600)
@@ -190,7 +194,7 @@ def test_spool_folder_link_is_neither_read_nor_emptied(tmp_path: Path) -> None:
     assert "Injected" not in layout.event_log("s1").read_text()
     assert "symlink planted" in json.dumps(out)
     # and a record spooled later goes into a real folder, not through the link
-    SessionStore(layout, "s1").spool({"event": "PostToolUse"})
+    SessionStore(layout, "s1", reducers=FEATURES).spool({"event": "PostToolUse"})
     assert sorted(p.name for p in victim.iterdir()) == ["keep.json"]
 
 
@@ -238,7 +242,7 @@ def test_hostile_ids_write_nothing_outside_the_state_folder(tmp_path: Path, sid:
     event(layout, sid, "SessionStart", source="startup")
     event(layout, sid, "SubagentStart", agent_id=sid, agent_type=sid)
     event(layout, sid, "PreToolUse", tool_name="Bash", tool_input={"command": "ls"}, tool_use_id=sid, agent_id=sid)
-    SessionStore(layout, sid).spool({"event": "PostToolUse", "agent": sid})
+    SessionStore(layout, sid, reducers=FEATURES).spool({"event": "PostToolUse", "agent": sid})
     new = {p for p in tmp_path.rglob("*")} - before
     assert new and all(layout.state_dir == p or layout.state_dir in p.parents or p == ws or p == ws / ".claude"
                        for p in new), sorted(map(str, new))
@@ -276,7 +280,7 @@ def test_installer_and_runner_never_print_or_store_the_environment(tmp_path: Pat
     env = dict(os.environ, LIFEGUARD_TEST_CANARY=canary, PYTHONPATH=str(ROOT / "lib"))
     project = tmp_path / "proj"
     project.mkdir()
-    inst = subprocess.run([sys.executable, "-m", "lifeguard.installer", "--no-warm", str(project)],
+    inst = subprocess.run([sys.executable, "-m", "lifeguard.commands.install", "--no-warm", str(project)],
                           env=env, capture_output=True, text=True, timeout=60)
     assert inst.returncode == 0, inst.stderr
     hook = project / ".claude" / "hooks" / "pre_tool_use.py"

@@ -15,10 +15,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from lifeguard import eventlog, reducer  # noqa: E402
+from lifeguard.features.registry import FEATURES
+from lifeguard.store import eventlog, reducer  # noqa: E402
 from lifeguard.features import guarded_hooks  # noqa: E402
 from lifeguard.guard import cli, environment, hookinput, outcome, policy, process, workspace  # noqa: E402
-from lifeguard.paths import Layout  # noqa: E402
+from lifeguard.core.paths import Layout  # noqa: E402
 
 GUARD = ROOT / "hooks" / "guard.py"
 LIMITS = dict(cli.LIMITS)
@@ -430,7 +431,7 @@ def test_state_equals_replay_of_the_log(home: Path) -> None:
         guard(home, ["--timeout", "5", "--name", f"h{i % 2}", "--", "sh", "-c", f"exit {i}"], hook_input(command=str(i)))
     layout = Layout(home)
     snapshot = json.loads(layout.session_file("s1").read_text())
-    replayed = reducer.replay_log(layout.event_log("s1"), "s1")
+    replayed = reducer.replay_log(layout.event_log("s1"), "s1", FEATURES)
     assert snapshot["execution"]["guarded_hooks"] == replayed["execution"]["guarded_hooks"]
     assert set(snapshot["execution"]["guarded_hooks"]) == {"h0", "h1"}
 

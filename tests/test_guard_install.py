@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from lifeguard import installer  # noqa: E402
+from lifeguard.commands import install as installer  # noqa: E402
 from lifeguard.guard import wrapping  # noqa: E402
 
 TRICKY = [

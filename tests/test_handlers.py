@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import types
 
-from lifeguard import alerts, eventlog, features, handlers, reducer, state as state_mod
-from lifeguard.paths import Layout
+from lifeguard.features.registry import FEATURES
+from lifeguard.alerts import escalation as alerts
+from lifeguard.store import eventlog, reducer, state as state_mod
+from lifeguard.features import registry as features
+from lifeguard.hook import pipeline as handlers
+from lifeguard.core.paths import Layout
 
 
 def _feature_that_warns_after_commit(code: str):
@@ -35,7 +39,7 @@ def test_a_post_commit_notice_is_logged_and_escalated(tmp_path, monkeypatch):
     assert [a["code"] for a in alerts.read_log(layout)] == ["AGENT_CRASHED"]  # escalated
     saved = state_mod.load(layout.session_file("hc"))
     assert any(i.get("code") == "AGENT_CRASHED" for i in saved["observability"]["incidents"])
-    assert saved == reducer.replay_log(layout.event_log("hc"), "hc")
+    assert saved == reducer.replay_log(layout.event_log("hc"), "hc", FEATURES)
 
 
 def test_no_follow_up_record_when_nothing_happened_after_the_commit(tmp_path):

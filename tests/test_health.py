@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import backup, health, state as state_mod
+from lifeguard.features.registry import FEATURES
+from lifeguard.upkeep import backup, checks as health
+from lifeguard.store import state as state_mod
 from lifeguard.features import health as health_feature
-from lifeguard.handlers import handle
-from lifeguard.paths import Layout
-from lifeguard.store import SessionStore
+from lifeguard.hook.pipeline import handle
+from lifeguard.core.paths import Layout
+from lifeguard.store.session import SessionStore
 
 SID = "sess-h"
 
@@ -27,11 +29,11 @@ def fresh() -> dict:
 
 
 def ctx(layout: Layout, state: dict | None, full: bool = True, **limits) -> health.Ctx:
-    return health.Ctx(layout, SID, state, {**health.limits_from(None), **limits}, full)
+    return health.Ctx(layout, SID, state, {**health.limits_from(None), **limits}, full, tuple(FEATURES))
 
 
 def commit(layout: Layout, n: int) -> dict:
-    with SessionStore(layout, SID).transaction() as txn:
+    with SessionStore(layout, SID, reducers=FEATURES).transaction() as txn:
         for _ in range(n):
             txn.commit({"event": "PostToolUse", "tool": "Bash"})
     return state_mod.load(layout.session_file(SID))
@@ -103,7 +105,7 @@ def test_communication_flow(layout):
     assert health.check_communication_flow(ctx(layout, state))[0] == "warn"
     state["communication"]["message_queues"] = {"a": list(range(20))}
     assert health.check_communication_flow(ctx(layout, state, pending_messages=10))[0] == "warn"
-    spooled = SessionStore(layout, SID).spool({"event": "PostToolUse"})
+    spooled = SessionStore(layout, SID, reducers=FEATURES).spool({"event": "PostToolUse"})
     import os
 
     os.utime(spooled, (time.time() - 600, time.time() - 600))
@@ -140,7 +142,7 @@ def test_event_processing(layout):
 
 def test_run_checks_records_all_eight_with_timing(layout):
     commit(layout, 2)
-    results = health.run_checks(layout, SID, full=True)
+    results = health.run_checks(layout, SID, FEATURES, full=True)
     assert [r.name for r in results] == [name for name, _ in health.CHECKS] and len(results) == 8
     assert all(r.status == "pass" and r.duration_ms >= 0 for r in results), results
     assert health.overall(results) == "healthy"
@@ -177,7 +179,7 @@ def test_session_start_records_health_and_tells_model_about_repairs(layout):
     context = out["hookSpecificOutput"]["additionalContext"]
     assert "repaired" in context and "\n" not in context
     assert "session other" in out["systemMessage"]
-    assert health.run_checks(layout, SID, full=True)[4].status == "pass"  # persistence integrity
+    assert health.run_checks(layout, SID, FEATURES, full=True)[4].status == "pass"  # persistence integrity
 
 
 def test_stop_and_precompact_checkpoint_and_backup_with_rotation(layout):

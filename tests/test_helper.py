@@ -1,4 +1,4 @@
-"""The resident helper (lib/lifeguard/helper.py, client.py): installed hooks hand their run to
+"""The resident helper (lib/lifeguard/hook/helper.py, client.py): installed hooks hand their run to
 a warm process that forks a worker per hook. These run the installed hook scripts for real,
 with the helper on (tests/conftest.py turns it off for every other test)."""
 
@@ -18,8 +18,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from lifeguard import client, eventlog, helper, installer  # noqa: E402
-from lifeguard.paths import Layout  # noqa: E402
+from lifeguard.hook import client, helper
+from lifeguard.store import eventlog
+from lifeguard.commands import install as installer  # noqa: E402
+from lifeguard.core.paths import Layout  # noqa: E402
 
 SESSION = "helper-1"
 
@@ -96,7 +98,7 @@ def start_helper(ws: Path) -> None:
 SERVED = """
 import sys
 sys.path.insert(0, sys.argv[1])
-from lifeguard import client
+from lifeguard.hook import client
 code = client._via_helper(sys.argv[2], sys.argv[4], sys.argv[3])
 sys.exit(99 if code is None else code)
 """
@@ -369,7 +371,7 @@ def test_a_hook_served_by_the_helper_imports_next_to_nothing(ws: Path) -> None:
     # what the hook imported: after `site` (whose .pth files vary from machine to machine)
     after_site = names[max(i for i, n in enumerate(names) if n == " site") + 1:] if " site" in names else names
     imported = {n.strip() for n in after_site}
-    assert "lifeguard.client" in imported and "_socket" in imported
-    for costly in ("json", "pathlib", "re", "lifeguard.runner", "lifeguard.handlers", "typing"):
+    assert "lifeguard.hook.client" in imported and "_socket" in imported
+    for costly in ("json", "pathlib", "re", "lifeguard.hook.runner", "lifeguard.hook.pipeline", "typing"):
         assert costly not in imported, costly
     assert logged_ids(ws) == ["toolu_0000", "toolu_0001"]

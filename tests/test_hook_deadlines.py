@@ -17,8 +17,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from lifeguard import eventlog, installer, runner  # noqa: E402
-from lifeguard.paths import Layout  # noqa: E402
+from lifeguard.store import eventlog
+from lifeguard.commands import install as installer
+from lifeguard.hook import runner  # noqa: E402
+from lifeguard.core.paths import Layout  # noqa: E402
 
 HOOK = ROOT / "hooks" / "pre_tool_use.py"
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import config, installer
+from lifeguard.config import load as config
+from lifeguard.commands import install as installer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,7 +75,7 @@ def test_install_into_empty_folder(tmp_path):
     assert (claude / "state").stat().st_mode & 0o777 == 0o700
     # bytecode written at install: hooks never compile the library, even with PYTHONDONTWRITEBYTECODE
     import importlib.util
-    for rel in ("lib/lifeguard/runner.py", "lib/lifeguard/handlers.py", "lib/lifeguard/features/core.py"):
+    for rel in ("lib/lifeguard/hook/runner.py", "lib/lifeguard/hook/pipeline.py", "lib/lifeguard/features/core.py"):
         assert Path(importlib.util.cache_from_source(str(claude / rel))).exists(), rel
     data = settings(tmp_path)
     assert {event for event, _ in our_hooks(data)} == {e for e, *_ in installer.HOOKS}
@@ -365,7 +366,7 @@ def test_hooks_share_one_prepared_environment(tmp_path):
     import importlib.util
     tag = subprocess.run([python, "-c", "import sys; print(sys.implementation.cache_tag)"], capture_output=True,
                          text=True).stdout.strip()
-    assert Path(importlib.util.cache_from_source(str(claude / "lib/lifeguard/runner.py"))).name.startswith("runner." + tag)
+    assert Path(importlib.util.cache_from_source(str(claude / "lib/lifeguard/hook/runner.py"))).name.startswith("runner." + tag)
     # a probe hook with the hooks' header, run the way settings.json runs hooks: which environment?
     header = (claude / "hooks" / "stop.py").read_text().split("# ///\n", 1)[0] + "# ///\n"
     (claude / "hooks" / "probe.py").write_text(header + "import sys\nprint(sys.prefix)\n")

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import cleanup, repair, state as state_mod
-from lifeguard.handlers import handle
-from lifeguard.paths import Layout
-from lifeguard.schema import validate_state
-from lifeguard.store import SessionStore
+from lifeguard.features.registry import FEATURES
+from lifeguard.upkeep import cleanup, repair
+from lifeguard.store import state as state_mod
+from lifeguard.hook.pipeline import handle
+from lifeguard.core.paths import Layout
+from lifeguard.upkeep.schema import validate_state
+from lifeguard.store.session import SessionStore
 
 SID = "faulty"
 OPS = ("open", "write", "fsync", "fdatasync", "replace", "rename", "ftruncate", "mkdir")
@@ -77,12 +79,12 @@ def guarded(fn, seconds: int = 20):
 
 
 def verify(layout: Layout, acked: set[int]) -> None:
-    with SessionStore(layout, SID).transaction() as txn:  # writing works again: it must open
+    with SessionStore(layout, SID, reducers=FEATURES).transaction() as txn:  # writing works again: it must open
         opened = txn.state
         last = txn.last_seq
     state = state_mod.load(layout.session_file(SID))
     assert state is not None and validate_state(state) == []
-    view = repair.LogView(layout, SID)
+    view = repair.LogView(layout, SID, FEATURES)
     assert view.complete, view.problems()
     assert view.replay == state == opened and view.last_seq == last
     seqs = {r["seq"] for r in view.after} | set(range(1, view.base + 1))
@@ -90,7 +92,7 @@ def verify(layout: Layout, acked: set[int]) -> None:
 
 
 def store_work(layout: Layout, acked: set[int]) -> None:
-    with SessionStore(layout, SID).transaction() as txn:
+    with SessionStore(layout, SID, reducers=FEATURES).transaction() as txn:
         for i in range(3):
             acked.add(txn.commit({"event": "PostToolUse", "tool": "Bash", "input": {"n": i}}))
         cleanup.compact(layout, SID, txn.state, txn.last_seq)
@@ -99,7 +101,7 @@ def store_work(layout: Layout, acked: set[int]) -> None:
 
 def baseline(tmp_path: Path, name: str) -> Layout:
     layout = Layout(tmp_path / name / ".claude")
-    with SessionStore(layout, SID).transaction() as txn:
+    with SessionStore(layout, SID, reducers=FEATURES).transaction() as txn:
         txn.commit({"event": "SessionStart"})
         txn.commit({"event": "PostToolUse", "tool": "Read"})
     return layout
@@ -162,7 +164,7 @@ def test_hooks_fail_open_from_memory_and_catch_up(tmp_path, monkeypatch, err):
 
 def test_memory_only_notice_once_per_session_and_event_kept_in_spool(tmp_path, monkeypatch):
     layout = baseline(tmp_path, "ws")
-    from lifeguard import eventlog
+    from lifeguard.store import eventlog
 
     real_append = eventlog.append
 
@@ -194,7 +196,7 @@ def test_failed_fsync_is_not_committed_and_not_retried(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fdatasync", bad_fdatasync)
     with pytest.raises(OSError):
-        with SessionStore(layout, SID).transaction() as txn:
+        with SessionStore(layout, SID, reducers=FEATURES).transaction() as txn:
             txn.commit({"event": "Stop"})
     assert len(calls) == 1  # never retried
     monkeypatch.undo()

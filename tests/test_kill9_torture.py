@@ -22,10 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import cleanup, eventlog, logsnapshot, reducer, state as state_mod
-from lifeguard.paths import Layout
-from lifeguard.schema import validate_state
-from lifeguard.store import SessionStore
+from lifeguard.features.registry import FEATURES
+from lifeguard.upkeep import cleanup
+from lifeguard.store import eventlog, snapshot as logsnapshot, reducer, state as state_mod
+from lifeguard.core.paths import Layout
+from lifeguard.upkeep.schema import validate_state
+from lifeguard.store.session import SessionStore
 
 pytestmark = pytest.mark.torture
 
@@ -39,7 +41,7 @@ def writer(claude_dir: Path, ack_path: Path, seed: int) -> None:
     """Commit forever (until killed); append each acknowledged seq to `ack_path`."""
     rng = random.Random(seed)
     layout = Layout(claude_dir)
-    store = SessionStore(layout, SID, lock_timeout=10)
+    store = SessionStore(layout, SID, lock_timeout=10, reducers=FEATURES)
     ack = os.open(ack_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     while True:
         blob = "".join(rng.choice("abcdefghij0123456789") for _ in range(rng.randint(3000, 5000)))
@@ -96,13 +98,13 @@ def verify(layout: Layout, ack_path: Path) -> int:
 
     seen = state_mod.sequence(saved)
     assert base <= seen <= last
-    prefix = reducer.replay((r for r in lines if base < r["seq"] <= seen), SID,
+    prefix = reducer.replay((r for r in lines if base < r["seq"] <= seen), SID, FEATURES,
                             snap.state if snap else None)
     assert prefix == saved, "the saved state is not a replay of the log up to its sequence"
 
-    with SessionStore(layout, SID).transaction() as txn:  # opening catches up and cuts a torn tail
+    with SessionStore(layout, SID, reducers=FEATURES).transaction() as txn:  # opening catches up and cuts a torn tail
         assert txn.last_seq == last
-        assert txn.state == reducer.replay_log(log, SID)
+        assert txn.state == reducer.replay_log(log, SID, FEATURES)
     return last
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lifeguard import loop_rules as rules
-from lifeguard import signature as sig
-from lifeguard.config import DEFAULTS
+from lifeguard.features.loops import rules
+from lifeguard.features.loops import signature as sig
+from lifeguard.config.load import DEFAULTS
 
 LIMITS = DEFAULTS["loops"]
 
@@ -223,7 +223,7 @@ def test_alternation_refuses_the_other_call_too() -> None:
 
 def test_signatures_are_keyed_with_the_workspace_salt():
     """A signature of a secret-bearing command can't be recomputed without the salt."""
-    from lifeguard import signature as sig
+    from lifeguard.features.loops import signature as sig
 
     cmd = {"command": "deploy --password hunter2"}
     try:

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import eventlog, handlers, record as record_mod, reducer, state as state_mod
-from lifeguard.config import load as load_config
-from lifeguard.store import SessionStore
-from lifeguard.features import FEATURES
-from lifeguard.paths import Layout
+from lifeguard.store import eventlog, reducer, state as state_mod
+from lifeguard.hook import pipeline as handlers, record as record_mod
+from lifeguard.config.load import load as load_config
+from lifeguard.store.session import SessionStore
+from lifeguard.features.registry import FEATURES
+from lifeguard.core.paths import Layout
 
 SID = "loops-1"
 _ids = itertools.count()
@@ -66,7 +67,7 @@ def codes(layout: Layout) -> list[str]:
 
 def assert_replayable(layout: Layout) -> dict:
     saved = state_mod.load(layout.session_file(SID))
-    assert saved == reducer.replay_log(layout.event_log(SID), SID)
+    assert saved == reducer.replay_log(layout.event_log(SID), SID, FEATURES)
     return saved
 
 
@@ -213,7 +214,7 @@ def test_a_spooled_failure_still_counts_for_the_breaker(layout: Layout) -> None:
     record = record_mod.build("PostToolUseFailure", inp)
     for feature in FEATURES:
         getattr(feature, "annotate", lambda *a: None)(inp, record, load_config(layout))
-    SessionStore(layout, SID).spool(record)  # as when the session lock was busy: no check ran
+    SessionStore(layout, SID, reducers=FEATURES).spool(record)  # as when the session lock was busy: no check ran
     run_call(layout, "q", tool="mcp__db__query", error="Connection closed")  # drains the spool first
     state = assert_replayable(layout)
     assert state["execution"]["breakers"]["mcp__db__query"]["failures"] == 2
@@ -257,7 +258,7 @@ class _Blocker:
 
 
 def test_stop_never_blocks_when_stop_hook_active(layout: Layout, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("lifeguard.features.FEATURES", FEATURES + [_Blocker])
+    monkeypatch.setattr("lifeguard.features.registry.FEATURES", FEATURES + [_Blocker])
     monkeypatch.setattr(handlers, "FEATURES", FEATURES + [_Blocker])
     first = hook(layout, "Stop", stop_hook_active=False, last_assistant_message="x")
     assert first["decision"] == "block"

@@ -10,8 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
-from lifeguard import errors, messages  # noqa: E402
-from lifeguard.paths import Layout  # noqa: E402
+from lifeguard.alerts import codes as errors, templates as messages  # noqa: E402
+from lifeguard.core.paths import Layout  # noqa: E402
 
 LAYOUT = Layout(Path("/work/some project/.claude"))
 TOOL = "/work/some project/.claude/scripts/state_recovery.py"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lifeguard import notices_queue as nq
+from lifeguard.features.coordination import queue as nq
 
 
 def _msg(i: int, priority: str = "normal") -> dict:

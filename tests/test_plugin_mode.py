@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import installer
+from lifeguard.commands import install as installer
 
 REPO = Path(__file__).resolve().parents[1]
 UV = installer.resolved_uv()

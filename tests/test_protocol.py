@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from lifeguard import protocol
-from lifeguard.protocol import BadInput, build_output, parse
+from lifeguard.hook import protocol
+from lifeguard.hook.protocol import BadInput, build_output, parse
 
 # What the CLI (2.1.332) sends, trimmed from docs/claude-code-hooks-notes.md.
 REAL_INPUTS = {

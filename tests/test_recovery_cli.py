@@ -13,7 +13,8 @@ import pytest
 
 from planted import BROKEN, event, install, plant, run_json, run_tool
 
-from lifeguard.store import SessionStore
+from lifeguard.features.registry import FEATURES
+from lifeguard.store.session import SessionStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,7 +61,7 @@ def test_analyze_flags_damaged_log_lines_and_large_sessions(layout):
     lines = log.read_bytes().split(b"\n")
     lines[0] = lines[0].replace(b'"SessionStart"', b'"SessionStorm"')  # CRC no longer matches
     log.write_bytes(b"\n".join(lines))
-    with SessionStore(layout, "stale").transaction() as txn:  # 11 MB of old events: large
+    with SessionStore(layout, "stale", reducers=FEATURES).transaction() as txn:  # 11 MB of old events: large
         for i in range(110):
             txn.commit({"event": "PostToolUse", "tool": "Bash", "result": "x" * 100_000,
                         "ts": f"2020-01-01T01:{i // 60:02d}:{i % 60:02d}.000Z"})

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import record, redact
-from lifeguard.config import Config, DEFAULTS
-from lifeguard.paths import Layout
+from lifeguard.hook import record
+from lifeguard.redact import redactor as redact
+from lifeguard.config.load import Config, DEFAULTS
+from lifeguard.core.paths import Layout
 
 # (label, text, the secret that must vanish, the kind its placeholder names)
 SECRETS = [
@@ -137,7 +138,7 @@ def test_salt_is_per_workspace_kept_private_and_reused(tmp_path: Path) -> None:
 def test_salt_is_created_once(layout: Layout) -> None:
     layout.state_dir.mkdir(parents=True)
     path = layout.state_dir / redact.SALT_FILE
-    from lifeguard import fsutil
+    from lifeguard.core import fsutil
 
     assert fsutil.create_exclusive(path, b"A" * 32) is True
     assert fsutil.create_exclusive(path, b"B" * 32) is False  # never replaced
@@ -197,8 +198,8 @@ def test_bad_extra_pattern_is_reported_and_the_good_ones_still_work(layout: Layo
 
 
 def test_bad_pattern_in_the_config_file_does_not_stop_a_hook(layout: Layout) -> None:
-    from lifeguard import config as config_mod
-    from lifeguard.handlers import handle
+    from lifeguard.config import load as config_mod
+    from lifeguard.hook.pipeline import handle
 
     layout.claude_dir.mkdir(parents=True)
     layout.config_file.write_text(json.dumps({"redaction": {"enabled": True, "extra_patterns": ["[z-a]"], "allow": []}}))
@@ -271,14 +272,14 @@ def test_large_output_is_truncated_with_its_size_and_a_straddling_secret_still_r
 
 
 def test_notice_messages_in_the_log_are_scrubbed() -> None:
-    from lifeguard.handlers import _summary
+    from lifeguard.hook.pipeline import _summary
 
     out = _summary({"code": "TOOL_LOOP_DETECTED", "kind": "context", "model": "you ran `mysql --password hunter2xyz` 4 times"})
     assert "hunter2xyz" not in out["message"] and "[REDACTED:password:" in out["message"]
 
 
 def test_what_features_derive_from_the_raw_input_is_scrubbed_and_repeats_still_match(layout: Layout) -> None:
-    from lifeguard.handlers import handle
+    from lifeguard.hook.pipeline import handle
 
     command = "deploy --password hunter2xyz --token=ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
     for _ in range(2):

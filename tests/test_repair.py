@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import backup, eventlog, jsonrepair, logsnapshot, reducer, repair, state as state_mod
-from lifeguard.paths import Layout
-from lifeguard.store import SessionStore
+from lifeguard.features.registry import FEATURES
+from lifeguard.upkeep import backup, jsonrepair, repair
+from lifeguard.store import eventlog, snapshot as logsnapshot, reducer, state as state_mod
+from lifeguard.core.paths import Layout
+from lifeguard.store.session import SessionStore
 
 SID = "sess-r"
 
@@ -20,7 +22,7 @@ def layout(tmp_path: Path) -> Layout:
 
 
 def commit(layout: Layout, n: int, sid: str = SID, **extra) -> dict:
-    with SessionStore(layout, sid).transaction() as txn:
+    with SessionStore(layout, sid, reducers=FEATURES).transaction() as txn:
         for i in range(n):
             txn.commit({"event": "PostToolUse", "tool": f"T{i % 3}", **extra})
     return state_mod.load(layout.session_file(sid))
@@ -34,10 +36,10 @@ def assert_consistent(layout: Layout, sid: str = SID) -> dict:
     """The state file loads, validates and equals a replay of its (snapshot +) log, gap-free."""
     state = state_mod.load(layout.session_file(sid))
     assert state is not None
-    from lifeguard.schema import validate_state
+    from lifeguard.upkeep.schema import validate_state
 
     assert validate_state(state) == []
-    view = repair.LogView(layout, sid)
+    view = repair.LogView(layout, sid, FEATURES)
     assert view.complete, view.problems()
     assert view.replay == state
     return state
@@ -68,7 +70,7 @@ def test_json_repair_gives_up_on_non_objects(text):
 def test_healthy_session_is_left_alone(layout):
     before = commit(layout, 4)
     raw = layout.session_file(SID).read_bytes()
-    report = repair.repair_session(layout, SID)
+    report = repair.repair_session(layout, SID, reducers=FEATURES)
     assert report.level == "none" and not report.repaired and report.backup is None
     assert layout.session_file(SID).read_bytes() == raw and before == assert_consistent(layout)
 
@@ -78,7 +80,7 @@ def test_state_behind_log_is_caught_up_quietly(layout):
     lagging = layout.session_file(SID).read_bytes()
     commit(layout, 2)
     layout.session_file(SID).write_bytes(lagging)
-    report = repair.repair_session(layout, SID)
+    report = repair.repair_session(layout, SID, reducers=FEATURES)
     assert report.level == "none"
     assert state_mod.sequence(assert_consistent(layout)) == 4
 
@@ -88,7 +90,7 @@ def test_minor_trailing_comma_repaired_in_place(layout):
     raw = layout.session_file(SID).read_bytes()
     broken = raw[:-1] + b",}"
     layout.session_file(SID).write_bytes(broken)
-    report = repair.repair_session(layout, SID)
+    report = repair.repair_session(layout, SID, reducers=FEATURES)
     assert report.level == "minor", report.summary()
     assert assert_consistent(layout) == good
     assert broken in quarantined_bytes(layout)  # the original is kept
@@ -100,7 +102,7 @@ def test_minor_missing_section_filled_from_defaults(layout):
     damaged = dict(good)
     del damaged["organization"]
     layout.session_file(SID).write_text(json.dumps(damaged))
-    report = repair.repair_session(layout, SID)
+    report = repair.repair_session(layout, SID, reducers=FEATURES)
     assert report.level == "minor" and "organization" in report.summary()
     assert assert_consistent(layout) == good
 
@@ -109,7 +111,7 @@ def test_major_truncated_state_rebuilt_from_log(layout):
     good = commit(layout, 6)
     raw = layout.session_file(SID).read_bytes()
     layout.session_file(SID).write_bytes(raw[: len(raw) // 3])
-    report = repair.repair_session(layout, SID)
+    report = repair.repair_session(layout, SID, reducers=FEATURES)
     assert report.level == "major" and report.events_kept == 6
     assert assert_consistent(layout) == good
     assert raw[: len(raw) // 3] in quarantined_bytes(layout)
@@ -122,7 +124,7 @@ def test_major_damaged_log_line_rebuilds_and_rebases(layout):
     lines[2] = lines[2].replace(b"PostToolUse", b"PostToolUsX")  # CRC now fails: event 3 is lost
     log.write_bytes(b"\n".join(lines))
     layout.session_file(SID).write_bytes(b"not json at all")
-    report = repair.repair_session(layout, SID)
+    report = repair.repair_session(layout, SID, reducers=FEATURES)
     assert report.level == "major" and "damaged" in report.summary()
     state = assert_consistent(layout)  # the gap is gone: the log was rebased on a snapshot
     assert state_mod.sequence(state) == 5 and state["execution"]["tools"]["calls"] == 4
@@ -141,7 +143,7 @@ def test_critical_restores_newest_valid_checkpoint_and_replays_later_events(layo
     lines[0] = b"garbage line"  # event 1 gone: the log alone cannot rebuild
     log.write_bytes(b"\n".join(lines))
     layout.session_file(SID).write_bytes(b"\x00\x00")
-    report = repair.repair_session(layout, SID)
+    report = repair.repair_session(layout, SID, reducers=FEATURES)
     assert report.level == "critical", report.summary()
     assert "replayed 2 later event(s)" in report.summary()
     assert assert_consistent(layout) == expected
@@ -151,7 +153,7 @@ def test_lost_when_nothing_usable(layout):
     commit(layout, 2)
     layout.session_file(SID).write_bytes(b"\xff garbage")
     layout.event_log(SID).write_bytes(b"junk\nmore junk\n")
-    report = repair.repair_session(layout, SID)
+    report = repair.repair_session(layout, SID, reducers=FEATURES)
     assert report.level == "lost"
     assert "data was lost" in report.summary() and str(layout.quarantine_dir) in report.summary()
     assert not layout.session_file(SID).exists() and not layout.event_log(SID).exists()
@@ -162,10 +164,10 @@ def test_lost_when_nothing_usable(layout):
 
 
 def test_still_failing_is_marked_for_manual_review(layout):
-    with SessionStore(layout, SID).transaction() as txn:  # an incident whose kind is not a string
+    with SessionStore(layout, SID, reducers=FEATURES).transaction() as txn:  # an incident whose kind is not a string
         txn.commit({"event": "PostToolUse", "notices": [{"code": "X", "kind": 5}]})
     layout.session_file(SID).write_bytes(b"{")
-    report = repair.repair_session(layout, SID)
+    report = repair.repair_session(layout, SID, reducers=FEATURES)
     assert report.still_failing and any("kind" in p for p in report.still_failing)
     lines = (layout.state_dir / "manual-review.jsonl").read_text().splitlines()
     assert json.loads(lines[0])["session"] == SID
@@ -178,7 +180,7 @@ def test_repair_all_covers_every_session_with_one_backup(layout):
     commit(layout, 2, "three")
     layout.session_file("one").write_bytes(b"{")
     layout.session_file("three").write_bytes(b"[]")
-    reports = {r.session_id: r for r in repair.repair_all(layout)}
+    reports = {r.session_id: r for r in repair.repair_all(layout, reducers=FEATURES)}
     assert set(reports) == {"one", "two", "three"}
     assert reports["two"].level == "none" and reports["one"].level == "major" == reports["three"].level
     assert len([m for m in backup.list_backups(layout) if m["name"] == "pre-repair"]) == 1
@@ -191,7 +193,7 @@ def test_store_uses_the_ladder_for_an_unreadable_state(layout):
     backup.checkpoint_session(layout, SID, keep=3, seq=3)
     layout.event_log(SID).write_bytes(b"")  # log emptied and state broken: only the checkpoint is left
     layout.session_file(SID).write_bytes(b"{{{")
-    with SessionStore(layout, SID).transaction() as txn:
+    with SessionStore(layout, SID, reducers=FEATURES).transaction() as txn:
         assert txn.last_seq == 3 and any("critical" in note for note in txn.repairs)
         txn.commit({"event": "Stop"})
     assert state_mod.sequence(assert_consistent(layout)) == 4
@@ -202,6 +204,6 @@ def test_log_view_reports_gaps(layout):
     log = layout.event_log(SID)
     lines = log.read_bytes().splitlines(keepends=True)
     log.write_bytes(lines[0] + lines[2])
-    view = repair.LogView(layout, SID)
+    view = repair.LogView(layout, SID, FEATURES)
     assert view.gaps == [(2, 3)] and not view.complete
-    assert reducer.replay_log(log, SID) is not None
+    assert reducer.replay_log(log, SID, FEATURES) is not None

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import eventlog, protocol, runner
-from lifeguard.locking import LockTimeout
-from lifeguard.paths import Layout
+from lifeguard.features.registry import FEATURES
+from lifeguard.store import eventlog
+from lifeguard.hook import protocol, runner, timeout
+from lifeguard.core.locking import LockTimeout
+from lifeguard.core.paths import Layout
 
 HOOK_FILE = str(Path(__file__).resolve().parents[1] / "hooks" / "post_tool_use.py")
 
@@ -143,11 +145,11 @@ def test_deadline_is_well_below_the_settings_timeout(timeout, expected):
         assert runner.deadline_for(timeout) <= timeout * 0.6
 
 
-@pytest.mark.parametrize("value, expected", [("5", 5.0), ("junk", runner.DEFAULT_TIMEOUT),
-                                             ("-1", runner.DEFAULT_TIMEOUT), ("0", runner.DEFAULT_TIMEOUT)])
+@pytest.mark.parametrize("value, expected", [("5", 5.0), ("junk", timeout.DEFAULT_TIMEOUT),
+                                             ("-1", timeout.DEFAULT_TIMEOUT), ("0", timeout.DEFAULT_TIMEOUT)])
 def test_settings_timeout_from_environment(monkeypatch, value, expected):
     monkeypatch.setenv("LIFEGUARD_TIMEOUT", value)
-    assert runner._settings_timeout() == expected
+    assert timeout.settings_timeout() == expected
 
 
 @pytest.mark.parametrize("exc, code", [
@@ -168,8 +170,9 @@ def test_describe(exc, code):
 
 # -- a hook that runs out of time keeps its event ------------------------------------------
 
-from lifeguard import features as features_mod, inflight  # noqa: E402
-from lifeguard.store import SessionStore  # noqa: E402
+from lifeguard.features import registry as features_mod
+from lifeguard.store import inflight  # noqa: E402
+from lifeguard.store.session import SessionStore  # noqa: E402
 
 
 class SlowCheck:
@@ -203,7 +206,7 @@ def extra_feature():
 
 
 def drain(layout: Layout, sid: str = "s1") -> list[dict]:
-    with SessionStore(layout, sid).transaction():
+    with SessionStore(layout, sid, reducers=FEATURES).transaction():
         pass
     return list(eventlog.iter_records(layout.event_log(sid)))
 
@@ -326,9 +329,9 @@ def test_the_hot_path_stays_off_costly_imports(tmp_path):
 
     code = f"""
 import sys, json
-sys.path.insert(0, {str(Path(runner.__file__).resolve().parents[1])!r})
-from lifeguard import handlers
-from lifeguard.paths import Layout
+sys.path.insert(0, {str(Path(runner.__file__).resolve().parents[2])!r})
+from lifeguard.hook import pipeline as handlers
+from lifeguard.core.paths import Layout
 layout = Layout(__import__("pathlib").Path({str(tmp_path / ".claude")!r}))
 for event in ("PreToolUse", "PostToolUse", "PostToolUseFailure"):
     handlers.handle(event, {{"session_id": "hot", "tool_name": "Bash", "tool_input": {{"command": "ls"}},

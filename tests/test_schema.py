@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from lifeguard import schema, state
+from lifeguard.upkeep import schema
+from lifeguard.store import state
 
 
 def fresh() -> dict:
@@ -114,8 +115,8 @@ def test_schema_is_not_imported_by_the_hot_path():
     from pathlib import Path
 
     lib = Path(__file__).resolve().parents[1] / "lib"
-    code = ("import sys; sys.path.insert(0, %r); import lifeguard.handlers, lifeguard.runner; "
+    code = ("import sys; sys.path.insert(0, %r); import lifeguard.hook.pipeline, lifeguard.hook.runner; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('pydantic', 'filelock', 'orjson') or m == 'lifeguard.schema'); print(bad)") % str(lib)
+            "('pydantic', 'filelock', 'orjson') or m == 'lifeguard.upkeep.schema'); print(bad)") % str(lib)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import eventlog, reducer, schema, state as state_mod, store as store_mod
-from lifeguard.locking import LockTimeout, SessionLock
-from lifeguard.paths import Layout
-from lifeguard.store import SessionStore
+from lifeguard.features.registry import FEATURES
+from lifeguard.store import eventlog, reducer, state as state_mod, session as store_mod
+from lifeguard.upkeep import schema
+from lifeguard.core.locking import LockTimeout, SessionLock
+from lifeguard.core.paths import Layout
+from lifeguard.store.session import SessionStore
 
 SID = "sess-1"
 
@@ -34,7 +36,7 @@ def assert_consistent(st: SessionStore) -> dict:
     saved = state_mod.load(st.state_path)
     assert saved is not None
     assert schema.validate_state(saved) == []
-    assert saved == reducer.replay_log(st.log_path, st.session_id)
+    assert saved == reducer.replay_log(st.log_path, st.session_id, FEATURES)
     seqs = [r["seq"] for r in log_records(st)]
     assert seqs == list(range(1, len(seqs) + 1))
     return saved
@@ -47,7 +49,7 @@ def quarantine_files(layout: Layout) -> list[Path]:
 
 
 def test_first_transaction_creates_private_files(layout):
-    st = SessionStore(layout, SID)
+    st = SessionStore(layout, SID, reducers=FEATURES)
     with st.transaction() as txn:
         assert txn.fresh and txn.last_seq == 0
         assert txn.commit(event(1)) == 1
@@ -60,7 +62,7 @@ def test_first_transaction_creates_private_files(layout):
 
 
 def test_commits_get_consecutive_sequence_numbers(layout):
-    st = SessionStore(layout, SID)
+    st = SessionStore(layout, SID, reducers=FEATURES)
     for n in range(5):
         with st.transaction() as txn:
             txn.commit(event(2 * n))
@@ -73,7 +75,7 @@ def test_commits_get_consecutive_sequence_numbers(layout):
 
 
 def test_commit_keeps_given_ts_and_ignores_given_seq(layout):
-    st = SessionStore(layout, SID)
+    st = SessionStore(layout, SID, reducers=FEATURES)
     with st.transaction() as txn:
         txn.commit({"event": "Stop", "seq": 99, "ts": "2026-01-02T03:04:05.000Z"})
     (record,) = log_records(st)
@@ -84,7 +86,7 @@ def test_commit_keeps_given_ts_and_ignores_given_seq(layout):
 
 
 def test_transaction_without_commit_writes_nothing(layout):
-    st = SessionStore(layout, SID)
+    st = SessionStore(layout, SID, reducers=FEATURES)
     with st.transaction() as txn:
         assert txn.state["persistence"]["checkpoint"]["sequence"] == 0
     assert not st.state_path.exists() and not st.log_path.exists()
@@ -92,7 +94,7 @@ def test_transaction_without_commit_writes_nothing(layout):
 
 def test_exception_inside_transaction_keeps_committed_event(layout):
     """The log is the truth: an event appended before a fault survives it."""
-    st = SessionStore(layout, SID)
+    st = SessionStore(layout, SID, reducers=FEATURES)
     with st.transaction() as txn:
         txn.commit(event(1))
     with pytest.raises(RuntimeError):
@@ -107,7 +109,7 @@ def test_exception_inside_transaction_keeps_committed_event(layout):
 
 
 def test_catch_up_after_crash_between_append_and_snapshot(layout):
-    st = SessionStore(layout, SID)
+    st = SessionStore(layout, SID, reducers=FEATURES)
     with st.transaction() as txn:
         txn.commit(event(1))
     snapshot = st.state_path.read_bytes()
@@ -122,7 +124,7 @@ def test_catch_up_after_crash_between_append_and_snapshot(layout):
 
 
 def test_state_missing_rebuilt_from_log(layout):
-    st = SessionStore(layout, SID)
+    st = SessionStore(layout, SID, reducers=FEATURES)
     with st.transaction() as txn:
         for n in range(4):
             txn.commit(event(n))
@@ -135,7 +137,7 @@ def test_state_missing_rebuilt_from_log(layout):
 
 @pytest.mark.parametrize("garbage", [b"", b"{not json", b"[1,2,3]", b'{"session":{}}', b"\xff\xfe"])
 def test_unreadable_state_rebuilt_and_original_quarantined(layout, garbage):
-    st = SessionStore(layout, SID)
+    st = SessionStore(layout, SID, reducers=FEATURES)
     with st.transaction() as txn:
         txn.commit(event(1))
         txn.commit(event(2))
@@ -152,7 +154,7 @@ def test_unreadable_state_rebuilt_and_original_quarantined(layout, garbage):
 
 
 def test_torn_log_tail_quarantined_and_reported(layout):
-    st = SessionStore(layout, SID)
+    st = SessionStore(layout, SID, reducers=FEATURES)
     with st.transaction() as txn:
         txn.commit(event(1))
     fragment = eventlog.encode({"seq": 2, "event": "PostToolUse"})[:20]
@@ -167,7 +169,7 @@ def test_torn_log_tail_quarantined_and_reported(layout):
 
 
 def test_lock_busy_times_out_within_bound(layout):
-    st = SessionStore(layout, SID, lock_timeout=0.05)
+    st = SessionStore(layout, SID, lock_timeout=0.05, reducers=FEATURES)
     st.ensure_dirs()
     with SessionLock(st.lock_path, 1.0):
         with pytest.raises(LockTimeout):
@@ -176,7 +178,7 @@ def test_lock_busy_times_out_within_bound(layout):
 
 
 def test_spool_when_lock_busy_then_drained_exactly_once(layout):
-    st = SessionStore(layout, SID, lock_timeout=0.05)
+    st = SessionStore(layout, SID, lock_timeout=0.05, reducers=FEATURES)
     with st.transaction() as txn:
         txn.commit(event(1))
     with SessionLock(st.lock_path, 1.0):
@@ -200,7 +202,7 @@ def test_spool_when_lock_busy_then_drained_exactly_once(layout):
 
 def test_spool_not_duplicated_after_crash_before_unlink(layout, monkeypatch):
     """Killed after committing a spooled record but before deleting its file: not committed twice."""
-    st = SessionStore(layout, SID)
+    st = SessionStore(layout, SID, reducers=FEATURES)
     path = st.spool(event(1))
     kept = path.read_bytes()
 
@@ -225,7 +227,7 @@ def test_spool_not_duplicated_after_crash_before_unlink(layout, monkeypatch):
 
 
 def test_unreadable_spool_file_quarantined_not_deleted(layout):
-    st = SessionStore(layout, SID)
+    st = SessionStore(layout, SID, reducers=FEATURES)
     good = st.spool(event(1))
     bad = good.with_name("00000000000000000000-1-abcdef.json")
     bad.write_bytes(b"{torn")
@@ -239,7 +241,7 @@ def test_unreadable_spool_file_quarantined_not_deleted(layout):
 
 
 def test_state_equals_replay_across_mixed_events(layout):
-    st = SessionStore(layout, SID)
+    st = SessionStore(layout, SID, reducers=FEATURES)
     kinds = ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure",
              "SubagentStart", "SubagentStop", "PreCompact", "Stop", "SessionEnd"]
     for i, kind in enumerate(kinds * 3):
@@ -255,7 +257,7 @@ def test_state_equals_replay_across_mixed_events(layout):
 
 def test_hostile_session_ids_stay_inside_the_state_folder(layout):
     for sid in ("../../etc/passwd", "a/b", "..", "", "x\x00y", "é" * 200, "/abs"):
-        st = SessionStore(layout, sid)
+        st = SessionStore(layout, sid, reducers=FEATURES)
         with st.transaction() as txn:
             txn.commit(event(1))
         for path in (st.state_path, st.log_path, st.lock_path, layout.session_spool(sid)):

@@ -15,7 +15,7 @@ import pytest
 
 from planted import event, install, run_json, run_tool
 
-from lifeguard import config, switch
+from lifeguard.config import load as config, switch
 
 ROOT = Path(__file__).resolve().parents[1]
 PRE = {"session_id": "s1", "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": "ls"},

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lifeguard import task_validation as tv
-from lifeguard import taskgraph as tg
+from lifeguard.features.coordination import tasks as tv
+from lifeguard.features.coordination import taskgraph as tg
 
 
 def test_edges_from_update_reads_blocks_and_blocked_by_the_same_way():

@@ -31,9 +31,11 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard import eventlog, reducer, schema, state as state_mod
-from lifeguard.paths import Layout
-from lifeguard.store import SessionStore
+from lifeguard.features.registry import FEATURES
+from lifeguard.store import eventlog, reducer, state as state_mod
+from lifeguard.upkeep import schema
+from lifeguard.core.paths import Layout
+from lifeguard.store.session import SessionStore
 
 pytestmark = pytest.mark.torture
 
@@ -171,7 +173,8 @@ def test_concurrent_hooks_killed_at_random(tmp_path, via_helper):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "LIFEGUARD"))}
     hook = HOOK
     if via_helper:
-        from lifeguard import helper, installer
+        from lifeguard.hook import helper
+        from lifeguard.commands import install as installer
 
         installer.install(tmp_path, warm=False)
         hook = layout.claude_dir / "hooks" / HOOK.name
@@ -221,7 +224,7 @@ def _torture(layout, log_path, lock_path, env, hook, via_helper):
     assert survived and killed, f"seed {seed}: the sample must have both survivors and victims"
 
     # The next hook repairs a torn tail and drains the spool (events kept while the lock was busy).
-    with SessionStore(layout, SID).transaction():
+    with SessionStore(layout, SID, reducers=FEATURES).transaction():
         pass
 
     raw = log_path.read_bytes()
@@ -239,7 +242,7 @@ def _torture(layout, log_path, lock_path, env, hook, via_helper):
 
     state = state_mod.load(layout.session_file(SID))
     assert schema.validate_state(state) == [], f"seed {seed}"
-    assert state == reducer.replay_log(log_path, SID), f"seed {seed}"
+    assert state == reducer.replay_log(log_path, SID, FEATURES), f"seed {seed}"
     assert state["execution"]["tools"]["calls"] == len(logged)
 
     # Torn tails went to quarantine, not away, and no good line went with them.

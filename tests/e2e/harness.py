@@ -278,7 +278,7 @@ def stop_helper(workspace: str | os.PathLike[str]) -> bool:
     lib = str(Path(__file__).resolve().parents[2] / "lib")
     if lib not in sys.path:
         sys.path.insert(0, lib)
-    from lifeguard import helper
+    from lifeguard.hook import helper
 
     claude = str(Path(workspace) / ".claude")
     was = helper.running(claude)

@@ -20,8 +20,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.skipif(find_claude() is None, reason=
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lib"))
 
-from lifeguard import eventlog, repair, state as state_mod  # noqa: E402
-from lifeguard.paths import Layout  # noqa: E402
+from lifeguard.features.registry import FEATURES
+from lifeguard.store import eventlog, state as state_mod
+from lifeguard.upkeep import repair  # noqa: E402
+from lifeguard.core.paths import Layout  # noqa: E402
 
 
 def install(ws: Path) -> None:
@@ -64,10 +66,10 @@ def test_resume_repairs_a_damaged_session(workspace: Path, tmp_path: Path) -> No
 
     # the state is repaired: it loads, validates and equals a replay of its log, gap-free
     state = state_mod.load(state_path)
-    from lifeguard.schema import validate_state
+    from lifeguard.upkeep.schema import validate_state
 
     assert validate_state(state) == []
-    view = repair.LogView(layout, sid)
+    view = repair.LogView(layout, sid, FEATURES)
     assert view.complete and view.replay == state, view.problems()
     kept = {r["seq"] for r in view.after} | set(range(1, view.base + 1))
     assert set(complete) <= kept  # every complete event is kept

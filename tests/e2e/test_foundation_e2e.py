@@ -21,8 +21,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.skipif(find_claude() is None, reason=
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lib"))
 
-from lifeguard import eventlog, reducer, schema, state as state_mod  # noqa: E402
-from lifeguard.paths import Layout  # noqa: E402
+from lifeguard.features.registry import FEATURES
+from lifeguard.store import eventlog, reducer, state as state_mod
+from lifeguard.upkeep import schema  # noqa: E402
+from lifeguard.core.paths import Layout  # noqa: E402
 
 
 def test_a_whole_session_is_recorded_once_and_never_shows_a_hook_error(workspace: Path, tmp_path: Path) -> None:
@@ -75,7 +77,7 @@ def test_a_whole_session_is_recorded_once_and_never_shows_a_hook_error(workspace
 
     saved = state_mod.load(layout.session_file(sid))
     assert schema.validate_state(saved) == []
-    assert saved == reducer.replay_log(layout.event_log(sid), sid)
+    assert saved == reducer.replay_log(layout.event_log(sid), sid, FEATURES)
     assert saved["session"]["lifecycle"]["status"] == "ended"
     assert not layout.faults_log.exists() or layout.faults_log.read_text() == ""
     # the first hook ran in its own process and started the resident helper for the rest; it

@@ -113,7 +113,7 @@ def test_plugin_validate_passes_with_no_warning(tmp_path: Path) -> None:
 
 def test_hooks_json_runs_every_hook_install_sh_would() -> None:
     """The plugin's hooks are install.sh's, event for event, through the same runner."""
-    from lifeguard import installer
+    from lifeguard.commands import install as installer
 
     hooks = json.loads((REPO / "hooks" / "hooks.json").read_text())["hooks"]
     assert set(hooks) == {event for event, *_ in installer.HOOKS}

@@ -1,6 +1,6 @@
 """`analyze`: how healthy is every session in the state folder.
 
-A session is `corrupted` when its state file is unreadable, or one of lifeguard.health's
+A session is `corrupted` when its state file is unreadable, or one of upkeep.checks'
 data checks fails (schema, consistency, event-log integrity, dependency cycles); `stale` when nothing happened for STALE_HOURS; otherwise `healthy`.
 It is `large` (a flag, on top of its status) when its state and log together pass LARGE_MB.
 Exit code 1 when any session is corrupted, so scripts can act on it.
@@ -16,9 +16,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from .. import eventlog
-from .. import state as state_mod
-from ..paths import Layout
+from ..store import eventlog
+from ..store import state as state_mod
+from ..core.paths import Layout
 
 STALE_HOURS = 24
 LARGE_MB = 10.0
@@ -147,12 +147,13 @@ def _size(path: Path) -> int:
 
 
 def _health(layout: Layout, name: str, state: dict) -> list:
-    from .. import health
+    from ..features.registry import FEATURES
+    from ..upkeep import checks as health
 
     # without pydantic (a bare python3 when uv is broken) the checks fall back to the
     # structural ones instead of reporting every session as failing the schema
     full = importlib.util.find_spec("pydantic") is not None
-    return health.run_checks(layout, name, full=full, state=state)
+    return health.run_checks(layout, name, FEATURES, full=full, state=state)
 
 
 def _damaged_log_lines(path: Path) -> list[int]:

@@ -1,4 +1,4 @@
-"""`backup`, `backups` and `restore`: thin over lifeguard.backup, plus the safety around it.
+"""`backup`, `backups` and `restore`: thin over upkeep.backup, plus the safety around it.
 
 Restore takes every session lock first (bounded wait), so no hook writes while files are
 put back, and refuses to run without a confirmation: `--yes`, or a "y" typed on a terminal.
@@ -11,9 +11,9 @@ import json
 import os
 from pathlib import Path
 
-from .. import backup as backup_api
-from ..locking import LockTimeout, SessionLock
-from ..paths import Layout
+from ..upkeep import backup as backup_api
+from ..core.locking import LockTimeout, SessionLock
+from ..core.paths import Layout
 
 LOCK_WAIT = 5.0
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .. import VERSION
-from ..paths import Layout, find_claude_dir, tool_command
+from ..core.paths import Layout, find_claude_dir, tool_command
 from .ui import UI
 
 EXIT_USAGE = 2

@@ -32,8 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import installer
-from ..paths import Layout
+from . import install as installer
+from ..core.paths import Layout
 
 MIN_PYTHON = (3, 11)
 MIN_TIMEOUT, MAX_TIMEOUT = 1, 600
@@ -161,7 +161,7 @@ def check_timeout(label: str, timeout: object, budget_arg: str | None) -> list[F
 
 def check_switch(layout: Layout) -> list[Finding]:
     """Whether lifeguard is on (switch.py): off is not broken, but nothing is guarded meanwhile."""
-    from .. import switch
+    from ..config import switch
 
     reason = switch.off_reason(layout.claude_dir)
     if reason is not None:
@@ -204,7 +204,7 @@ def check_manifest(layout: Layout) -> list[Finding]:
 
 
 def check_config(layout: Layout) -> list[Finding]:
-    from .. import config as config_mod
+    from ..config import load as config_mod
 
     if not layout.config_file.exists():
         return [warn(f"{layout.config_file} is missing; the defaults are used", "reinstall with install.sh to write it")]
@@ -241,7 +241,7 @@ URGENT_HEAD = re.compile(r"^(\S+)  session (\S+)  event #\S+ \((.*)\)$")  # aler
 
 def check_urgent(layout: Layout) -> list[Finding]:
     """urgent_alerts.txt holds alerts that need a person; it stays open until removed."""
-    from ..alerts import URGENT_FILE
+    from ..alerts.escalation import URGENT_FILE
 
     path = layout.claude_dir / URGENT_FILE
     try:
@@ -286,7 +286,7 @@ def check_guarded(layout: Layout) -> list[Finding]:
 
 
 def check_helper(layout: Layout) -> list[Finding]:
-    from .. import client, helper
+    from ..hook import client, helper
 
     claude = str(layout.claude_dir)
     sock = layout.state_dir / client.SOCKET
@@ -303,7 +303,7 @@ def check_helper(layout: Layout) -> list[Finding]:
         pid = (layout.state_dir / helper.PID)
         who = pid.read_text().strip() if pid.is_file() else "?"
         return [ok(f"the resident helper is running (pid {who}); it exits by itself when idle")]
-    from ..config import load
+    from ..config.load import load
 
     if not load(layout).get("helper", {}).get("enabled", True):
         return [ok("the resident helper is turned off (helper.enabled in lifeguard.json): each hook runs in its own process")]

@@ -20,8 +20,9 @@ import textwrap
 import time
 from datetime import datetime
 
-from .. import eventlog, fsutil
-from ..paths import Layout, safe_name
+from ..store import eventlog
+from ..core import fsutil
+from ..core.paths import Layout, safe_name
 from .analyze import session_names
 
 SHORT_ID = 8

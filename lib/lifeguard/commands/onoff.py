@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import os
 
-from .. import fsutil
-from ..paths import Layout
-from ..switch import DISABLE_ENV, env_disabled
+from ..core import fsutil
+from ..core.paths import Layout
+from ..config.switch import DISABLE_ENV, env_disabled
 
 
 def run_off(args, layout: Layout, ui) -> int:

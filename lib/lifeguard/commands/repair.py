@@ -1,7 +1,7 @@
-"""`repair --all | SESSION_FILE`: lifeguard.repair's decision tree, on demand.
+"""`repair --all | SESSION_FILE`: upkeep.repair's decision tree, on demand.
 
 Everything a repair replaces is kept: a pre-repair backup of the whole state folder first,
-and the replaced files themselves in state/quarantine/ (see lifeguard.repair).
+and the replaced files themselves in state/quarantine/ (see upkeep.repair).
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import json
 import re
 from pathlib import Path
 
-from .. import repair as repair_api
-from ..locking import LockTimeout
-from ..paths import Layout
+from ..features.registry import FEATURES
+from ..upkeep import repair as repair_api
+from ..core.locking import LockTimeout
+from ..core.paths import Layout
 
 _FILE = re.compile(r"^(?:session-(.+)\.json|events-(.+)\.jsonl|events-(.+)\.snapshot\.json)$")
 
@@ -36,7 +37,8 @@ def run(args, layout: Layout, ui) -> int:
             reports = []
             backed_up = None
             for session_id in ui.progress(ids, "Repairing sessions"):
-                report = repair_api.repair_session(layout, session_id, backup_first=backed_up is None)
+                report = repair_api.repair_session(layout, session_id, backup_first=backed_up is None,
+                                                   reducers=FEATURES)
                 backed_up = backed_up or report.backup
                 reports.append(report)
         else:
@@ -45,7 +47,7 @@ def run(args, layout: Layout, ui) -> int:
                 ui.warn(f"lifeguard: no session {session_id!r} in {layout.state_dir}. "
                         f"See the sessions with: {args.tool} analyze")
                 return 2
-            reports = [repair_api.repair_session(layout, session_id)]
+            reports = [repair_api.repair_session(layout, session_id, reducers=FEATURES)]
     except LockTimeout as exc:
         ui.warn(f"lifeguard: a hook is using the session ({exc}); try again in a moment, or stop Claude Code first.")
         return 1

@@ -34,7 +34,7 @@ SWEEP_CACHE = "health-sweep.json"
 def apply(state: dict, record: dict) -> None:
     event = record.get("event")
     if event == CLEANUP_EVENT:
-        from ..cleanup import apply_cleanup
+        from ..upkeep.cleanup import apply_cleanup
 
         apply_cleanup(state, record)
     elif event == HEALTH_EVENT:
@@ -71,7 +71,7 @@ def after_commit(txn, record: dict, cfg: dict, layout) -> list[dict]:
 
 
 def _limits(cfg: dict) -> dict:
-    from ..config import DEFAULTS  # already loaded by the handler: no new import on the hot path
+    from ..config.load import DEFAULTS  # already loaded by the handler: no new import on the hot path
 
     limits = cfg.get("limits") if isinstance(cfg, dict) else None
     return {**DEFAULTS["limits"], **(limits if isinstance(limits, dict) else {})}
@@ -105,7 +105,7 @@ def on_tool_use(txn, cfg: dict, layout) -> list[dict]:
 
 def _once(layout, session_id: str, code: str) -> bool:
     """True the first time `code` is raised for this session (a marker file remembers)."""
-    from ..paths import safe_name
+    from ..core.paths import safe_name
 
     path = layout.state_dir / f"notified-{safe_name(session_id)}-{code}"
     try:
@@ -125,8 +125,8 @@ def upkeep(txn, cfg: dict, layout) -> list[str]:
     """Graded cleanup and log compaction for this session; returns what was done."""
     import shutil
 
-    from .. import cleanup
-    from .. import state as state_mod
+    from ..upkeep import cleanup
+    from ..store import state as state_mod
 
     limits = _limits(cfg)
     done = []
@@ -148,8 +148,8 @@ def upkeep(txn, cfg: dict, layout) -> list[str]:
 
 
 def on_checkpoint(txn, event: str, cfg: dict, layout) -> list[dict]:
-    from .. import backup
-    from .. import state as state_mod
+    from ..upkeep import backup
+    from ..store import state as state_mod
 
     limits = _limits(cfg)
     done = upkeep(txn, cfg, layout)
@@ -173,16 +173,18 @@ def on_checkpoint(txn, event: str, cfg: dict, layout) -> list[dict]:
 def _repair_own(txn, layout) -> "object":
     """Deep-check this session (the store already fixed a torn tail / unreadable file) and
     adopt whatever the repair left on disk."""
-    from .. import repair, reducer
-    from .. import state as state_mod
+    from ..upkeep import repair
+    from ..store import reducer
+    from ..store import state as state_mod
 
     state_mod.save(txn.store.state_path, txn.state)  # the file is current before it is judged
-    report = repair.repair_locked(layout, txn.store.session_id, deep=True, backup_first=True)
+    report = repair.repair_locked(layout, txn.store.session_id, deep=True, backup_first=True,
+                                  reducers=txn.store.reducers)
     if report.level == "none":
         return report
     loaded = state_mod.load(txn.store.state_path)
     if loaded is None:
-        loaded = reducer.replay_log(txn.store.log_path, txn.store.session_id)
+        loaded = reducer.replay_log(txn.store.log_path, txn.store.session_id, txn.store.reducers)
     if loaded is None:  # a clean start: the next commit begins a new log
         txn.state = state_mod.default_state(txn.store.session_id, "")
         txn.last_seq, txn.fresh, txn.dirty = 0, True, False
@@ -191,13 +193,14 @@ def _repair_own(txn, layout) -> "object":
     return report
 
 
-def _sweep_others(layout, session_id: str, limits: dict) -> tuple[list, list]:
+def _sweep_others(layout, session_id: str, limits: dict, reducers) -> tuple[list, list]:
     """Archive stale sessions, then repair the others whose files changed since the last sweep."""
     import json
 
-    from .. import cleanup, fsutil, repair
-    from ..locking import LockTimeout
-    from ..paths import safe_name
+    from ..upkeep import cleanup, repair
+    from ..core import fsutil
+    from ..core.locking import LockTimeout
+    from ..core.paths import safe_name
 
     archived = cleanup.archive_stale_sessions(layout, session_id, limits)
     cleanup.quarantine_abandoned_temp_files(layout)  # clutter from writers killed mid-write
@@ -217,7 +220,8 @@ def _sweep_others(layout, session_id: str, limits: dict) -> tuple[list, list]:
             fresh_cache[other] = key
             continue
         try:
-            report = repair.repair_session(layout, other, deep=True, backup_first=not backed_up, lock_timeout=0.5)
+            report = repair.repair_session(layout, other, deep=True, backup_first=not backed_up, lock_timeout=0.5,
+                                           reducers=reducers)
         except LockTimeout:
             continue  # in use by a running hook: next time
         backed_up = backed_up or report.backup is not None
@@ -233,7 +237,7 @@ def _sweep_others(layout, session_id: str, limits: dict) -> tuple[list, list]:
 
 
 def _fingerprint(layout, session_id: str) -> list | None:
-    from .. import logsnapshot
+    from ..store import snapshot as logsnapshot
 
     out = []
     for path in (layout.session_file(session_id), layout.event_log(session_id),
@@ -247,15 +251,15 @@ def _fingerprint(layout, session_id: str) -> list | None:
 
 
 def on_session_start(txn, record: dict, cfg: dict, layout) -> list[dict]:
-    from .. import health
+    from ..upkeep import checks as health
 
     limits = _limits(cfg)
     session_id = txn.store.session_id
     started = time.perf_counter()
     own = _repair_own(txn, layout)
-    archived, others = _sweep_others(layout, session_id, limits)
+    archived, others = _sweep_others(layout, session_id, limits, txn.store.reducers)
     done = upkeep(txn, cfg, layout)
-    results = health.run_checks(layout, session_id, full=True, state=txn.state, cfg=cfg)
+    results = health.run_checks(layout, session_id, txn.store.reducers, full=True, state=txn.state, cfg=cfg)
     repairs = list(txn.repairs)
     if own.repaired:
         repairs.append(own.summary())

@@ -151,8 +151,8 @@ def _main(argv: list[str], hook_file: str) -> int:
 
 
 def _lifeguard_off(hook_file: str) -> bool:
-    from ..paths import find_claude_dir
-    from ..switch import off_reason
+    from ..core.paths import find_claude_dir
+    from ..config.switch import off_reason
 
     return off_reason(find_claude_dir(hook_file)) is not None
 
@@ -173,7 +173,7 @@ def _unguarded(opts: Options) -> int:
 
 class GuardedRun:
     def __init__(self, opts: Options, hook_file: str):
-        from ..paths import Layout, find_claude_dir
+        from ..core.paths import Layout, find_claude_dir
 
         self.opts = opts
         self.layout = Layout(find_claude_dir(hook_file))
@@ -242,7 +242,7 @@ class GuardedRun:
         return os.environ.get("CLAUDE_PROJECT_DIR") or str(self.inp.get("cwd") or "") or str(self.layout.claude_dir.parent)
 
     def record(self, answer: Answer) -> None:
-        from ..record import summarize  # summarize scrubs secrets (lifeguard.redact)
+        from ..hook.record import summarize  # summarize scrubs secrets (lifeguard.redact)
         from . import ledger, workspace
 
         opts = self.opts
@@ -290,7 +290,7 @@ def _with_note(answer: Answer, note: str) -> Answer:
 
 def _limits(layout) -> dict:
     try:
-        from ..config import load
+        from ..config.load import load
 
         section = load(layout).get("guard")
     except Exception:  # noqa: BLE001 - a broken config must not stop the guard

@@ -8,10 +8,10 @@ busy the record goes to the spool, like any hook's, and the next transaction com
 
 from __future__ import annotations
 
-from .. import eventlog
-from .. import state as state_mod
+from ..store import eventlog
+from ..store import state as state_mod
 from ..features import guarded_hooks
-from ..paths import Layout
+from ..core.paths import Layout
 
 LOCK_WAIT = 0.5  # seconds; the guard's own deadline is short
 
@@ -35,10 +35,11 @@ def read_entry(layout: Layout, session_id: str, name: str) -> dict:
 
 def record(layout: Layout, session_id: str, rec: dict) -> str:
     """Commit `rec`; returns "log" or "spool" (where it went)."""
-    from ..locking import LockTimeout
-    from ..store import SessionStore
+    from ..core.locking import LockTimeout
+    from ..features.registry import FEATURES
+    from ..store.session import SessionStore
 
-    store = SessionStore(layout, session_id, lock_timeout=LOCK_WAIT)
+    store = SessionStore(layout, session_id, lock_timeout=LOCK_WAIT, reducers=FEATURES)
     try:
         with store.transaction() as txn:
             txn.commit(rec)

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import json
 
-from .. import fsutil
-from ..locking import LockTimeout, SessionLock
-from ..paths import Layout
+from ..core import fsutil
+from ..core.locking import LockTimeout, SessionLock
+from ..core.paths import Layout
 
 FILE = "guarded-hooks.json"
 LOCK = "guarded-hooks.lock"

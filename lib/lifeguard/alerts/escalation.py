@@ -1,0 +1,299 @@
+"""Alerts: how loud an incident is, and what lifeguard does about it.
+
+An alert is an incident (a notice's code, severity and message) given a level:
+
+    CRITICAL  the session's state itself is in danger
+    HIGH      a part of the machinery failed (subagent, message, hook)
+    MEDIUM    performance or resources degraded
+    LOW       everything else (information and warnings)
+
+Each level runs its escalation steps from config (`alerts.escalation`), in order:
+
+    log                append one JSON line to .claude/alerts.log (redacted, rotated)
+    notify_user        a compact systemMessage with this workspace's first fix
+    attempt_recovery   validate / back up / repair the session state (state codes only)
+    escalate_to_human  the full framed message appended to .claude/urgent_alerts.txt and a
+                       prominent systemMessage pointing at it
+    emergency_stop     `continue: false` with the reason, only when the session's incidents
+                       hold at least `critical_count` CRITICAL ones within `window_seconds`
+
+The count behind an emergency stop is read from the session state's incident ring, which
+the reducer builds from the logged records alone: the same log always gives the same count.
+Stdlib only at module level; this runs inside a hook when a notice escalates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+
+from . import codes as errors, templates as messages
+from ..core import fsutil
+from ..hook import record as record_mod
+from ..core.paths import Layout
+
+LEVELS = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
+STEPS = ("log", "notify_user", "attempt_recovery", "escalate_to_human", "emergency_stop")
+
+# The spec's CRITICAL types (SESSION_CORRUPTED, STATE_CONSISTENCY_FAILED, AGENT_SYSTEM_FAILURE) in
+# this taxonomy's names; any code whose taxonomy severity is "critical" is CRITICAL too.
+CRITICAL_CODES = frozenset({"SESSION_CORRUPTED", "STATE_VALIDATION_FAILED"})
+# HIGH when their severity is error or critical, else MEDIUM (the spec's list).
+HIGH_IF_SEVERE = frozenset({"AGENT_CRASHED", "MESSAGE_DELIVERY_FAILED", "HOOK_EXECUTION_FAILED"})
+# Performance and resource degradation.
+MEDIUM_CODES = frozenset({"PERFORMANCE_DEGRADED", "RESOURCE_EXHAUSTION"})
+# Codes whose recovery is about the session state (validate, back up, repair).
+STATE_CODES = frozenset({"SESSION_CORRUPTED", "STATE_VALIDATION_FAILED", "LOG_TORN_LINE", "STATE_CONFLICT"})
+
+# Thresholds where a lower value is worse (all others: higher is worse).
+LOWER_IS_WORSE = frozenset({"success_rate_percent"})
+PERFORMANCE_METRICS = frozenset({"session_init_time_ms", "state_query_time_ms", "agent_spawn_time_ms"})
+
+ALERTS_LOG = "alerts.log"
+URGENT_FILE = "urgent_alerts.txt"
+ALERT_BACKUP_NAME = "alert"
+ALERT_BACKUPS_KEPT = 5
+
+
+def level_for(code: str, severity: str | None = None) -> str:
+    """The alert level of an incident, from its code and severity (the spec's rules)."""
+    severity = severity or errors.lookup(code).severity
+    if code in CRITICAL_CODES or errors.lookup(code).severity == "critical":
+        return "CRITICAL"
+    if code in HIGH_IF_SEVERE:
+        return "HIGH" if severity in ("error", "critical") else "MEDIUM"
+    if code in MEDIUM_CODES:
+        return "MEDIUM"
+    return "LOW"
+
+
+# -- thresholds ----------------------------------------------------------------------
+
+
+def evaluate(metric: str, value: float, section: dict) -> dict | None:
+    """An alert for `metric` at `value` if it crosses a threshold in `section`, else None."""
+    limits = (section.get("thresholds") or {}).get(metric)
+    if not isinstance(limits, dict):
+        return None
+    worse = (lambda v, t: v <= t) if metric in LOWER_IS_WORSE else (lambda v, t: v >= t)
+    if worse(value, limits["critical"]):
+        severity, limit = "critical", limits["critical"]
+    elif worse(value, limits["warning"]):
+        severity, limit = "warning", limits["warning"]
+    else:
+        return None
+    code = "PERFORMANCE_DEGRADED" if metric in PERFORMANCE_METRICS else "RESOURCE_EXHAUSTION"
+    relation = "at or below" if metric in LOWER_IS_WORSE else "at or above"
+    return {"code": code, "severity": severity, "metric": metric, "value": value,
+            "message": f"{metric} is {value:g}, {relation} the {severity} threshold {limit:g}"}
+
+
+def rates(outcomes: list[bool], section: dict) -> list[dict]:
+    """Alerts for the success and error rates over the last `rate_window_events` outcomes."""
+    window = outcomes[-int(section.get("rate_window_events", 50)):]
+    if not window:
+        return []
+    success = 100.0 * sum(window) / len(window)
+    found = [evaluate("success_rate_percent", success, section), evaluate("error_rate_percent", 100.0 - success, section)]
+    return [alert for alert in found if alert]
+
+
+# -- escalation ----------------------------------------------------------------------
+
+
+def escalate(notices: list[dict], state: dict, record: dict, section: dict, layout: Layout,
+             session_id: str) -> list[dict]:
+    """Run the escalation steps for each notice of a committed record; returns new notices."""
+    out: list[dict] = []
+    halted = False
+    for notice in notices:
+        alert = from_notice(notice, record, session_id)
+        steps = list(section["escalation"].get(alert["level"], ()))
+        for step in steps:
+            if step == "log":
+                continue  # written last, so the line says what the other steps did
+            if step == "emergency_stop":
+                stop = None if halted else emergency_stop(alert, state, record, section, layout)
+                if stop:
+                    out.append(stop)
+                    halted = True
+                    alert["stopped"] = True
+                continue
+            out.extend(STEP_FUNCTIONS[step](alert, state, section, layout))
+        alert["steps"] = steps
+        if "log" in steps:
+            log_alert(alert, state, section, layout)
+    return out
+
+
+def from_notice(notice: dict, record: dict, session_id: str) -> dict:
+    code = str(notice.get("code") or "INTERNAL_ERROR")
+    severity = str(notice.get("severity") or errors.lookup(code).severity)
+    return {
+        "ts": record.get("ts") or _now_iso(),
+        "level": level_for(code, severity),
+        "code": code,
+        "severity": severity,
+        "session": session_id,
+        "seq": record.get("seq"),
+        "event": record.get("event"),
+        "kind": notice.get("kind"),
+        "message": record_mod.scrub(str(notice.get("message") or notice.get("user") or notice.get("model") or ""))[:500],
+        "recovery": None,
+    }
+
+
+def log_alert(alert: dict, state: dict, section: dict, layout: Layout) -> list[dict]:
+    """Step `log`: one JSON line in .claude/alerts.log, rotated past `log_max_bytes`."""
+    path = layout.claude_dir / ALERTS_LOG
+    line = json.dumps(alert, ensure_ascii=True, separators=(",", ":"), default=str) + "\n"
+    # not fsynced: alerts.log is a report; the incident itself is durable in the event log
+    _append_rotated(path, line.encode("ascii"), int(section.get("log_max_bytes", 1 << 20)), durable=False)
+    return []
+
+
+def notify_user(alert: dict, state: dict, section: dict, layout: Layout) -> list[dict]:
+    """Step `notify_user`: a compact line for the user with this workspace's first fix."""
+    # a notice the user already saw is not repeated: the line adds the level and the fix
+    details = "" if alert.get("kind") == "user" else alert["message"]
+    text = messages.render_line(alert["code"], layout, details=details, level=alert["level"])
+    if alert.get("recovery"):
+        text += f" (recovery: {alert['recovery']})"
+    return [{"code": alert["code"], "kind": "user", "user": text}]
+
+
+def attempt_recovery(alert: dict, state: dict, section: dict, layout: Layout) -> list[dict]:
+    """Step `attempt_recovery`: for state codes, check the state and keep a known-good backup.
+
+    The store has already rebuilt a damaged state from the log when it loaded it; here the
+    result is validated against the schema (pydantic, imported only now: this is rare) and
+    backed up, so `state_recovery.py restore` has a good point to go back to. A state that
+    still fails validation is left for `state_recovery.py repair`, which the message names.
+    """
+    if alert["code"] not in STATE_CODES:
+        alert["recovery"] = "none automatic for this code"
+        return []
+    try:
+        from ..upkeep.schema import validate_state
+
+        problems = validate_state(state)
+    except ImportError:  # pydantic missing from this environment: skip the check, say so
+        problems = None
+    if problems:
+        alert["recovery"] = f"state still invalid ({problems[0]}); run state_recovery.py repair"
+        return []
+    try:
+        from ..upkeep import backup
+
+        folder = backup.create_backup(layout, ALERT_BACKUP_NAME, reason=f"{alert['code']} alert")
+        backup.prune_backups(layout, ALERT_BACKUPS_KEPT, ALERT_BACKUP_NAME)
+        checked = "state validated" if problems == [] else "state not validated (pydantic unavailable)"
+        alert["recovery"] = f"{checked}; backed up to {folder.name}"
+    except (OSError, ValueError) as exc:
+        alert["recovery"] = f"backup failed: {exc}"
+    return []
+
+
+def escalate_to_human(alert: dict, state: dict, section: dict, layout: Layout) -> list[dict]:
+    """Step `escalate_to_human`: the full message in urgent_alerts.txt and a prominent notice."""
+    path = layout.claude_dir / URGENT_FILE
+    details = alert["message"]
+    if alert.get("recovery"):
+        details += f" | automatic recovery: {alert['recovery']}"
+    block = messages.render_block(alert["code"], layout, details=details, level=alert["level"])
+    head = f"{alert['ts']}  session {alert['session']}  event #{alert.get('seq')} ({alert.get('event')})"
+    _append_rotated(path, f"\n{head}\n{block}\n".encode("utf-8"), int(section.get("log_max_bytes", 1 << 20)))
+    title = messages.template(alert["code"]).title
+    text = (f"!!! URGENT lifeguard {alert['level']} [{alert['code']}] {title}: manual intervention needed. "
+            f"Read {messages.guidance(layout)['urgent']} for what happened and the commands to fix it.")
+    return [{"code": alert["code"], "kind": "user", "user": text}]
+
+
+def emergency_stop(alert: dict, state: dict, record: dict, section: dict, layout: Layout) -> dict | None:
+    """Step `emergency_stop`: a halt notice only after repeated CRITICAL incidents."""
+    rule = section["emergency_stop"]
+    recent = critical_incidents(state, record.get("ts") or _now_iso(), rule["window_seconds"])
+    if len(recent) < rule["critical_count"]:
+        return None
+    codes = ", ".join(sorted({str(i.get("code")) for i in recent}))
+    minutes = rule["window_seconds"] / 60
+    steps = messages.guidance(layout)
+    text = (f"lifeguard stopped the session: {len(recent)} critical failures ({codes}) within "
+            f"{minutes:g} minutes. Your data is kept. Check it with: {steps['analyze']}; "
+            f"then repair: {steps['repair_all']}; details in {steps['urgent']}.")
+    return {"code": alert["code"], "kind": "halt", "user": text}
+
+
+def critical_incidents(state: dict, now_ts: str, window_seconds: float) -> list[dict]:
+    """The session's CRITICAL incidents no older than `window_seconds` before `now_ts`."""
+    incidents = ((state.get("observability") or {}).get("incidents")) or []
+    now = _parse_ts(now_ts)
+    out = []
+    for incident in incidents:
+        if not isinstance(incident, dict) or level_for(str(incident.get("code"))) != "CRITICAL":
+            continue
+        when = _parse_ts(incident.get("ts"))
+        if now is not None and when is not None and 0 <= now - when <= window_seconds:
+            out.append(incident)
+    return out
+
+
+STEP_FUNCTIONS = {
+    "log": log_alert,
+    "notify_user": notify_user,
+    "attempt_recovery": attempt_recovery,
+    "escalate_to_human": escalate_to_human,
+}
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _append_rotated(path: Path, data: bytes, max_bytes: int, durable: bool = True) -> None:
+    try:
+        if os.lstat(path).st_size + len(data) > max_bytes:
+            os.replace(path, path.with_name(path.name + ".1"))  # one older file is kept
+    except FileNotFoundError:
+        pass
+    if durable:
+        fsutil.append_durable(path, data)
+        return
+    fd = fsutil.open_append(path)  # one O_APPEND write; no fsync on the hot path
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _parse_ts(value: object) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def read_log(layout: Layout) -> list[dict]:
+    """Every alert in .claude/alerts.log (and its rotated predecessor), oldest first."""
+    out = []
+    for path in (layout.claude_dir / (ALERTS_LOG + ".1"), layout.claude_dir / ALERTS_LOG):
+        try:
+            data = fsutil.read_bytes_nofollow(path)
+        except OSError:
+            continue
+        for line in data.splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict):
+                out.append(item)
+    return out

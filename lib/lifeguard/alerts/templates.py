@@ -1,0 +1,547 @@
+"""What the user reads when something goes wrong: one template per error code.
+
+Each template says what happened, why it usually happens, what to do, how to keep working
+meanwhile, whether data is safe, and what lifeguard does by itself. The commands and paths
+in it are this workspace's own (rendering takes the Layout), so a user can copy them as
+they are. Two renderings: a framed block for the terminal tools and urgent_alerts.txt, and
+a compact line for systemMessage / additionalContext.
+
+Stdlib only: the alerts feature renders these on the hot path when a notice escalates.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import textwrap
+from typing import NamedTuple
+
+from . import codes as errors
+from ..core.paths import Layout
+
+FIELDS = ("title", "message", "causes", "actions", "workaround", "data_safety", "automatic")
+WIDTH = 78
+COMPACT_MAX = 400
+
+
+class Template(NamedTuple):
+    title: str
+    message: str
+    causes: tuple[str, ...]
+    actions: tuple[str, ...]
+    workaround: str
+    data_safety: str
+    automatic: str
+
+
+def _t(title, message, causes, actions, workaround, data_safety, automatic) -> Template:
+    return Template(title, message, tuple(causes), tuple(actions), workaround, data_safety, automatic)
+
+
+# Placeholders ({repair_all}, {state_dir}, ...) are filled by `guidance(layout)`.
+_KEPT = "Nothing is deleted: damaged bytes are kept in {quarantine} and backups in {backups}."
+_LOG_TRUTH = "The event log is the record of truth; the state is rebuilt from it. " + _KEPT
+_NO_DATA = "Your session data is not affected."
+_FAIL_OPEN = "Lifeguard fails open: your session goes on without this check; the fault is recorded in {faults}."
+
+TEMPLATES: dict[str, Template] = {
+    # -- session management ---------------------------------------------------------
+    "SESSION_INIT_FAILED": _t(
+        "Failed to initialize the session",
+        "Lifeguard could not set up the state for this session.",
+        ["No write permission on {claude_dir}", "A corrupted configuration file", "Disk full or out of memory"],
+        ["Check the installation: {doctor}", "Look at the state folder: {analyze}",
+         "If it stays broken: {emergency_clean}"],
+        "Claude Code keeps working; lifeguard's protection is off for this session until the cause is fixed.",
+        _KEPT, "The next hook retries the setup; damaged files found on the way are quarantined.",
+    ),
+    "WORKSPACE_ACCESS_DENIED": _t(
+        "No permission on the .claude folder",
+        "Lifeguard cannot read or write its state folder.",
+        ["The folder belongs to another user (e.g. created with sudo)", "A read-only file system or mount",
+         "Permissions changed by hand"],
+        ["Check the owner and mode: ls -ld {state_dir}", "Give it back to yourself: chown -R \"$USER\" {state_dir}",
+         "Then verify: {doctor}"],
+        "Claude Code keeps working without lifeguard's state until the folder is writable.",
+        "Nothing was written or removed; existing state is untouched.",
+        "Lifeguard fails open on every hook and catches up from the event log once writing works again.",
+    ),
+    "CONFIG_CORRUPTED": _t(
+        "Invalid lifeguard configuration",
+        "Some values in {config} are invalid; the defaults are used for those values.",
+        ["A typo or a value out of range in {config}", "A hand edit that left invalid JSON"],
+        ["See each problem and its fix: {doctor}", "Edit {config} (the defaults are in lib/lifeguard/config/load.py)",
+         "Or go back to the defaults: {emergency_reset}"],
+        "Nothing to do right away: every invalid value falls back to its default.",
+        _NO_DATA, "Each invalid value is replaced by its default; the problem is reported once per change.",
+    ),
+    "RESOURCE_EXHAUSTION": _t(
+        "Not enough system resources",
+        "The machine is short of disk space, memory or CPU for lifeguard's work.",
+        ["Disk almost full", "Other processes using most memory or CPU", "A very large state or event log"],
+        ["Check free space: df -h {state_dir}", "Find large sessions: {analyze}",
+         "Back up and clean old state: {backup} then {emergency_clean}"],
+        "Close other heavy programs; lifeguard keeps working in memory for a hook that cannot write.",
+        _KEPT, "Lifeguard archives completed work and compacts large logs when limits are reached.",
+    ),
+    "SESSION_TIMEOUT": _t(
+        "Session exceeded its maximum lifetime",
+        "This session has been running longer than the configured limit.",
+        ["A long-running session left open", "A session that was never ended cleanly"],
+        ["Start a new Claude Code session when convenient", "Review what it did: {incidents}"],
+        "You can keep working; the limit only triggers housekeeping.",
+        _KEPT, "Old sessions are archived (not deleted) at the next session start.",
+    ),
+    "SESSION_CORRUPTED": _t(
+        "Session state corrupted",
+        "The session state failed validation and could not be used as it was.",
+        ["An unexpected shutdown or kill during a write", "A hand edit of the state file",
+         "Disk or file-system errors"],
+        ["See what is damaged: {analyze}", "Repair every session: {repair_all}",
+         "If repair fails, list the backups: {list_backups}",
+         "and restore one: {restore}", "Last resort: {emergency_reset}"],
+        "Lifeguard already rebuilt the state from the event log; you can keep working.",
+        _LOG_TRUTH, "The state is rebuilt from the event log when it is loaded; originals are quarantined.",
+    ),
+    "SESSION_LOCKED": _t(
+        "Session state locked by another process",
+        "Another hook held this session's lock for longer than the wait allows.",
+        ["Several hooks running at once (parallel tool calls)", "A slow disk", "A hung process holding the lock"],
+        ["Usually nothing: the event was kept in the spool and is applied by the next hook",
+         "If it repeats, check the installation: {doctor}", "Look for stuck processes: ps aux | grep lifeguard"],
+        "Keep working; no event is lost.",
+        "The event was written to {state_dir}/spool/ and is applied by the next hook.",
+        "The next hook drains the spool into the event log in order.",
+    ),
+    "SESSION_ZOMBIE": _t(
+        "Session exists but is unresponsive",
+        "A session's state shows activity that stopped without the session ending.",
+        ["Claude Code was killed or the machine restarted", "A terminal closed without ending the session"],
+        ["List sessions needing attention: {analyze}", "Review its last incidents: {incidents}"],
+        "Start a new session; the old one's state is kept.",
+        _KEPT, "Stale sessions are archived at the next session start.",
+    ),
+    # -- state management -----------------------------------------------------------
+    "STATE_CONFLICT": _t(
+        "Concurrent modification conflict",
+        "Two writers changed the same session state at the same time.",
+        ["Two Claude Code windows sharing one session id", "A tool editing files in {state_dir}"],
+        ["Close the duplicate window", "Check the state: {analyze}", "Repair if needed: {repair_all}"],
+        "Work in one window per session.",
+        _LOG_TRUTH, "The session lock serialises writers; the log decides what happened.",
+    ),
+    "STATE_SIZE_EXCEEDED": _t(
+        "Session state is too large",
+        "The state has grown past its size limit.",
+        ["A very long session", "Many subagents or tasks kept in the state"],
+        ["See the sizes: {analyze}", "Back up: {backup}", "Start a new session when convenient"],
+        "Keep working; lifeguard trims what it keeps.",
+        _KEPT, "Completed work is archived and the log compacted; archives are kept, not deleted.",
+    ),
+    "STATE_VALIDATION_FAILED": _t(
+        "State failed schema validation",
+        "The session state does not have the shape lifeguard expects.",
+        ["A hand edit of the state file", "A state written by a newer lifeguard version",
+         "A partially written file after a crash"],
+        ["See each problem: {analyze}", "Repair: {repair_all}", "Or list the backups: {list_backups}",
+         "and restore one: {restore}"],
+        "Lifeguard rebuilds the state from the event log; you can keep working.",
+        _LOG_TRUTH, "Missing sections are filled from the defaults, or the state is rebuilt from the log.",
+    ),
+    "STATE_CIRCULAR_REFERENCE": _t(
+        "Circular reference in the state",
+        "The state refers back to itself, so it cannot be saved as JSON.",
+        ["A bug in a feature that stored an object inside itself"],
+        ["Repair: {repair_all}", "Report it with the output of {incidents}"],
+        "Keep working; the faulty update is dropped.",
+        _LOG_TRUTH, "The state is rebuilt from the event log.",
+    ),
+    "STATE_SIZE_LIMIT_EXCEEDED": _t(
+        "State size exceeds the configured limit",
+        "The state is over the size limit set in {config}.",
+        ["A long session", "A limit set too low in {config}"],
+        ["See the sizes: {analyze}", "Raise the limit in {config} if it is too low", "Back up: {backup}"],
+        "Keep working; lifeguard applies its graded cleanup.",
+        _KEPT, "Lifeguard archives completed work (kept, not deleted) to get back under the limit.",
+    ),
+    "MEMORY_EXHAUSTION": _t(
+        "Not enough memory for state operations",
+        "A hook ran out of memory while handling the session state.",
+        ["Other programs using most of the memory", "A very large state or event log"],
+        ["Free some memory", "Find large sessions: {analyze}"],
+        "Lifeguard fails open; Claude Code keeps working.",
+        _LOG_TRUTH, _FAIL_OPEN,
+    ),
+    "PERSISTENCE_FAILED": _t(
+        "Writing state to disk failed",
+        "Lifeguard could not write its state or event log.",
+        ["Disk full", "A read-only or failing disk", "Permissions changed on {state_dir}"],
+        ["Check free space: df -h {state_dir}", "Check the installation: {doctor}",
+         "Then look at the state: {analyze}"],
+        "Claude Code keeps working; lifeguard catches up when writing works again.",
+        "What was committed before stays intact; a write that failed was never half-applied.",
+        "Writes are atomic; the next hook retries and catches up from the log.",
+    ),
+    "CACHE_OVERFLOW": _t(
+        "In-memory cache exceeded its capacity",
+        "A cache grew past its limit and was trimmed.",
+        ["A very busy session"],
+        ["Nothing needed; if it repeats, check {incidents}"],
+        "Keep working.", _NO_DATA, "The oldest cache entries are dropped; they are rebuilt on demand.",
+    ),
+    "LOG_TORN_LINE": _t(
+        "A damaged event-log line was set aside",
+        "The end of the event log held a partial line (a write cut short) and was quarantined.",
+        ["A crash or kill -9 in the middle of a write", "Disk full during a write"],
+        ["Nothing needed; to check every session: {analyze}", "The damaged bytes are in {quarantine}"],
+        "Keep working.", "Every complete event is kept; only the partial line was moved to {quarantine}.",
+        "The log is cut back to its last good line before the next append.",
+    ),
+    # -- agent coordination -----------------------------------------------------------
+    "AGENT_SPAWN_FAILED": _t(
+        "Subagent could not be started",
+        "A subagent failed to start.",
+        ["System resource limits", "An agent configuration error", "Network problems reaching the model"],
+        ["Check free memory and CPU", "Ask for fewer subagents at once", "Review recent incidents: {incidents}"],
+        "Do the work in the main conversation or with fewer, simpler subagents.",
+        _NO_DATA, "Lifeguard records the failure; Claude Code decides whether to retry.",
+    ),
+    "AGENT_TIMEOUT": _t(
+        "Subagent exceeded its time limit",
+        "A subagent ran longer than allowed.",
+        ["A task too large for one subagent", "A subagent stuck in a loop"],
+        ["Split the task into smaller ones", "Review what happened: {incidents}"],
+        "Give the subagent a narrower task.", _NO_DATA,
+        "Lifeguard marks the subagent as timed out in the state.",
+    ),
+    "AGENT_CRASHED": _t(
+        "Subagent terminated unexpectedly",
+        "A subagent stopped without finishing its work.",
+        ["An error inside the subagent", "The subagent was interrupted", "Resource limits"],
+        ["Review what happened: {incidents}", "Retry the task, perhaps smaller"],
+        "Do the task in the main conversation.", _NO_DATA,
+        "Lifeguard records the crash and moves the subagent out of the active list.",
+    ),
+    "AGENT_COMMUNICATION_LOST": _t(
+        "Lost contact with a subagent",
+        "A subagent stopped reporting.",
+        ["The subagent was killed", "Claude Code was restarted while the subagent ran"],
+        ["Review what happened: {incidents}", "Retry the task"],
+        "Do the task in the main conversation.", _NO_DATA,
+        "The subagent is marked lost at the next health check.",
+    ),
+    "AGENT_CAPACITY_EXCEEDED": _t(
+        "Too many subagents at once",
+        "More subagents are running than the configured limit.",
+        ["A task that fans out widely", "A limit set low in {config}"],
+        ["Wait for running subagents to finish", "Raise the limit in {config} if it is too low"],
+        "Run the work in smaller batches.", _NO_DATA, "New subagents are refused until others finish.",
+    ),
+    "TASK_ASSIGNMENT_FAILED": _t(
+        "Unable to assign a task",
+        "A task could not be given to any agent.",
+        ["No agent available", "The task names an agent that does not exist"],
+        ["Check the state: {analyze}", "Retry when agents are free"],
+        "Do the task directly.", _NO_DATA, "The task stays pending and is retried.",
+    ),
+    "CIRCULAR_DEPENDENCY": _t(
+        "Circular dependency in the task graph",
+        "Tasks depend on each other in a cycle, so none of them can start.",
+        ["Prerequisites declared in both directions", "A dependency added by mistake"],
+        ["Review the task dependencies and remove the one that closes the cycle", "Check the state: {analyze}"],
+        "Do one of the tasks in the cycle by hand to break it.", _NO_DATA,
+        "Lifeguard reports the cycle; it does not change your task graph by itself.",
+    ),
+    "DEPENDENCY_DEADLOCK": _t(
+        "Task dependency deadlock",
+        "Tasks are waiting for each other, so no progress is possible.",
+        ["Circular task dependencies", "Incorrectly specified prerequisites", "External blocking conditions"],
+        ["Review and simplify the task dependencies", "Break the cycle by removing a non-critical prerequisite",
+         "Check the state: {analyze}"],
+        "Reorder the tasks so one can start.", _NO_DATA,
+        "Lifeguard reports simple deadlocks as soon as they form.",
+    ),
+    "TASK_ORPHANED": _t(
+        "Task owned by an agent that is gone",
+        "A task is assigned to an agent that no longer exists.",
+        ["The agent crashed or was stopped", "The state was restored from an older backup"],
+        ["Check the state: {analyze}", "Repair it: {repair_all}"],
+        "Reassign the task by asking for it again.", _NO_DATA,
+        "The health check finds orphaned tasks and repair releases them.",
+    ),
+    "TASK_DATA_INVALID": _t(
+        "Task data failed validation",
+        "A task's data does not have the expected shape and was not applied.",
+        ["A malformed task from a tool or subagent", "A hand edit of the state file"],
+        ["Review what happened: {incidents}", "Check the state: {analyze}"],
+        "Create the task again with complete data.", _NO_DATA,
+        "The invalid task update is ignored; the rest of the state is unaffected.",
+    ),
+    # -- hook execution -----------------------------------------------------------------
+    "HOOK_EXECUTION_FAILED": _t(
+        "Hook script failed",
+        "One of lifeguard's hooks failed and was skipped.",
+        ["uv missing or its cache broken", "An installed file modified or missing", "A bug in lifeguard"],
+        ["Check the installation: {doctor}", "See the recorded faults: {incidents}",
+         "Reinstall: run install.sh from your lifeguard checkout with this project folder"],
+        "Claude Code keeps working without that hook.", _NO_DATA, _FAIL_OPEN,
+    ),
+    "HOOK_TIMEOUT": _t(
+        "Hook exceeded its time limit",
+        "A hook did not finish within its time budget and was skipped.",
+        ["A slow or busy disk", "uv preparing its environment (first run, offline)", "A held session lock"],
+        ["Check the hooks' timings: {doctor}", "See the recorded faults: {incidents}"],
+        "Claude Code keeps working; the event is recorded by the next hook.", _NO_DATA, _FAIL_OPEN,
+    ),
+    "HOOK_HELPER_LOST": _t(
+        "The resident helper stopped while running a hook",
+        "The hook was handed to lifeguard's resident helper, which ended before answering; the hook was skipped.",
+        ["The helper was killed (out of memory, a kill by hand)", "A crash inside the hook's worker"],
+        ["See the recorded faults: {incidents}", "Check the installation: {doctor}",
+         "Turn the helper off if it keeps happening: helper.enabled false in .claude/lifeguard.json"],
+        "Claude Code keeps working; the next hook starts a fresh helper.", _NO_DATA, _FAIL_OPEN,
+    ),
+    "HOOK_INFINITE_LOOP": _t(
+        "Hook appears to be re-entering in a loop",
+        "The same hook keeps firing for the same thing.",
+        ["A Stop hook that keeps asking the model to continue", "Another hook pack interacting with lifeguard"],
+        ["Review what happened: {incidents}", "Check {settings} for other hooks on the same event"],
+        "Interrupt the session and start again.", _NO_DATA, "Lifeguard stops re-entering after a bounded number of rounds.",
+    ),
+    "HOOK_PERMISSION_DENIED": _t(
+        "Hook command is not executable",
+        "A hook command in {settings} cannot be executed.",
+        ["The execute bit was lost (copied files, a zip archive)", "A noexec mount"],
+        ["Restore the bits: chmod +x {claude_dir}/hooks/lifeguard-run", "Then verify: {doctor}"],
+        "Claude Code keeps working without that hook.", _NO_DATA, "None: this needs the fix above.",
+    ),
+    "HOOK_DEPENDENCY_MISSING": _t(
+        "Hook command or dependency not found",
+        "A hook could not start because something it needs is missing.",
+        ["uv not installed or not on PATH", "An installed hook file missing", "A settings.json entry pointing at the wrong path"],
+        ["See each problem and its fix: {doctor}", "Install uv: python3 -m pip install --user uv",
+         "Reinstall: run install.sh from your lifeguard checkout with this project folder"],
+        "Claude Code keeps working without lifeguard until it is fixed.", _NO_DATA,
+        "None: lifeguard's wrapper tells you once and skips the hook.",
+    ),
+    "HOOK_INPUT_INVALID": _t(
+        "Hook received input it could not parse",
+        "Claude Code sent a hook event lifeguard could not read.",
+        ["A Claude Code version with a changed event format", "A hook run by hand with wrong input"],
+        ["See the recorded faults: {incidents}", "Check the installation: {doctor}"],
+        "Claude Code keeps working; that event is not recorded.", _NO_DATA, _FAIL_OPEN,
+    ),
+    # -- loops and breakers -------------------------------------------------------------
+    "TOOL_LOOP_DETECTED": _t(
+        "The same tool call keeps repeating",
+        "The model has made the same tool call several times in a row.",
+        ["A command that keeps failing the same way", "The model retrying without changing its approach"],
+        ["Give the model a hint or a different approach", "Review what happened: {incidents}"],
+        "Interrupt and rephrase the request.", _NO_DATA, "Lifeguard tells the model; if it goes on, the call is refused.",
+    ),
+    "TOOL_LOOP_BLOCKED": _t(
+        "A repeating tool call was refused",
+        "Lifeguard refused a tool call that had repeated too many times.",
+        ["A command that keeps failing the same way", "The model stuck on one approach"],
+        ["Give the model a different approach", "Review what happened: {incidents}",
+         "Tune the loop limits in {config} if this was legitimate"],
+        "Run the command yourself if it is really needed.", _NO_DATA,
+        "The refusal lifts once the model does something different.",
+    ),
+    "CIRCUIT_OPEN": _t(
+        "A tool's circuit breaker is open",
+        "A tool failed too often and is paused for a while.",
+        ["A tool that keeps failing (network, missing program)", "An environment problem"],
+        ["Fix the cause of the failures (see {incidents})", "Wait for the breaker to retry"],
+        "Use another tool for the job meanwhile.", _NO_DATA,
+        "The breaker lets one trial call through after its cool-down and closes when it succeeds.",
+    ),
+    "STOP_LOOP_DETECTED": _t(
+        "Stop keeps coming back with the same message",
+        "The model keeps trying to stop with the same message while a Stop hook blocks it.",
+        ["A Stop hook condition the model cannot satisfy"],
+        ["Review what happened: {incidents}", "Check {settings} for other Stop hooks"],
+        "Interrupt the session.", _NO_DATA, "Lifeguard lets the stop go through after a bounded number of rounds.",
+    ),
+    # -- communication ------------------------------------------------------------------
+    "MESSAGE_QUEUE_OVERFLOW": _t(
+        "Message queue exceeded its capacity",
+        "More messages are waiting than the queue can hold.",
+        ["A receiver that stopped reading", "A burst of messages"],
+        ["Check the state: {analyze}", "Review what happened: {incidents}"],
+        "Keep working; the oldest messages are moved aside.", _KEPT, "Overflowing messages go to a dead-letter list.",
+    ),
+    "MESSAGE_DELIVERY_FAILED": _t(
+        "Message could not be delivered",
+        "A message between agents did not reach its recipient.",
+        ["The recipient agent is gone", "A full queue"],
+        ["Review what happened: {incidents}", "Check the state: {analyze}"],
+        "Send the request again.", _KEPT, "Undelivered messages are kept in a dead-letter list.",
+    ),
+    "MESSAGE_CORRUPTION": _t(
+        "Message data corrupted",
+        "A stored message could not be read.",
+        ["A crash during a write", "A hand edit"],
+        ["Repair: {repair_all}", "Check the state: {analyze}"],
+        "Send the request again.", _KEPT, "The damaged message is quarantined.",
+    ),
+    "CHANNEL_UNAVAILABLE": _t(
+        "Communication channel not accessible",
+        "A channel between agents is not available.",
+        ["The channel's owner is gone", "State restored from an older backup"],
+        ["Check the state: {analyze}"],
+        "Use the main conversation.", _NO_DATA, "The channel is recreated when it is next used.",
+    ),
+    "BROADCAST_FAILED": _t(
+        "Broadcast did not reach every recipient",
+        "Some agents did not get a broadcast message.",
+        ["Agents stopped while the broadcast was sent"],
+        ["Review what happened: {incidents}"],
+        "Send the message again.", _NO_DATA, "Recipients that missed it are listed in the state.",
+    ),
+    # -- performance ------------------------------------------------------------------
+    "PERFORMANCE_DEGRADED": _t(
+        "Lifeguard is slower than its alert threshold",
+        "An operation took longer than the threshold set in {config}.",
+        ["A slow or busy disk", "A very large state or event log", "A busy machine"],
+        ["Check the hooks' timings: {doctor}", "Find large sessions: {analyze}",
+         "Tune the thresholds in the alerts section of {config}"],
+        "Keep working; this is a warning only.", _NO_DATA,
+        "Lifeguard compacts large logs; nothing else changes by itself.",
+    ),
+    # -- lifeguard itself -------------------------------------------------------------
+    "INTERNAL_ERROR": _t(
+        "Lifeguard hit an internal fault",
+        "A bug or an unexpected condition inside lifeguard; the hook failed open.",
+        ["A bug in lifeguard", "An installed file modified by hand", "An unusual environment"],
+        ["Check the installation: {doctor}", "See the recorded faults: {incidents}",
+         "Report it with the lines from {faults}"],
+        "Claude Code keeps working without that check.", _NO_DATA, _FAIL_OPEN,
+    ),
+}
+
+_GENERIC = _t(
+    "Unexpected lifeguard error ({code})",
+    "Lifeguard recorded an error it has no specific advice for.",
+    ["A newer lifeguard feature", "A configuration issue"],
+    ["Check the installation: {doctor}", "See the recorded faults: {incidents}", "Look at the state: {analyze}"],
+    "Claude Code keeps working.", _KEPT, _FAIL_OPEN,
+)
+
+
+def template(code: str) -> Template:
+    return TEMPLATES.get(code) or _GENERIC
+
+
+# -- this workspace's commands and paths -------------------------------------------
+
+
+def _q(path: object) -> str:
+    return shlex.quote(os.path.abspath(str(path)))
+
+
+def guidance(layout: Layout) -> dict[str, str]:
+    """The real commands and paths of this workspace, for filling templates."""
+    claude = os.path.abspath(str(layout.claude_dir))
+    project = os.path.dirname(claude)
+    tool = "uv run --script " + _q(os.path.join(claude, "scripts", "state_recovery.py"))
+    emergency = _q(os.path.join(claude, "scripts", "emergency_recovery.sh")) + " " + _q(project)
+    return {
+        "claude_dir": _q(claude),
+        "state_dir": _q(layout.state_dir),
+        "quarantine": _q(layout.quarantine_dir),
+        "backups": _q(layout.backup_dir),
+        "config": _q(layout.config_file),
+        "faults": _q(layout.faults_log),
+        "settings": _q(os.path.join(claude, "settings.json")),
+        "alerts_log": _q(os.path.join(claude, "alerts.log")),
+        "urgent": _q(os.path.join(claude, "urgent_alerts.txt")),
+        "analyze": f"{tool} analyze",
+        "repair_all": f"{tool} repair --all",
+        "backup": f"{tool} backup",
+        "restore": f"{tool} restore BACKUP_ID",
+        "list_backups": f"{tool} backups",
+        "doctor": f"{tool} doctor",
+        "incidents": f"{tool} incidents",
+        "emergency_clean": f"{emergency} clean",
+        "emergency_auto": f"{emergency} auto",
+        "emergency_reset": f"{emergency} reset",
+    }
+
+
+def filled(code: str, layout: Layout) -> Template:
+    """The template for `code` with this workspace's commands and paths in place."""
+    values = dict(guidance(layout), code=code)
+    tpl = template(code)
+    fill = lambda text: text.format(**values)  # noqa: E731
+    return Template(
+        fill(tpl.title), fill(tpl.message), tuple(map(fill, tpl.causes)), tuple(map(fill, tpl.actions)),
+        fill(tpl.workaround), fill(tpl.data_safety), fill(tpl.automatic),
+    )
+
+
+# -- renderings --------------------------------------------------------------------
+
+
+_QUOTED = re.compile(r"'[^']*'")
+_GLUE = "\x00"
+
+
+def _looks_like_command(text: str) -> bool:
+    return text.startswith(("uv ", "'/", "/", "chmod ", "chown ", "df ", "ls ", "ps ", "python3 "))
+
+
+def render_block(code: str, layout: Layout, details: str = "", level: str = "") -> str:
+    """The framed, multi-line message for terminals and urgent_alerts.txt."""
+    tpl = filled(code, layout)
+    entry = errors.lookup(code)
+    inner = WIDTH - 4
+    lines: list[str] = []
+
+    def para(text: str, first: str = "", rest: str = "") -> None:
+        # a quoted path is never split across lines, so it can be copied as it is
+        glued = _QUOTED.sub(lambda m: m.group(0).replace(" ", _GLUE), text)
+        wrapped = textwrap.wrap(glued, inner, initial_indent=first, subsequent_indent=rest,
+                                break_long_words=False, break_on_hyphens=False) or [first.rstrip()]
+        lines.extend(line.replace(_GLUE, " ") for line in wrapped)
+
+    def action(number: int, text: str) -> None:
+        # a command goes on a line of its own, unwrapped, so it can be copied whole
+        label, sep, command = text.partition(": ")
+        if sep and len(f"  {number}. {text}") > inner and _looks_like_command(command):
+            para(label + ":", f"  {number}. ", "     ")
+            lines.append("       " + command)
+        else:
+            para(text, f"  {number}. ", "     ")
+
+    head = f"{level + ' ' if level else ''}{code} ({entry.severity})"
+    lines += [f"!! {tpl.title}", head, ""]
+    para(tpl.message)
+    if details:
+        para(details, "Details: ", "         ")
+    lines += ["", "Common causes:"]
+    for cause in tpl.causes:
+        para(cause, "  - ", "    ")
+    lines += ["", "What you can do:"]
+    for i, text in enumerate(tpl.actions, 1):
+        action(i, text)
+    lines.append("")
+    para(tpl.workaround, "Workaround: ", "  ")
+    para(tpl.data_safety, "Data safety: ", "  ")
+    para(tpl.automatic, "Automatic resolution: ", "  ")
+    bar = "=" * (WIDTH - 2)
+    body = [f"| {line.ljust(inner)} |" if len(line) <= inner else f"| {line}" for line in lines]
+    return "\n".join([f"+{bar}+", *body, f"+{bar}+"])
+
+
+def render_line(code: str, layout: Layout, details: str = "", level: str = "") -> str:
+    """One compact line for systemMessage / additionalContext: what, why here, first fix."""
+    tpl = filled(code, layout)
+    prefix = f"lifeguard {level + ' ' if level else ''}[{code}] {tpl.title}"
+    what = details.strip() or tpl.message
+    line = f"{prefix}: {what.rstrip('.')}. Fix: {tpl.actions[0]}"
+    if len(line) > COMPACT_MAX:
+        room = max(40, COMPACT_MAX - len(prefix) - len(tpl.actions[0]) - 12)
+        line = f"{prefix}: {what[:room].rstrip()}... Fix: {tpl.actions[0]}"
+    return " ".join(line.split())

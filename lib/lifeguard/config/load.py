@@ -1,0 +1,274 @@
+"""Lifeguard's settings: `.claude/lifeguard.json`, merged over DEFAULTS, validated.
+
+DEFAULTS is the one place defaults live. Validation uses the pydantic model in
+`model.py`, which costs more to import than a hot hook may spend, so the validated
+result is cached in `state/config.cache.json`, keyed by the file's size, mtime and inode;
+the hot path then reads one small JSON file. A bad value never stops lifeguard: that
+value falls back to its default and the problem is reported once, in plain words.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import zlib
+
+from ..core import fsutil
+from ..core.paths import Layout
+
+DEFAULTS: dict = {
+    # false: every lifeguard hook of this workspace is a quiet no-op (switch.py; `state_recovery.py off`)
+    "enabled": True,
+    "locks": {"timeout_seconds": 2.0},
+    # The resident helper (helper.py): a warm process per installed .claude/ that runs hooks in
+    # forked workers, several times faster than a cold start. It exits after idle_minutes
+    # without a hook; enabled: false (or LIFEGUARD_HELPER=0) runs every hook in its own process.
+    "helper": {"enabled": True, "idle_minutes": 10},
+    # Secret redaction (redact.py): every string lifeguard writes is scrubbed of tokens, keys and
+    # passwords first. extra_patterns: more regexes to redact (the group named `secret`, else the
+    # first group, else the whole match); allow: literal strings never redacted.
+    "redaction": {"enabled": True, "extra_patterns": [], "allow": []},
+    # State size, resources and recovery (health.py, cleanup.py, features/health.py). Cleanup is
+    # graded: warning at 80% of state_size_bytes, critical at 100%, emergency at 150% or when free
+    # disk is below min_free_disk_bytes. The log is compacted into a snapshot past event_count.
+    "limits": {
+        "state_size_bytes": 5242880,
+        "event_count": 20000,
+        "sessions_kept": 50,
+        "min_free_disk_bytes": 52428800,
+        "stale_session_hours": 24,
+        "agent_silent_minutes": 60,
+        "pending_messages": 500,
+        "checkpoints_kept": 5,
+        "backups_kept": 3,
+        "backup_interval_minutes": 60,
+    },
+    # Alerts (alerts.py): the spec's thresholds (warning / critical; success rate: lower is
+    # worse) and what each level does. An emergency stop (continue: false) needs at least
+    # `critical_count` CRITICAL incidents in the session within `window_seconds`.
+    "alerts": {
+        "enabled": True,
+        "thresholds": {
+            "session_init_time_ms": {"warning": 150, "critical": 300, "check_interval_seconds": 60},
+            "state_query_time_ms": {"warning": 75, "critical": 150, "check_interval_seconds": 30},
+            "agent_spawn_time_ms": {"warning": 1500, "critical": 3000, "check_interval_seconds": 120},
+            "memory_usage_percent": {"warning": 75, "critical": 90, "check_interval_seconds": 30},
+            "cpu_usage_percent": {"warning": 80, "critical": 95, "check_interval_seconds": 30},
+            "disk_usage_percent": {"warning": 85, "critical": 95, "check_interval_seconds": 300},
+            "success_rate_percent": {"warning": 85, "critical": 70, "check_interval_seconds": 300},
+            "error_rate_percent": {"warning": 2, "critical": 5, "check_interval_seconds": 60},
+        },
+        "rate_window_events": 50,
+        "escalation": {
+            "CRITICAL": ["log", "notify_user", "attempt_recovery", "escalate_to_human", "emergency_stop"],
+            "HIGH": ["log", "notify_user", "attempt_recovery"],
+            "MEDIUM": ["log"],
+            "LOW": ["log"],
+        },
+        "emergency_stop": {"critical_count": 3, "window_seconds": 600},
+        "log_max_bytes": 1048576,
+    },
+    # Loop detection (features/loops.py). "warn_after N": tell the model after the Nth
+    # repetition; "block_after N": refuse the Nth run. Stops: tell the user after N identical
+    # stops in a row, end the turn (continue: false) after N (0 = never).
+    "loops": {
+        "enabled": True,
+        "failure_warn_after": 3,
+        "failure_block_after": 5,
+        "repeat_warn_after": 4,
+        "repeat_block_after": 6,
+        "alternation_warn_after": 3,
+        "alternation_block_after": 5,
+        "stop_warn_after": 3,
+        "stop_halt_after": 6,
+    },
+    # Circuit breakers per tool and per MCP server, for tools matching `tools` (fnmatch
+    # patterns). Bash, Read, Edit... are left out by default: their failures are the input's
+    # fault (a failing test, a missing file), not a sign the tool itself is broken.
+    "breakers": {
+        "enabled": True,
+        "tools": ["mcp__*", "WebFetch", "WebSearch"],
+        "failure_threshold": 5,
+        "recovery_timeout_seconds": 60,
+    },
+    # Guarded hooks (hooks/guard.py, install.sh --guard-existing): a hook that fails or times
+    # out `failure_threshold` times in a row is skipped for `cooldown_seconds`, then tried again;
+    # a run is skipped as a loop after the same input `loop_repeat_limit` times in a row or
+    # `loop_max_runs` times within `loop_window_seconds` (the spec: 3; 10 in 5 minutes).
+    "guard": {
+        "failure_threshold": 3,
+        "cooldown_seconds": 300,
+        "loop_window_seconds": 300,
+        "loop_max_runs": 10,
+        "loop_repeat_limit": 3,
+        "warn_interval_seconds": 60,
+        "kill_grace_seconds": 1.0,
+    },
+    # Agent and task coordination (features/coordination.py). An Agent call beyond
+    # max_concurrent_agents is refused; a subagent running past agent_timeout_seconds is
+    # reported once; after spawn_failure_limit failed spawns in a row, Agent calls wait
+    # base * 2^(n-1) seconds (capped). Queue: lifeguard's deferred notices for the main agent.
+    "coordination": {
+        "enabled": True,
+        "max_concurrent_agents": 5,
+        "agent_timeout_seconds": 900,
+        "lost_agent_grace_seconds": 30,
+        "spawn_failure_limit": 3,
+        "spawn_backoff_base_seconds": 2,
+        "spawn_backoff_cap_seconds": 300,
+        "message_backoff_cap_seconds": 300,
+        "queue_max": 100,
+        "queue_keep_normal": 50,
+    },
+}
+
+
+def merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class Config(dict):
+    """The effective settings (a plain dict) plus the problems found reading them."""
+
+    problems: list[str]
+
+    def __init__(self, data: dict, problems: list[str] | None = None):
+        super().__init__(data)
+        self.problems = problems or []
+
+
+def load(layout: Layout) -> Config:
+    """The effective settings, with the features LIFEGUARD_SKIP names turned off."""
+    return _skip_features(_load(layout))
+
+
+def _skip_features(config: Config) -> Config:
+    from .switch import SKIP_ENV, SKIPPABLE, skipped
+
+    names, unknown = skipped()
+    for name in names:
+        config[name] = {**config[name], "enabled": False}
+    for name in unknown:
+        config.problems.append(f"{SKIP_ENV}: {name!r} is not a feature that can be turned off "
+                               f"({', '.join(SKIPPABLE)}); ignored")
+    return config
+
+
+def _load(layout: Layout) -> Config:
+    try:
+        st = os.stat(layout.config_file)
+        raw = fsutil.read_bytes_nofollow(layout.config_file, 1 << 20)
+    except FileNotFoundError:
+        return Config(copy.deepcopy(DEFAULTS))
+    except OSError as exc:
+        return Config(copy.deepcopy(DEFAULTS), [f"{layout.config_file.name}: unreadable ({exc.strerror})"])
+    # the content's CRC too: a same-size rewrite within one mtime tick must not hit a stale cache
+    key = [st.st_size, st.st_mtime_ns, st.st_ino, zlib.crc32(raw)]
+    cache_path = layout.state_dir / "config.cache.json"
+    try:
+        cached = json.loads(fsutil.read_bytes_nofollow(cache_path))
+        if cached.get("key") == key and cached.get("defaults") == DEFAULTS:
+            return Config(cached["config"], cached.get("problems"))
+    except (OSError, ValueError, AttributeError, KeyError):
+        pass
+    config = validate_file(layout)
+    try:
+        fsutil.ensure_private_dir(layout.state_dir)
+        fsutil.quarantine_planted(layout.quarantine_dir, cache_path)  # else every hook would re-validate
+        payload = {"key": key, "defaults": DEFAULTS, "config": dict(config), "problems": config.problems}
+        fsutil.atomic_write(cache_path, json.dumps(payload).encode())
+    except OSError:
+        pass  # the cache is only an optimisation
+    return config
+
+
+def validate_file(layout: Layout) -> Config:
+    name = layout.config_file.name
+    try:
+        raw = fsutil.read_bytes_nofollow(layout.config_file)
+        user = json.loads(raw)
+    except (OSError, ValueError) as exc:
+        return Config(copy.deepcopy(DEFAULTS), [f"{name} is not valid JSON ({exc}); using the defaults"])
+    if not isinstance(user, dict):
+        return Config(copy.deepcopy(DEFAULTS), [f"{name} must hold a JSON object; using the defaults"])
+    return validate(user, name)
+
+
+def validate(user: dict, name: str = "lifeguard.json") -> Config:
+    from .model import validation_errors  # pydantic: off the hot path
+
+    problems: list[str] = []
+    unknown = sorted(set(user) - set(DEFAULTS))
+    for key in unknown:
+        problems.append(f"{name}: unknown section {key!r} ignored")
+    merged = merge(DEFAULTS, {k: v for k, v in user.items() if k in DEFAULTS})
+    for _ in range(50):
+        errors = validation_errors(merged)
+        if not errors:
+            break
+        for loc, words in errors:
+            problems.append(_problem(name, loc, words, merged))
+            _restore_default(merged, loc)
+    else:  # pragma: no cover - cannot converge only if DEFAULTS itself were invalid
+        return Config(copy.deepcopy(DEFAULTS), problems)
+    return Config(merged, problems)
+
+
+def _problem(name: str, loc: tuple, words: str, merged: dict) -> str:
+    """One bad value in plain words, with the key, the value and what is used instead:
+    "lifeguard.json: loops.failure_warn_after: 'three' is not a whole number; using 3"."""
+    where = ".".join(map(str, loc))
+    value, default = _at(merged, loc), _at(DEFAULTS, loc)
+    if default is _MISSING:
+        return f"{name}: {where} {words}; ignored"
+    if isinstance(value, dict):  # a rule across a section's values: the whole section falls back
+        return f"{name}: {where}: {words}; using the defaults of {where}"
+    if isinstance(default, dict):
+        return f"{name}: {where}: {_shown(value)} {words}; using the defaults of {where}"
+    return f"{name}: {where}: {_shown(value)} {words}; using {_shown(default)}"
+
+
+_MISSING = object()
+
+
+def _at(data: object, loc: tuple) -> object:
+    for part in loc:
+        if not isinstance(data, dict) or part not in data:
+            return _MISSING
+        data = data[part]
+    return data
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _restore_default(merged: dict, loc: tuple) -> None:
+    target, default = merged, DEFAULTS
+    for part in loc[:-1]:
+        if not isinstance(default, dict) or part not in default:
+            break
+        target, default = target.setdefault(part, {}), default[part]
+        if not isinstance(target, dict):
+            break
+    else:
+        last = loc[-1] if loc else None
+        if isinstance(default, dict) and last in default:
+            target[last] = copy.deepcopy(default[last])
+            return
+        if isinstance(target, dict) and last in target:
+            del target[last]
+            return
+    # the error sits above a known leaf: restore the whole top-level section
+    if loc and loc[0] in DEFAULTS:
+        merged[loc[0]] = copy.deepcopy(DEFAULTS[loc[0]])

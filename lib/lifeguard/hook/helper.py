@@ -1,0 +1,450 @@
+"""The resident helper: one warm process per installed `.claude/`, a forked worker per hook.
+
+A hook started cold spends most of its time importing and compiling before any work (see
+client.py). The helper does that once, listens on `state/helper.sock`, and keeps two spare
+workers forked ahead, each waiting to accept one request. A worker is a copy of a process
+that has handled nothing, so every hook still starts from clean module state, runs the
+ordinary runner (`runner.run`) on the client's own stdin, stdout and stderr, and may crash
+or be killed without touching the helper or other hooks. Parallel tool calls get parallel
+workers; the store's locks order them as before.
+
+The helper goes away by itself:
+- after `helper.idle_minutes` without a request;
+- when its code changes (an upgrade, an edit in place) or is removed (uninstall): the
+  request in hand is turned away unrun, so the client runs it with the new code;
+- when its socket is removed or replaced, `helper.enabled` is set false, or its Python goes
+  (`uv cache clean`);
+- on SIGTERM (`stop()` sends it: install.sh on upgrade and uninstall, the test harness).
+Only one helper runs per `.claude/`: it holds `state/helper.lock` while it lives.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import signal
+import socket
+import sys
+import time
+
+from . import client
+from ..core.paths import Layout
+
+LOCK = "helper.lock"
+PID = "helper.pid"
+TICK_SECONDS = 2.0  # how often an idle helper looks at its code, socket and settings
+MAX_WORKERS = 32  # more hooks at once than this wait in the socket's queue (or run in their own process)
+SPARES = 2  # workers forked ahead, waiting for a hook
+WARM_MODULES = (
+    "lifeguard.hook.pipeline", "lifeguard.features.registry", "lifeguard.features.core",
+    "lifeguard.features.loops.feature", "lifeguard.features.coordination.feature", "lifeguard.alerts.feature",
+    "lifeguard.features.health", "lifeguard.features.guarded_hooks", "lifeguard.store.session",
+    "lifeguard.store.eventlog", "lifeguard.store.state", "lifeguard.store.reducer", "lifeguard.redact.redactor",
+    "lifeguard.features.loops.signature", "lifeguard.config.load", "lifeguard.hook.protocol",
+    "lifeguard.hook.record", "lifeguard.core.fsutil", "lifeguard.store.inflight", "lifeguard.alerts.escalation",
+    "lifeguard.upkeep.checks", "shutil", "json", "zlib", "hashlib", "typing",
+)
+
+
+class Stop(Exception):
+    pass
+
+
+def code_fingerprint(lib_dir: str) -> tuple:
+    """What changes when lifeguard's code does: every .py (and MANIFEST.json) under lib/lifeguard."""
+    seen = []
+    for folder, dirs, files in os.walk(os.path.join(lib_dir, "lifeguard")):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py") or name == "MANIFEST.json":
+                try:
+                    st = os.stat(os.path.join(folder, name))
+                except OSError:
+                    continue
+                seen.append((folder, name, st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(seen)
+
+
+def warm() -> None:
+    """Import what hooks import and compile what they compile, so workers start warm. Only
+    code and config-independent regexes: anything read from the workspace is read per hook."""
+    import importlib
+
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a worker imports it again and reports properly
+            pass
+    try:
+        from ..redact import redactor as redact
+        from ..features.loops import signature
+
+        compiled = redact._patterns()
+        for i in range(len(compiled.formats)):
+            compiled.formats[i]
+        signature.warm()
+        from fnmatch import fnmatchcase
+
+        from ..config.load import DEFAULTS
+
+        for pattern in DEFAULTS["breakers"]["tools"]:  # fnmatch caches its compiled patterns
+            fnmatchcase("Bash", pattern)
+    except Exception:  # noqa: BLE001
+        pass
+    import gc
+
+    gc.collect()
+    gc.freeze()  # workers then touch (and copy) fewer of the helper's pages
+
+
+def main(claude_dir: str) -> int:
+    """Run the helper for `claude_dir` until it has reason to stop; 0 when it stopped normally."""
+    layout = Layout(claude_dir)
+    state_dir = str(layout.state_dir)
+    lib_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    os.umask(0o077)
+    try:
+        lock_fd = os.open(os.path.join(state_dir, LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return 0  # another helper has this folder (or the folder is not ours to use)
+    _write_pid(state_dir)  # at once: stop() trusts the pid file while this lock is held
+    if not _enabled(layout):
+        _cleanup(state_dir, "", None)
+        return 0
+    fingerprint = code_fingerprint(lib_dir)
+    warm()
+    try:
+        listener = _listen(state_dir)
+    except OSError:
+        _cleanup(state_dir, "", None)  # no pid file left naming a helper that never served
+        return 1
+    sock_path = os.path.join(state_dir, client.SOCKET)
+    sock_id = _identity(sock_path)
+    signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    idle = 60.0 * float(_setting(layout, "idle_minutes", 10))
+    # Spare workers wait in accept() themselves, so a hook meets a process that is already
+    # forked. Each tells the helper on `notify` when it takes a request (the helper forks the
+    # next spare) and dies with the helper while idle: `life` reads EOF once the helper is gone.
+    notify_r, notify_w = os.pipe()
+    life_r, life_w = os.pipe()
+    for fd in (notify_r, notify_w, life_r, life_w):
+        os.set_inheritable(fd, False)
+    spares: set[int] = set()
+    busy: set[int] = set()
+    last_request = last_tick = time.monotonic()
+    try:
+        while True:
+            _reap(spares, busy)
+            while len(spares) < SPARES and len(spares) + len(busy) < MAX_WORKERS:
+                pid = os.fork()
+                if pid == 0:
+                    os.close(notify_r)
+                    os.close(life_w)
+                    _spare(listener, lock_fd, notify_w, life_r, lib_dir, fingerprint)  # never returns
+                spares.add(pid)
+            now = time.monotonic()
+            if now - last_tick >= TICK_SECONDS:
+                last_tick = now
+                if (now - last_request >= idle or _identity(sock_path) != sock_id
+                        or code_fingerprint(lib_dir) != fingerprint or not _enabled(layout)
+                        or not os.path.exists(sys.executable)):  # uv's cache was cleaned under it
+                    return 0
+            ready, _, _ = select.select([notify_r], [], [], TICK_SECONDS)
+            if not ready:
+                continue
+            data = os.read(notify_r, 4096)
+            for i in range(0, len(data) - len(data) % 5, 5):
+                pid, kind = int.from_bytes(data[i:i + 4], "big"), data[i + 4:i + 5]
+                spares.discard(pid)
+                if kind == b"s":
+                    return 0  # a spare met new code: it turned its request away, unrun
+                busy.add(pid)
+                last_request = time.monotonic()
+    except Stop:
+        return 0
+    finally:
+        for pid in spares:  # idle ones only: a busy worker finishes its hook
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+        _cleanup(state_dir, sock_path, sock_id)
+        listener.close()
+
+
+def _enabled(layout: Layout) -> bool:
+    return bool(_setting(layout, "enabled", True))
+
+
+def _setting(layout: Layout, name: str, default):
+    try:
+        from ..config.load import load
+
+        return load(layout).get("helper", {}).get(name, default)
+    except Exception:  # noqa: BLE001 - settings unreadable: the defaults
+        return default
+
+
+def _listen(state_dir: str) -> socket.socket:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    here = os.open(".", os.O_RDONLY)
+    try:
+        os.chdir(state_dir)  # a relative address: a deep project path can exceed a socket's ~107 bytes
+        try:
+            st = os.lstat(client.SOCKET)
+            if (st.st_mode & 0o170000) == 0o140000:  # a stale socket of a helper that died
+                os.unlink(client.SOCKET)
+        except FileNotFoundError:
+            pass
+        listener.bind(client.SOCKET)
+        os.chmod(client.SOCKET, 0o600)
+    finally:
+        os.fchdir(here)
+        os.close(here)
+    listener.listen(64)
+    listener.setblocking(False)  # several spares wait on it; the one that loses a race waits again
+    return listener
+
+
+def _identity(path: str) -> tuple | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _manifest_changed(lib_dir: str, fingerprint: tuple) -> bool:
+    """The cheap per-request check: MANIFEST.json, which every install or upgrade rewrites."""
+    folder = os.path.join(lib_dir, "lifeguard")
+    old = [entry for entry in fingerprint if entry[0] == folder and entry[1] == "MANIFEST.json"]
+    try:
+        st = os.stat(os.path.join(folder, "MANIFEST.json"))
+        now = [(folder, "MANIFEST.json", st.st_size, st.st_mtime_ns, st.st_ino)]
+    except OSError:
+        now = []
+    return now != old
+
+
+def _same_user(conn: socket.socket) -> bool:
+    so_peercred = getattr(socket, "SO_PEERCRED", None)
+    if so_peercred is None:  # not Linux: the private state folder is the guard
+        return True
+    try:
+        creds = conn.getsockopt(socket.SOL_SOCKET, so_peercred, 12)
+    except OSError:
+        return False
+    return int.from_bytes(creds[4:8], sys.byteorder) == os.getuid()
+
+
+def _write_pid(state_dir: str) -> None:
+    from pathlib import Path
+
+    from ..core.fsutil import atomic_write
+
+    try:
+        atomic_write(Path(state_dir) / PID, f"{os.getpid()}\n".encode())
+    except OSError:
+        pass
+
+
+def _cleanup(state_dir: str, sock_path: str, sock_id: tuple | None) -> None:
+    """Remove the socket and pid file, only while they are still this helper's."""
+    if sock_id is not None and _identity(sock_path) == sock_id:
+        try:
+            os.unlink(sock_path)
+        except OSError:
+            pass
+    pid_path = os.path.join(state_dir, PID)
+    try:
+        with open(pid_path, "rb") as f:
+            if f.read().strip() == str(os.getpid()).encode():
+                os.unlink(pid_path)
+    except OSError:
+        pass
+
+
+def _on_term(signum, frame):  # noqa: ARG001
+    raise Stop()
+
+
+def _reap(spares: set[int], busy: set[int]) -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if not pid:
+            return
+        spares.discard(pid)
+        busy.discard(pid)
+
+
+def _spare(listener: socket.socket, lock_fd: int, notify: int, life: int, lib_dir: str, fingerprint: tuple) -> None:
+    """A forked spare: wait for one request, say so, then serve it as a worker."""
+    try:
+        import gc
+
+        gc.disable()  # a worker lives for one hook: collecting would only copy shared pages
+        os.close(lock_fd)  # the helper's lock stays the helper's alone
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # idle: the helper may end it
+        while True:
+            ready, _, _ = select.select([listener, life], [], [])
+            if life in ready:
+                return  # the helper is gone
+            try:
+                conn, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                continue  # another spare took it
+            break
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # busy: the hook in hand is finished first
+        me = os.getpid().to_bytes(4, "big")
+        os.write(notify, me + b"a")
+        if not _same_user(conn):
+            return
+        if _manifest_changed(lib_dir, fingerprint):
+            os.write(notify, me + b"s")
+            return  # closed unanswered: the client runs the hook itself, with the new code
+        os.close(life)
+        os.close(notify)
+        _worker(conn, listener)
+    except BaseException:  # noqa: BLE001
+        pass
+    finally:
+        os._exit(0)
+
+
+def _worker(conn: socket.socket, listener: socket.socket) -> None:
+    """Serve one request: take it, and the client's stdio with it, then run the hook."""
+    try:
+        listener.close()
+        conn.settimeout(client.ACK_SECONDS)
+        event, hook_file, cwd, env = _receive(conn)
+        conn.sendall(b"A")
+        fds = _receive_stdio(conn)
+        if fds is None:
+            return  # the client gave up waiting and runs the hook itself
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(cwd)
+        for key in [k for k in os.environ if k in client.PASSED_ENV or k.startswith("LIFEGUARD_")]:
+            del os.environ[key]
+        os.environ.update(env)
+        from .runner import run
+
+        code = run(event, hook_file)
+        conn.settimeout(1.0)
+        conn.sendall(bytes([code & 0xFF]))
+    except BaseException:  # noqa: BLE001 - the client sees the socket close and fails open
+        pass
+    finally:
+        os._exit(0)
+
+
+def _receive(conn: socket.socket) -> tuple[str, str, str, dict[str, str]]:
+    data = b""
+    while len(data) < 8 or len(data) < 8 + int.from_bytes(data[4:8], "big"):
+        more = conn.recv(1 << 16)
+        if not more:
+            raise ValueError("request cut short")
+        data += more
+        if data[:4] != client.MAGIC[: len(data)]:
+            raise ValueError("not a lifeguard request")
+    body = data[8: 8 + int.from_bytes(data[4:8], "big")]
+    parts = [os.fsdecode(p) for p in body.split(b"\0")]
+    event, hook_file, cwd = parts[:3]
+    env = dict(p.split("=", 1) for p in parts[3:] if "=" in p)
+    return event, hook_file, cwd, env
+
+
+def _receive_stdio(conn: socket.socket) -> list[int] | None:
+    """The client's "G" and its stdin, stdout and stderr; None if it gave up instead."""
+    data, ancillary, _flags, _addr = conn.recvmsg(1, socket.CMSG_SPACE(3 * 4))
+    fds: list[int] = []
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
+                    for i in range(0, len(payload) - len(payload) % 4, 4)]
+    if data == b"G" and len(fds) == 3:
+        return fds
+    for fd in fds:
+        os.close(fd)
+    return None
+
+
+def stop(claude_dir: str, wait: float = 3.0) -> bool:
+    """Ask the helper of `claude_dir`, if one runs, to stop; True if none is left running.
+    The pid file is trusted only while the helper's lock is held (a stale file names nobody)."""
+    state_dir = os.path.join(claude_dir, "state")
+    deadline = time.monotonic() + wait
+    while not _lock_held(state_dir):  # none running; unless a hook has just started one
+        try:
+            starting = time.time() - os.lstat(os.path.join(state_dir, client.STARTED)).st_mtime < 5
+        except OSError:
+            starting = False
+        if not starting or time.monotonic() >= deadline:
+            return True
+        time.sleep(0.05)
+    pid = 0
+    while pid <= 0:
+        try:
+            with open(os.path.join(state_dir, PID), "rb") as f:
+                pid = int(f.read().strip() or b"0")
+        except (OSError, ValueError):
+            pid = 0
+        if pid <= 0:
+            if not _lock_held(state_dir):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+    if _is_helper(pid):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        except OSError as exc:
+            if exc.errno != errno.EPERM:
+                raise
+    deadline = max(deadline, time.monotonic() + wait)
+    while time.monotonic() < deadline:
+        if not _lock_held(state_dir):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _is_helper(pid: int) -> bool:
+    """Where /proc tells, only a process running lifeguard's helper is signalled."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"lifeguard.hook.helper" in f.read()
+    except FileNotFoundError:
+        return os.path.isdir("/proc/self") is False  # no /proc here (macOS): trust the lock-guarded file
+    except OSError:
+        return False
+
+
+def _lock_held(state_dir: str) -> bool:
+    try:
+        fd = os.open(os.path.join(state_dir, LOCK), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def running(claude_dir: str) -> bool:
+    return _lock_held(os.path.join(claude_dir, "state"))

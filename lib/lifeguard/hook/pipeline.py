@@ -1,0 +1,131 @@
+"""What every hook does: record the event, run the features' checks, answer Claude Code."""
+
+from __future__ import annotations
+
+import sys
+
+from ..config import load as config_mod
+from ..store import inflight
+from . import protocol, record as record_mod
+from ..features.registry import FEATURES
+from ..core.locking import LockTimeout
+from ..core.paths import Layout
+from ..store.session import SessionStore
+
+
+def prepare(event: str, inp: dict, layout: Layout) -> tuple:
+    """(config, event record) for one invocation; also how the runner keeps the event of a
+    hook that ran out of time before it got this far."""
+    cfg = config_mod.load(layout)
+    record_mod.configure(cfg, layout)  # redaction: settings and the workspace's salt
+    record = record_mod.build(event, inp)
+    built = set(record)
+    for feature in FEATURES:
+        fn = getattr(feature, "annotate", None)
+        if fn is not None:
+            fn(inp, record, cfg)
+    record_mod.scrub_added(record, built)  # annotations come from the raw input
+    return cfg, record
+
+
+def handle(event: str, inp: dict, layout: Layout) -> dict:
+    session_id = inp.get("session_id") or "unknown"
+    cfg, record = prepare(event, inp, layout)
+    store = SessionStore(layout, session_id, cfg["locks"]["timeout_seconds"], reducers=FEATURES)
+    inflight.hold(record)  # if the deadline strikes before the commit, the runner spools it
+    notices: list[dict] = []
+    checked = committed = False
+    try:
+        with store.transaction() as txn:
+            notices.extend(_checks(txn.state, record, cfg))
+            checked = True
+            if txn.repairs:
+                notices.append(_repair_notice(txn.repairs, layout))
+            if event == "SessionStart" and cfg.problems:
+                notices.append({"code": "CONFIG_CORRUPTED", "kind": "user",
+                                "user": "lifeguard: " + "; ".join(cfg.problems[:3])})
+            if event in ("Stop", "SubagentStop") and inp.get("stop_hook_active"):
+                notices = [_no_block(n) for n in notices]  # a stop already sent back once is let go
+            if notices:
+                record["notices"] = [_summary(n) for n in notices]
+            txn.commit(record)
+            committed = True
+            notices.extend(_after_commit(txn, record, cfg, layout))
+    except LockTimeout as exc:
+        from . import degraded
+
+        if not checked:  # still decide (refuse a loop, say), from the state as it can be read unlocked
+            notices.extend(_checks(degraded.readonly_state(layout, session_id), record, cfg))
+            if notices:
+                record["notices"] = [_summary(n) for n in notices]
+        # why this event came late goes with it into the log (an incident once drained)
+        record.setdefault("notices", []).append({"code": "SESSION_LOCKED", "kind": "fault", "message": str(exc)[:300]})
+        store.spool(record)
+        sys.stderr.write(f"lifeguard: {exc}; event kept in the spool for the next hook\n")
+    except OSError as exc:  # disk full, read-only, permission denied: memory-only for this hook
+        from . import degraded
+
+        if not degraded.is_persistence_error(exc):
+            raise
+        if not checked:  # decide from a read-only view of the state, as if nothing happened
+            notices.extend(_checks(degraded.readonly_state(layout, session_id), record, cfg))
+        note = degraded.fallback(layout, store, session_id, record, exc, committed)
+        if note is not None:
+            notices.append(note)
+        sys.stderr.write(f"lifeguard: state not saved ({degraded.describe(exc)}); working from memory\n")
+    return protocol.build_output(event, notices)
+
+
+def _after_commit(txn, record: dict, cfg, layout: Layout) -> list[dict]:
+    """Every feature's after-commit work. Notices it produces (a repair at session start, a
+    full disk) are incidents too: they go into the log in a follow-up record, and alerts
+    escalate them like the ones decided before the commit. A code this event already
+    recorded is the same incident told again (e.g. to the model as well), not a new one."""
+    from ..alerts import feature as alerts
+
+    notices: list[dict] = []
+    later: list[dict] = []
+    seen = {n.get("code") for n in record.get("notices") or ()}
+    for feature in FEATURES:
+        fn = getattr(feature, "after_commit", None)
+        if fn is not None:
+            produced = list(fn(txn, record, cfg, layout) or ())
+            notices.extend(produced)
+            if feature is not alerts:  # alerts' own output is not escalated again
+                later.extend(n for n in produced if n.get("code") and n["code"] not in seen)
+                seen.update(n.get("code") for n in produced)
+    if later:
+        follow_up = {"event": "LifeguardNotices", "for_seq": txn.last_seq, "notices": [_summary(n) for n in later]}
+        txn.commit(follow_up)
+        notices.extend(alerts.after_commit(txn, follow_up, cfg, layout))
+    return notices
+
+
+def _checks(state: dict, record: dict, cfg) -> list[dict]:
+    """Every feature's read-only decisions on this record, in feature order."""
+    notices: list[dict] = []
+    for feature in FEATURES:
+        fn = getattr(feature, "check", None)
+        if fn is not None:
+            notices.extend(fn(state, record, cfg) or ())
+    return notices
+
+
+def _no_block(notice: dict) -> dict:
+    """A Stop block turned into a note for the user: blocking again could loop forever."""
+    if notice.get("kind") != "block":
+        return notice
+    text = notice.get("user") or f"lifeguard: did not send the agent back again ({notice.get('model', '')[:200]})"
+    return {**notice, "kind": "user", "user": text}
+
+
+def _summary(notice: dict) -> dict:
+    """What of a notice goes into the log (the incident record)."""
+    text = notice.get("model") or notice.get("user") or ""
+    return {"code": notice.get("code", "?"), "kind": notice.get("kind", "?"), "message": record_mod.scrub(text[:1300])[:300]}
+
+
+def _repair_notice(repairs: list[str], layout: Layout) -> dict:
+    where = layout.quarantine_dir
+    text = "lifeguard repaired its session state: " + "; ".join(repairs) + f" (originals kept in {where})"
+    return {"code": "SESSION_CORRUPTED", "kind": "user", "user": text}

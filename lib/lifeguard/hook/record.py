@@ -1,0 +1,115 @@
+"""Turn a hook's input into the event record that goes into the log.
+
+Records carry what the reducers and the recovery tools need, kept small: long strings are
+cut with their size noted, deep or wide structures are summarised, so one huge tool output
+cannot bloat the log. Every value passes through `scrub` (secret redaction) on its way.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+from ..redact import redactor as redact
+
+MAX_STR = 2000
+MAX_ITEMS = 50
+MAX_DEPTH = 6
+# Scrubbing looks this far past the cut, so a secret straddling it is still recognised whole,
+# while a huge output costs no more than this to scrub.
+SCRUB_MARGIN = 1024
+
+# Filters applied to every string before it is kept: `fn(text) -> text`. A filter may also
+# have `field(name, text) -> text` (for a string stored under a dict key) and
+# `configure(cfg, layout)` (called by `configure` below once per hook invocation).
+SCRUBBERS: list[Callable[[str], str]] = [redact.SCRUBBER]
+
+
+def configure(cfg: Any, layout: Any) -> None:
+    """Give the scrubbers this invocation's settings and workspace (redaction keeps its salt there)."""
+    for fn in SCRUBBERS:
+        setup = getattr(fn, "configure", None)
+        if setup is not None:
+            setup(cfg, layout)
+
+
+def scrub(text: str) -> str:
+    for fn in SCRUBBERS:
+        text = fn(text)
+    return text
+
+
+def scrub_field(name: str, text: str) -> str:
+    """`scrub` for a string stored under the key `name` (`"password": "hunter2"`)."""
+    for fn in SCRUBBERS:
+        field = getattr(fn, "field", None)
+        text = field(name, text) if field is not None else fn(text)
+    return text
+
+
+def scrub_added(record: dict, built: set) -> None:
+    """Scrub what features' `annotate` added to `record` (keys not in `built`): they derive it
+    from the raw hook input (a loop label quoting the command), so it may carry a secret."""
+    for key in record.keys() - built:
+        record[key] = redact.scrub_value(record[key], by_name=False)  # our own keys ("sig") are no secrets
+
+
+def summarize(value: Any, max_str: int = MAX_STR, depth: int = 0, name: str | None = None) -> Any:
+    if isinstance(value, str):
+        size = len(value)
+        value = value[: max_str + SCRUB_MARGIN]  # scrub first, then cut: no half secret survives
+        value = scrub(value) if name is None else scrub_field(name, value)
+        if size > max_str or len(value) > max_str:
+            return value[:max_str] + f"...[truncated, {size} chars]"
+        return value
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if depth >= MAX_DEPTH:
+        return "[nested too deeply]"
+    if isinstance(value, dict):
+        out = {}
+        for i, (key, item) in enumerate(value.items()):
+            if i >= MAX_ITEMS:
+                out["..."] = f"[{len(value) - MAX_ITEMS} more keys]"
+                break
+            out[summarize(str(key), 200)] = summarize(item, max_str, depth + 1, str(key))
+        return out
+    if isinstance(value, (list, tuple)):
+        out_list = [summarize(item, max_str, depth + 1) for item in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            out_list.append(f"[{len(value) - MAX_ITEMS} more items]")
+        return out_list
+    return summarize(repr(value), max_str, depth)
+
+
+def build(event: str, inp: dict) -> dict:
+    rec: dict = {"event": event}
+    if inp.get("agent_id"):
+        rec["agent"] = inp["agent_id"]
+    if inp.get("agent_type"):
+        rec["agent_type"] = inp["agent_type"]
+    if inp.get("tool_name"):
+        rec["tool"] = inp["tool_name"]
+    if inp.get("tool_use_id"):
+        rec["tuid"] = inp["tool_use_id"]
+    if "tool_input" in inp:
+        rec["input"] = summarize(inp["tool_input"])
+    if "tool_response" in inp:
+        rec["result"] = summarize(inp["tool_response"], 1000)
+    if inp.get("error") is not None:
+        rec["error"] = summarize(inp["error"], 1000)
+    if inp.get("is_interrupt"):
+        rec["interrupt"] = True
+    for key in ("source", "reason", "trigger"):
+        if inp.get(key):
+            rec[key] = summarize(inp[key], 200)
+    if inp.get("prompt"):
+        rec["prompt"] = summarize(inp["prompt"], 500)
+    if inp.get("last_assistant_message"):
+        rec["last_message"] = summarize(inp["last_assistant_message"], 500)
+    if inp.get("stop_hook_active"):
+        rec["stop_hook_active"] = True
+    if event == "SessionStart" and inp.get("cwd"):
+        rec["cwd"] = summarize(inp["cwd"], 1000)
+    return rec

@@ -1,0 +1,202 @@
+"""The fail-open runner every hook runs inside.
+
+It reads stdin with a bound, runs the handler under an internal deadline well below the
+`timeout` in settings.json, prints exactly one JSON object and exits 0. Any fault inside
+lifeguard (bad input, a slow disk, a held lock, a bug) becomes: exit 0, `{}` on stdout,
+one line on stderr, and a record in `.claude/state/faults.jsonl` (and in the session's
+event log when it can be had). No traceback ever reaches the user or the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+
+from . import protocol
+from ..config import switch
+from .timeout import settings_timeout
+from ..core.paths import Layout, find_claude_dir
+
+
+class DeadlineExceeded(Exception):
+    pass
+
+
+class HelperLost(Exception):
+    """The resident helper's worker took the hook and ended without an exit code (client.py)."""
+
+
+def _on_alarm(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise DeadlineExceeded()
+
+
+def deadline_for(timeout: float) -> float:
+    """The internal deadline for a hook whose settings.json timeout is `timeout` seconds."""
+    return max(0.5, min(timeout * 0.6, timeout - 2.0))
+
+
+def _arm(seconds: float) -> None:
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def _on_unraisable(unraisable) -> None:
+    """An exception Python cannot raise (in a weakref callback or __del__): never a traceback.
+
+    The deadline can strike inside such a callback (importlib's module locks have one); it is
+    then swallowed, so it is fired again a moment later, where it can be raised.
+    """
+    if isinstance(unraisable.exc_value, DeadlineExceeded):
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+
+
+def _disarm() -> None:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+
+
+def run(event: str, hook_file: str, handler=None) -> int:
+    """Run one hook invocation; returns the exit code (always 0)."""
+    started = time.monotonic()
+    off = _off_notice(event, hook_file)
+    if off is not None:
+        return off
+    out: dict = {}
+    inp: dict = {}
+    layout: Layout | None = None
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _on_unraisable
+    try:
+        _arm(deadline_for(settings_timeout()))
+        raw = sys.stdin.buffer.read(protocol.MAX_INPUT_BYTES + 1)
+        inp = protocol.parse(raw)
+        event = inp.get("hook_event_name") or event
+        layout = Layout(find_claude_dir(hook_file))
+        if handler is None:
+            from .pipeline import handle as handler
+        out = handler(event, inp, layout)
+        _disarm()
+    except BaseException as exc:  # noqa: BLE001 - failing open is the point
+        _disarm()
+        out = {}
+        _fail_open(event, inp, layout, hook_file, exc, time.monotonic() - started)
+    _print(out if isinstance(out, dict) else {})
+    sys.unraisablehook = previous_hook
+    return 0
+
+
+def _off_notice(event: str, hook_file: str) -> int | None:
+    """When lifeguard is off (switch.py): exit 0 having written nothing; at SessionStart one line
+    tells the user it is off and how to turn it on. None when lifeguard is on."""
+    reason = switch.off_reason(find_claude_dir(hook_file))
+    if reason is None:
+        return None
+    if event == "SessionStart":
+        _print({"systemMessage": switch.off_message(reason)})
+    return 0
+
+
+def _print(out: dict) -> None:
+    try:
+        sys.stdout.write(protocol.dumps(out))
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass  # Claude Code went away; nothing to tell
+
+
+def fail_open(event: str, hook_file: str, exc: BaseException) -> None:
+    """Fail open for a fault met outside `run` (client.py): one stderr line, the fault recorded."""
+    _fail_open(event, {}, None, hook_file, exc, 0.0)
+
+
+def describe(exc: BaseException) -> tuple[str, str]:
+    """(error code, one-line description) for a fault."""
+    if isinstance(exc, HelperLost):
+        return "HOOK_HELPER_LOST", f"{exc}; the hook's event may not be recorded"
+    if isinstance(exc, protocol.BadInput):
+        return "HOOK_INPUT_INVALID", f"bad hook input: {exc}"
+    if isinstance(exc, DeadlineExceeded):
+        return "HOOK_TIMEOUT", "ran out of its time budget (slow disk or busy lock?)"
+    if isinstance(exc, TimeoutError):
+        return "SESSION_LOCKED", f"{exc}"
+    if isinstance(exc, PermissionError):
+        return "WORKSPACE_ACCESS_DENIED", f"permission denied: {exc.filename or exc}"
+    if isinstance(exc, OSError):
+        return "PERSISTENCE_FAILED", f"{exc.strerror or exc} ({exc.filename or 'state folder'})"
+    if isinstance(exc, MemoryError):
+        return "MEMORY_EXHAUSTION", "out of memory"
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return "INTERNAL_ERROR", f"{type(exc).__name__}: {first}".rstrip(": ")
+
+
+def _fail_open(event: str, inp: dict, layout: Layout | None, hook_file: str, exc: BaseException, elapsed: float) -> None:
+    code, text = describe(exc)
+    try:
+        layout = layout or Layout(find_claude_dir(hook_file))
+        where = _record_fault(layout, event, inp, code, text, exc, elapsed)
+    except BaseException:  # noqa: BLE001 - recording is best effort
+        where = None
+    suffix = f" (recorded in {where})" if where else ""
+    try:
+        sys.stderr.write(f"lifeguard: {event} hook failed open [{code}]: {text}{suffix}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, exc: BaseException, elapsed: float) -> str | None:
+    from ..core import fsutil
+    from ..core.clock import now_iso
+
+    # recording a fault gets a budget of its own: what is left before lifeguard-run's `timeout`
+    # kills the hook (the settings timeout less 1 s), and at least 1 s
+    _arm(max(1.0, settings_timeout() - 1.0 - elapsed - 0.25))
+    try:
+        fault = {"ts": now_iso(), "event": event, "code": code, "message": text,
+                 "exception": type(exc).__name__, "elapsed_ms": round(elapsed * 1000, 1),
+                 "pid": os.getpid()}
+        session_id = inp.get("session_id") if isinstance(inp, dict) else None
+        if isinstance(session_id, str):
+            fault["session"] = session_id
+        from ..redact import redactor as redact
+
+        if redact.active().state_dir != layout.state_dir:  # failed before the handler set it up
+            redact.configure(None, layout)
+        fault = redact.scrub_value(fault)  # an exception's text can quote the input
+        text = fault["message"]
+        fsutil.ensure_private_dir(layout.state_dir)
+        fsutil.quarantine_planted(layout.quarantine_dir, layout.faults_log)  # never append through a link
+        line = json.dumps(fault, ensure_ascii=True, default=str) + "\n"
+        fsutil.append_durable(layout.faults_log, line.encode("ascii"))
+        where = str(layout.faults_log.relative_to(layout.claude_dir.parent)) if layout.claude_dir.is_absolute() else str(layout.faults_log)
+        from ..store import inflight
+
+        if code == "HOOK_TIMEOUT" and not inflight.settled() and isinstance(inp, dict) and inp:
+            # out of time before the event was saved: keep it in the spool (no lock needed) for the
+            # next hook to commit; built here, the same way, if the handler had not got that far
+            from ..features.registry import FEATURES
+            from ..store.session import SessionStore
+
+            pending = inflight.held()
+            if pending is None:
+                from .pipeline import prepare
+
+                pending = prepare(event, inp, layout)[1]
+            pending.setdefault("notices", []).append({"code": code, "kind": "fault", "message": text[:300]})
+            SessionStore(layout, inp.get("session_id") or "unknown", reducers=FEATURES).spool(pending)
+        if isinstance(session_id, str) and code not in ("SESSION_LOCKED", "HOOK_TIMEOUT", "PERSISTENCE_FAILED"):
+            from ..features.registry import FEATURES
+            from ..store.session import SessionStore
+
+            record = {"event": "LifeguardFault", "hook": event, "fault": {"code": code, "message": text}}
+            try:
+                with SessionStore(layout, session_id, lock_timeout=0.3, reducers=FEATURES).transaction() as txn:
+                    txn.commit(record)
+            except TimeoutError:
+                SessionStore(layout, session_id, reducers=FEATURES).spool(record)
+        return where
+    finally:
+        _disarm()

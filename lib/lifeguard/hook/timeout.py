@@ -1,0 +1,17 @@
+"""The `timeout` settings.json gives a hook, read once for the client and the runner.
+Imports only `os`: the client imports it on every hook."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_TIMEOUT = 10.0  # seconds; what install.sh writes for the hot hooks
+
+
+def settings_timeout() -> float:
+    """The `timeout` settings.json gives this hook (lifeguard-run passes it as LIFEGUARD_TIMEOUT)."""
+    try:
+        value = float(os.environ.get("LIFEGUARD_TIMEOUT", DEFAULT_TIMEOUT))
+        return value if value > 0 else DEFAULT_TIMEOUT
+    except ValueError:
+        return DEFAULT_TIMEOUT

@@ -1,0 +1,207 @@
+"""The append-only JSONL event log: one line per event, each with a sequence number and a CRC.
+
+Line format: a compact JSON object (ASCII only) whose last member is `"crc":"xxxxxxxx"`, the
+CRC-32 of the line without that member. A line whose CRC does not match (a torn write, a bit
+flip, a hand edit) is damaged: readers skip it and report it, and the appender moves a damaged
+tail into quarantine before it writes, so the log only ever grows by good lines.
+
+Appending reads only the tail of the file, so its cost does not grow with the log's length.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from pathlib import Path
+TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
+if TYPE_CHECKING:
+    from typing import Iterator
+
+from ..core import fsutil
+
+_SUFFIX_LEN = len(',"crc":"00000000"}')
+_TAIL_CHUNK = 16384
+
+
+def encode(record: dict) -> bytes:
+    body = json.dumps(record, separators=(",", ":"), ensure_ascii=True, default=str)
+    if not body.startswith("{") or body == "{}":
+        raise ValueError("an event record must be a non-empty object")
+    crc = zlib.crc32(body.encode("ascii"))
+    return f'{body[:-1]},"crc":"{crc:08x}"}}\n'.encode("ascii")
+
+
+def decode(line: bytes) -> dict | None:
+    """The record in one line (without its trailing newline), or None if damaged."""
+    if len(line) <= _SUFFIX_LEN or not line.endswith(b'"}') or line[-_SUFFIX_LEN:-10] != b',"crc":"':
+        return None
+    body = line[:-_SUFFIX_LEN] + b"}"
+    # compare the exact bytes encode() writes: int(x, 16) would also take "ABCD", " 1_2" ...
+    if line[-10:-2] != b"%08x" % zlib.crc32(body):
+        return None
+    try:
+        record = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("seq"), int):
+        return None
+    return record
+
+
+class Tail:
+    """What the appender needs to know about the end of the log."""
+
+    __slots__ = ("last_seq", "good_end", "size")
+
+    def __init__(self, last_seq: int, good_end: int, size: int):
+        self.last_seq = last_seq  # seq of the last good line (0 if none)
+        self.good_end = good_end  # byte offset just past the last good line
+        self.size = size
+
+
+def _open_ro(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | fsutil._NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+
+
+def _newlines_backwards(fd: int, size: int):
+    """Offsets of every newline in the file, last first, reading a chunk at a time.
+
+    Each byte is scanned once, so a long damaged stretch costs linear time."""
+    pos = size
+    while pos > 0:
+        start = max(0, pos - _TAIL_CHUNK)
+        chunk = os.pread(fd, pos - start, start)
+        at = len(chunk)
+        while (at := chunk.rfind(b"\n", 0, at)) != -1:
+            yield start + at
+        pos = start
+
+
+def read_tail(path: Path) -> Tail:
+    """Find the last good line by reading backwards from the end.
+
+    Bytes after the last newline are a torn fragment and are never taken for a line; a
+    damaged line before it is skipped, and the one before that tried, and so on.
+    """
+    fd = _open_ro(path)
+    if fd is None:
+        return Tail(0, 0, 0)
+    try:
+        size = os.fstat(fd).st_size
+        newlines = _newlines_backwards(fd, size)
+        end = next(newlines, None)  # the newline that ends the candidate line
+        while end is not None:
+            begin = next(newlines, -1)  # the newline before it (-1: the file's first line)
+            record = decode(os.pread(fd, end - begin - 1, begin + 1))
+            if record is not None:
+                return Tail(record["seq"], end + 1, size)
+            end = begin if begin >= 0 else None
+        return Tail(0, 0, size)
+    finally:
+        os.close(fd)
+
+
+def repair_tail(path: Path, tail: Tail, quarantine_dir: Path) -> int:
+    """Move everything after the last good line into quarantine; returns bytes moved.
+
+    Call only while holding the session lock (nobody else is appending).
+    """
+    if tail.good_end >= tail.size:
+        return 0
+    fd = os.open(path, os.O_RDWR | fsutil._NOFOLLOW | os.O_CLOEXEC)
+    try:
+        damaged = os.pread(fd, tail.size - tail.good_end, tail.good_end)
+        fsutil.quarantine(quarantine_dir, path.name + ".tail", damaged, "damaged event-log tail")
+        os.ftruncate(fd, tail.good_end)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    tail.size = tail.good_end
+    return len(damaged)
+
+
+def append(path: Path, record: dict) -> None:
+    """Append one line durably. If the write or the fsync fails the event is not committed:
+    the line is cut off again (best effort, never retried) and the error is raised."""
+    data = encode(record)
+    try:
+        before = os.stat(path, follow_symlinks=False).st_size
+    except FileNotFoundError:
+        before = 0
+    try:
+        fsutil.append_durable(path, data)
+    except OSError:
+        _rollback(path, before)
+        raise
+
+
+def _rollback(path: Path, size: int) -> None:
+    """Cut an uncommitted append back off (we hold the lock: nobody else appends)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | fsutil._NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        if os.fstat(fd).st_size > size:
+            os.ftruncate(fd, size)
+    except OSError:
+        pass  # a torn or unsynced line left behind is caught by the CRC and the tail repair
+    finally:
+        os.close(fd)
+
+
+class ReadReport:
+    def __init__(self) -> None:
+        self.damaged_lines: list[int] = []  # 1-based line numbers
+        self.torn_tail = False
+        self.snapshot_seq = 0  # replay started from a snapshot at this sequence number
+        self.snapshot_problem: str | None = None  # a snapshot was there but damaged
+
+
+def iter_records(path: Path, report: ReadReport | None = None) -> Iterator[dict]:
+    """Every good record in file order; damaged lines are skipped and noted in `report`."""
+    try:
+        data = fsutil.read_bytes_nofollow(path)
+    except FileNotFoundError:
+        return
+    lines = data.split(b"\n")
+    last = lines.pop()
+    if last and report is not None:
+        report.torn_tail = True
+    for number, line in enumerate(lines, 1):
+        record = decode(line)
+        if record is None:
+            if report is not None:
+                report.damaged_lines.append(number)
+            continue
+        yield record
+    if last and report is not None:
+        report.damaged_lines.append(len(lines) + 1)
+
+
+def read_after(path: Path, seq: int) -> list[dict]:
+    """Good records with a sequence number above `seq`, reading only as far back as needed."""
+    fd = _open_ro(path)
+    if fd is None:
+        return []
+    try:
+        pos = os.fstat(fd).st_size
+        buf = b""
+        while pos > 0:
+            start = max(0, pos - 4 * _TAIL_CHUNK)
+            buf = os.pread(fd, pos - start, start) + buf
+            pos = start
+            lines = buf.split(b"\n")
+            complete = lines[1:-1] if pos > 0 else lines[:-1]
+            first = next((r for r in map(decode, complete) if r is not None), None)
+            if first is not None and first["seq"] <= seq:
+                break
+        lines = buf.split(b"\n")
+        complete = lines[1:-1] if pos > 0 else lines[:-1]
+        return [r for r in map(decode, complete) if r is not None and r["seq"] > seq]
+    finally:
+        os.close(fd)

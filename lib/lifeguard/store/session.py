@@ -1,0 +1,175 @@
+"""One session's durable state: the event log is the truth, the state file its snapshot.
+
+A hook opens a transaction: it takes the session lock (bounded wait), loads the state,
+brings it up to date with any log lines it has not seen (a crash between append and
+snapshot), drains the spool, lets the caller commit records, then writes the snapshot.
+
+    with SessionStore(layout, session_id, reducers=FEATURES).transaction() as txn:
+        txn.state            # current state (plain dict)
+        txn.commit(record)   # append to the log (durable), then fold into the state
+
+If the lock cannot be had in time, `spool()` keeps the record in a file of its own; the
+next transaction appends it to the log, so a busy lock never loses an event.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
+if TYPE_CHECKING:
+    from typing import Iterator
+
+from . import eventlog, inflight, reducer
+from ..core import fsutil
+from . import state as state_mod
+from ..core import clock
+from ..core.locking import SessionLock
+from ..core.paths import Layout
+
+DEFAULT_LOCK_TIMEOUT = 2.0
+
+
+class Transaction:
+    def __init__(self, store: "SessionStore", state: dict, last_seq: int, fresh: bool = False):
+        self.store = store
+        self.state = state
+        self.last_seq = last_seq
+        self.fresh = fresh  # no state and no log yet: the first record fixes the start time
+        self.dirty = False
+        self.repairs: list[str] = []  # human-readable notes of what loading had to fix
+
+    def commit(self, record: dict) -> int:
+        ts = record.get("ts") or clock.now_iso()
+        given, record = record, {"seq": self.last_seq + 1, "ts": ts,
+                                 **{k: v for k, v in record.items() if k not in ("seq", "ts")}}
+        if self.fresh:  # so that the state always equals a replay of the log
+            self.state = state_mod.default_state(self.store.session_id, ts)
+            self.fresh = False
+        with inflight.durable():  # the deadline cannot split "in the log" from "no longer held"
+            eventlog.append(self.store.log_path, record)
+            inflight.release(given)
+        self.last_seq = record["seq"]
+        reducer.apply(self.state, record, self.store.reducers)
+        self.dirty = True
+        return self.last_seq
+
+
+class SessionStore:
+    def __init__(self, layout: Layout, session_id: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, *, reducers):
+        self.layout = layout
+        self.reducers = reducers  # what folds a record into the state: the features, in order
+        self.session_id = session_id
+        self.lock_timeout = lock_timeout
+        self.state_path = layout.session_file(session_id)
+        self.log_path = layout.event_log(session_id)
+        self.lock_path = layout.lock_file(session_id)
+
+    def ensure_dirs(self) -> None:
+        fsutil.ensure_private_dir(self.layout.state_dir)
+
+    def _move_planted(self) -> list[str]:
+        """Links (or other foreign entries) planted at this session's paths, moved into quarantine
+        (the link itself, never its target), so the hook neither writes through them nor fails
+        on them every time. Three lstat calls when all is well."""
+        moved = (fsutil.quarantine_planted(self.layout.quarantine_dir, path)
+                 for path in (self.lock_path, self.state_path, self.log_path))
+        return [note for note in moved if note]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        self.ensure_dirs()
+        planted = self._move_planted()
+        with SessionLock(self.lock_path, self.lock_timeout):
+            txn = self._open()
+            txn.repairs[:0] = planted
+            self._drain_spool(txn)
+            yield txn
+            if txn.dirty:
+                state_mod.save(self.state_path, txn.state)
+
+    # -- loading -----------------------------------------------------------------
+
+    def _open(self) -> Transaction:
+        tail = eventlog.read_tail(self.log_path)
+        repairs: list[str] = []
+        if tail.good_end < tail.size:
+            moved = eventlog.repair_tail(self.log_path, tail, self.layout.quarantine_dir)
+            repairs.append(f"quarantined {moved} damaged bytes at the end of the event log")
+        try:
+            state = state_mod.load(self.state_path)
+        except state_mod.StateUnreadable as exc:
+            from ..upkeep.repair import recover_unreadable  # rare: the recovery ladder (stdlib only)
+
+            repairs.extend(recover_unreadable(self.layout, self.session_id, str(exc), self.reducers))
+            tail = eventlog.read_tail(self.log_path)
+            state = state_mod.load(self.state_path)  # what the ladder left; None: replay or start clean
+        if state is None:
+            state = reducer.replay_log(self.log_path, self.session_id, self.reducers)
+            fresh = state is None
+            if fresh:
+                state = state_mod.default_state(self.session_id, clock.now_iso())
+            txn = Transaction(self, state, max(tail.last_seq, state_mod.sequence(state)), fresh)
+            txn.dirty = not fresh
+        else:
+            seen = state_mod.sequence(state)
+            txn = Transaction(self, state, max(seen, tail.last_seq))
+            if tail.last_seq > seen:  # crashed between append and snapshot: catch up
+                later = eventlog.read_after(self.log_path, seen)
+                if later and later[0]["seq"] != seen + 1:  # the log was rebased past this state
+                    txn.state = reducer.replay_log(self.log_path, self.session_id, self.reducers) or state
+                else:
+                    for record in later:
+                        reducer.apply(state, record, self.reducers)
+                txn.dirty = True
+        txn.repairs = repairs
+        return txn
+
+    # -- spool -------------------------------------------------------------------
+
+    def spool(self, record: dict) -> Path:
+        """Keep a record that could not be committed (lock busy) for the next transaction."""
+        folder = self.layout.session_spool(self.session_id)
+        for path in (self.layout.spool_dir, folder):  # a planted link: moved aside, not written through
+            fsutil.quarantine_planted(self.layout.quarantine_dir, path, want_dir=True)
+            fsutil.ensure_private_dir(path)
+        given, record = record, dict(record)
+        record.setdefault("ts", clock.now_iso())
+        name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(3).hex()}.json"
+        record["spool"] = name
+        path = folder / name
+        with inflight.durable():
+            fsutil.atomic_write(path, json.dumps(record, ensure_ascii=True, default=str).encode())
+            inflight.release(given)
+        return path
+
+    def _drain_spool(self, txn: Transaction) -> None:
+        folder = self.layout.session_spool(self.session_id)
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        # os.listdir followed any link: a link planted at the spool must not make us read
+        # and delete files elsewhere
+        planted = [fsutil.quarantine_planted(self.layout.quarantine_dir, path, want_dir=True)
+                   for path in (self.layout.spool_dir, folder)]
+        if any(planted):
+            txn.repairs.extend(note for note in planted if note)
+            return
+        done = set(txn.state.get("persistence", {}).get("spool_done") or ())
+        for name in names:
+            path = folder / name
+            if name not in done:
+                try:
+                    record = json.loads(fsutil.read_bytes_nofollow(path))
+                except (OSError, ValueError, RecursionError):
+                    record = None
+                if not isinstance(record, dict):  # damaged bytes are kept, never deleted
+                    fsutil.quarantine_file(self.layout.quarantine_dir, path, "unreadable spool file")
+                    continue
+                record["spool"] = name
+                txn.commit(record)
+            os.unlink(path)

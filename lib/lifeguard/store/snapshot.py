@@ -1,0 +1,87 @@
+"""The event log's snapshot: `events-<id>.snapshot.json`, the state at sequence N.
+
+Log compaction and repair rebase a session's log onto a snapshot: replay then starts from
+the snapshot's state and applies only the log lines with a sequence number above N, so
+`state == replay(snapshot + log)` keeps holding and sequence numbers stay contiguous
+(the log continues at N+1). The snapshot is written atomically and carries a CRC of its
+state, so a damaged one is detected rather than trusted. Stdlib only.
+
+    {"format": 1, "session_id": "...", "seq": N, "ts": "...", "crc": "xxxxxxxx", "state": {...}}
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import zlib
+from pathlib import Path
+
+from ..core import fsutil
+
+FORMAT = 1
+
+
+class SnapshotDamaged(ValueError):
+    """A snapshot file exists but cannot be trusted (not JSON, wrong shape, CRC mismatch)."""
+
+
+class Snapshot:
+    __slots__ = ("seq", "state", "ts")
+
+    def __init__(self, seq: int, state: dict, ts: str = ""):
+        self.seq = seq
+        self.state = state
+        self.ts = ts
+
+
+def path_for(log_path: Path) -> Path:
+    """`events-<id>.jsonl` -> `events-<id>.snapshot.json`."""
+    name = log_path.name
+    stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
+    return log_path.with_name(stem + ".snapshot.json")
+
+
+def _crc(state: dict) -> str:
+    body = json.dumps(state, separators=(",", ":"), ensure_ascii=True, default=str).encode("ascii")
+    return f"{zlib.crc32(body):08x}"
+
+
+def encode(state: dict, seq: int, session_id: str = "", ts: str = "") -> bytes:
+    doc = {"format": FORMAT, "session_id": session_id, "seq": seq, "ts": ts, "crc": _crc(state), "state": state}
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=True, default=str).encode("ascii")
+
+
+def decode(data: bytes) -> Snapshot:
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise SnapshotDamaged(f"not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise SnapshotDamaged("not a lifeguard log snapshot")
+    seq, state = doc.get("seq"), doc.get("state")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or not isinstance(state, dict):
+        raise SnapshotDamaged("snapshot has no sequence number or state")
+    if doc.get("crc") != _crc(state):
+        raise SnapshotDamaged("snapshot CRC does not match its state")
+    return Snapshot(seq, state, str(doc.get("ts") or ""))
+
+
+def read(log_path: Path) -> Snapshot | None:
+    """The snapshot beside `log_path`, None if there is none; SnapshotDamaged if untrustworthy.
+
+    The returned state is the caller's to change (a fresh object each call).
+    """
+    try:
+        data = fsutil.read_bytes_nofollow(path_for(log_path))
+    except FileNotFoundError:
+        return None
+    snap = decode(data)
+    snap.state = copy.deepcopy(snap.state)
+    return snap
+
+
+def write(log_path: Path, state: dict, seq: int, session_id: str = "", ts: str = "") -> Path:
+    """Write the snapshot durably (atomic replace + folder fsync) before anything relies on it."""
+    path = path_for(log_path)
+    fsutil.atomic_write(path, encode(state, seq, session_id, ts))
+    return path

@@ -1,0 +1,86 @@
+"""The session state as plain data: its default shape, and how it is read and written.
+
+The state is a snapshot that can always be rebuilt by replaying the event log through
+`reducer.apply`; `persistence.checkpoint.sequence` says which event it reflects. The pydantic
+model in `schema.py` validates this shape (off the hot path).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..core import fsutil
+
+SCHEMA_VERSION = 1
+
+
+def default_state(session_id: str, now: str, workspace: str = "") -> dict:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "session": {
+            "id": session_id,
+            "created_at": now,
+            "mode": "development",
+            "user_context": {"workspace_path": workspace},
+            "lifecycle": {"status": "active", "started_at": now, "last_activity": now, "ended_at": None, "source": None},
+        },
+        "organization": {"teams": {}, "projects": {}},
+        "execution": {
+            "agents": {"active": {}, "pool": {}},
+            "tasks": {},
+            "workflows": {"active_sprints": [], "epics": {}},
+            "tools": {"calls": 0, "failures": 0, "by_name": {}},
+        },
+        "communication": {
+            "message_queues": {},
+            "channels": {"broadcast": [], "emergency": [], "handoffs": []},
+            "coordination": {"locks": {}, "dependencies": {"graph": {"nodes": {}, "edges": []}, "blocks": []}},
+        },
+        "observability": {
+            "metrics": {"performance": {}, "utilization": {"events_by_type": {}}, "quality": {}},
+            "events": {"recent": [], "event_stream_offset": 0},
+            "health": {"system_status": "healthy", "checks": {}},
+            "incidents": [],
+        },
+        "persistence": {
+            "checkpoint": {"last_saved": now, "sequence": 0, "hash": "", "size_bytes": 0},
+            "event_log": {"current_offset": 0, "total_events": 0, "log_files": []},
+            "spool_done": [],
+        },
+    }
+
+
+class StateUnreadable(ValueError):
+    """The state file exists but is not a JSON object (truncated, garbage, hand-broken)."""
+
+
+def load(path: Path) -> dict | None:
+    """The state at `path`; None when there is none; StateUnreadable when it is damaged."""
+    try:
+        data = fsutil.read_bytes_nofollow(path)
+    except FileNotFoundError:
+        return None
+    try:
+        state = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise StateUnreadable(f"{path.name}: not valid JSON ({exc})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("persistence"), dict):
+        raise StateUnreadable(f"{path.name}: not a lifeguard session state")
+    return state
+
+
+def dump(state: dict) -> bytes:
+    return json.dumps(state, separators=(",", ":"), ensure_ascii=True, default=str).encode("ascii")
+
+
+def save(path: Path, state: dict) -> None:
+    fsutil.atomic_write(path, dump(state))
+
+
+def sequence(state: dict) -> int:
+    try:
+        seq = state["persistence"]["checkpoint"]["sequence"]
+        return seq if isinstance(seq, int) and seq >= 0 else 0
+    except (KeyError, TypeError):
+        return 0
