@@ -1,22 +1,27 @@
 #!/usr/bin/env python3
-"""How much a lifeguard hook costs, against the floor of any `uv run --script` hook.
+"""What lifeguard costs, against the floor of any `uv run --script` hook measured in the same run.
 
     python3 bench/hooks.py [--runs N] [--quick]
 
-Builds a temporary workspace, installs lifeguard into it with the installer, and times:
+Builds temporary workspaces, installs lifeguard into them with the installer, and times, each
+exactly as users run it (the settings.json command through `sh -c`, with CLAUDE_PROJECT_DIR set
+and a realistic event on stdin; the tools through `uv run --script`):
 - floor: an empty stdlib-only `uv run --script` hook (reads stdin, prints `{}`);
-- PreToolUse and PostToolUse exactly as settings.json runs them (its command, through `sh -c`,
-  with CLAUDE_PROJECT_DIR set and a realistic event on stdin), on a fresh session;
-- the same with 50,000 events already logged for the session (log and state generated
-  through the library, not by 50,000 hook processes);
-- for reference (no goal): PreToolUse with the resident helper turned off (LIFEGUARD_HELPER=0),
-  i.e. the cost of the first hook of a session, before the helper is up;
-- install.sh into a fresh project with uv's cache warm (the bench's own install warmed it):
-  at most 3 s, its median over a few runs (the ratio to the floor is shown for scale).
-The hooks run as installed, so with the resident helper (lib/lifeguard/helper.py) that the
+- PreToolUse and PostToolUse on a fresh session, and with 50,000 events already logged for the
+  session (log and state generated through the library, not by 50,000 hook processes);
+- SessionStart of a new session in a workspace with 0, 100 and 1,000 earlier sessions (idle
+  for hours, not stale), and the first SessionStart facing 1,000 stale ones (idle for 2 days:
+  a fresh copy of them before each run; the bench waits, untimed, until they are archived);
+- `state_recovery.py doctor`, and `analyze` on 1,000 sessions (the stale ones, never swept);
+- for reference (no goal): PreToolUse and SessionStart with the resident helper turned off
+  (LIFEGUARD_HELPER=0), i.e. the first hook of a session, before the helper is up;
+- install.sh into a fresh project with uv's cache warm (the bench's own install warmed it).
+The hooks run as installed, so through the resident helper (lib/lifeguard/helper.py) that the
 warm-up runs start; the benchmark waits for it before timing.
-Runs are interleaved (so a busy machine slows every kind alike) and medians compared:
-hook / floor must be at most 1.5, 50k / fresh at most 1.15. Exits 1 when a goal is missed.
+
+Runs are interleaved (so a busy machine slows every kind alike) and medians compared. Every goal
+is a row of GOALS: its median, its ratio to the floor, and the goal (a ratio to the floor, to
+another row, or a time). Exits 1 when a goal is missed. `--quick` runs fewer of each (CI).
 """
 
 from __future__ import annotations
@@ -35,16 +40,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lib"))
 
-from lifeguard.features.registry import FEATURES  # noqa: E402
-from lifeguard.store import eventlog, reducer, state as state_mod  # noqa: E402
-from lifeguard.hook import helper
+sys.path.insert(0, str(REPO / "tests"))
+
 from lifeguard.commands import install as installer  # noqa: E402
 from lifeguard.core.paths import Layout  # noqa: E402
+from lifeguard.features.registry import FEATURES  # noqa: E402
+from lifeguard.hook import helper  # noqa: E402
+from lifeguard.store import eventlog, reducer, state as state_mod  # noqa: E402
+from planted import many_sessions  # noqa: E402
 
-HOOK_GOAL = 1.5
-HISTORY_GOAL = 1.15
 HISTORY_EVENTS = 50_000
-INSTALL_GOAL_S = 3.0
+INSTALL_GOAL_MS = 3000
+OLD_SESSIONS_IDLE_HOURS = 5  # earlier sessions: finished hours ago, not yet stale
+STALE_IDLE_HOURS = 48  # over limits.archive_idle_hours (24)
 
 FLOOR_SCRIPT = """#!/usr/bin/env -S uv run --script
 # /// script
@@ -60,6 +68,9 @@ print("{}")
 
 def hook_input(event: str, session: str, ws: Path, n: int) -> dict:
     """What Claude Code 2.1.332 sends (docs/claude-code-hooks-notes.md), for call number n."""
+    if event == "SessionStart":
+        return {"session_id": session, "transcript_path": f"/home/u/.claude/projects/ws/{session}.jsonl",
+                "cwd": str(ws), "hook_event_name": event, "source": "startup"}
     command = f"ls -la src/module_{n % 97}/ && grep -rn 'def handler_{n}' src | head -20"
     data = {
         "session_id": session, "transcript_path": f"/home/u/.claude/projects/ws/{session}.jsonl", "cwd": str(ws),
@@ -94,145 +105,251 @@ def make_history(ws: Path, session: str, count: int) -> None:
 
 
 class Case:
-    def __init__(self, name: str, command: str, event: str | None, session: str | None, ws: Path, env: dict):
-        self.name, self.command, self.event, self.session = name, command, event, session
-        self.ws, self.env = ws, env
+    """One thing timed: a shell command in a workspace, `runs` times (after `warmups` untimed).
+
+    `session` None gives each run a new session id; `setup(case)` runs untimed before each run
+    and `settle(case)` untimed after it; `check(stdout)` says whether the output is right."""
+
+    def __init__(self, name: str, command: str, ws: Path, env: dict, runs: int, *, event: str | None = None,
+                 session: str | None = None, warmups: int = 2, setup=None, settle=None, check=None):
+        self.name, self.command, self.ws, self.env, self.runs = name, command, ws, env, runs
+        self.event, self.session, self.warmups = event, session, warmups
+        self.setup, self.settle = setup, settle
+        self.check = check or (lambda out: isinstance(json.loads(out or b"null"), dict))
         self.times: list[float] = []
         self.count = 0
 
     def run(self, timed: bool = True) -> None:
         self.count += 1
-        session = self.session or f"fresh-{self.name}-{self.count}-{os.getpid()}"
-        event = self.event or "PreToolUse"
-        payload = json.dumps(hook_input(event, session, self.ws, 10_000 + self.count)).encode()
+        if self.setup is not None:
+            self.setup(self)
+        payload = b""
+        if self.event is not None:
+            session = self.session or f"fresh-{self.count}-{os.getpid()}-{id(self)}"
+            payload = json.dumps(hook_input(self.event, session, self.ws, 10_000 + self.count)).encode()
         started = time.perf_counter()
         proc = subprocess.run(["sh", "-c", self.command], input=payload, capture_output=True, cwd=self.ws,
-                              env=self.env, timeout=60)
+                              env=self.env, timeout=120)
         took = time.perf_counter() - started
-        if proc.returncode != 0 or not isinstance(json.loads(proc.stdout or b"null"), dict) or proc.stderr.strip():
-            raise SystemExit(f"{self.name}: exit {proc.returncode}, stdout {proc.stdout[:200]!r}, "
-                             f"stderr {proc.stderr[:300]!r}")
+        if proc.returncode != 0 or not self.check(proc.stdout) or proc.stderr.strip():
+            raise SystemExit(f"{self.name}: exit {proc.returncode}, stdout {proc.stdout[:300]!r}, "
+                             f"stderr {proc.stderr[:500]!r}")
         if timed:
             self.times.append(took)
+        if self.settle is not None:
+            self.settle(self)
 
     @property
     def median_ms(self) -> float:
         return statistics.median(self.times) * 1000
 
 
-def time_install(tmp: Path, env: dict, runs: int) -> float:
-    """Median seconds of `install.sh PROJECT` into a fresh project each time."""
-    times = []
-    for i in range(runs):
-        project = tmp / f"install-{i}"
-        project.mkdir()
-        started = time.perf_counter()
-        proc = subprocess.run([str(REPO / "install.sh"), str(project)], capture_output=True, env=env, timeout=120)
-        times.append(time.perf_counter() - started)
-        if proc.returncode != 0 or not (project / ".claude" / installer.PYTHON_PATH_FILE).exists():
-            raise SystemExit(f"install.sh: exit {proc.returncode}, no shared environment recorded: "
-                             f"{proc.stdout[-300:]!r} {proc.stderr[-300:]!r}")
-    return statistics.median(times)
+class Goal:
+    """One row of the report. `ratio` bounds median / the floor's median (or, with `against`, /
+    that case's median); `ms` bounds the median itself; neither: a reference figure."""
+
+    def __init__(self, case: Case, ratio: float | None = None, against: Case | None = None,
+                 ms: float | None = None):
+        self.case, self.ratio, self.against, self.ms = case, ratio, against, ms
+
+    def judge(self, floor_ms: float) -> tuple[str, str]:
+        """(the goal, the verdict: "ok (measured)", "MISSED (measured)" or "" for a reference)."""
+        median = self.case.median_ms
+        if self.ms is not None:
+            wanted, got, met = f"<= {self.ms:g} ms", f"{median:.0f} ms", median <= self.ms
+        elif self.ratio is not None:
+            base = self.against.median_ms if self.against else floor_ms
+            where = f" {self.against.name}" if self.against else " floor"
+            wanted, got = f"<= {self.ratio:g}x{where}", f"{median / base:.2f}x"
+            met = median / base <= self.ratio
+        else:
+            return "", ""
+        return wanted, f"{'ok' if met else 'MISSED'} ({got})"
+
+
+def quietly(fn, *args, **kwargs):
+    with open(os.devnull, "w") as quiet:
+        stdout, sys.stdout = sys.stdout, quiet
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            sys.stdout = stdout
+
+
+def workspace(tmp: Path, name: str) -> tuple[Path, dict]:
+    """An installed workspace and its settings.json hook commands by event."""
+    ws = tmp / name
+    ws.mkdir()
+    quietly(installer.install, ws, warm=True)  # as install.sh does: the hooks' shared environment
+    settings = json.loads((ws / ".claude" / "settings.json").read_text())
+    return ws, {event: groups[0]["hooks"][0]["command"] for event, groups in settings["hooks"].items()}
+
+
+def wait_for(what: str, done, seconds: float = 120.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: {what} did not happen within {seconds:g}s")
+        time.sleep(0.05)
+
+
+def session_data(layout: Layout, prefix: str) -> list[str]:
+    """The state and log files of sessions whose id starts with `prefix`."""
+    return [n for n in os.listdir(layout.state_dir)
+            if n.startswith((f"session-{prefix}", f"events-{prefix}")) and n.endswith((".json", ".jsonl"))]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=30, help="timed runs of each case (default 30)")
-    parser.add_argument("--quick", action="store_true", help="fewer runs (10), for CI")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--runs", type=int, default=30, help="timed runs of each hook case (default 30)")
+    parser.add_argument("--quick", action="store_true", help="fewer runs (10 of each hook, 3 of the slow cases), for CI")
     parser.add_argument("--events", type=int, default=HISTORY_EVENTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     runs = 10 if args.quick else args.runs
+    slow_runs = 3 if args.quick else max(3, runs // 6)  # cases that cost seconds: tools, 1,000 stale sessions
     uv = shutil.which("uv")
     if not uv:
         print("bench: uv is not installed", file=sys.stderr)
         return 2
 
     tmp = Path(tempfile.mkdtemp(prefix="lifeguard-bench-"))
+    workspaces: list[Path] = []
     try:
-        ws = tmp / "ws"
-        ws.mkdir()
-        print(f"bench: installing lifeguard into {ws}", flush=True)
-        with open(os.devnull, "w") as quiet:
-            stdout, sys.stdout = sys.stdout, quiet
-            try:
-                installer.install(ws, warm=True)
-            finally:
-                sys.stdout = stdout
-        settings = json.loads((ws / ".claude" / "settings.json").read_text())
-        commands = {event: settings["hooks"][event][0]["hooks"][0]["command"] for event in ("PreToolUse", "PostToolUse")}
-        floor = tmp / "floor.py"
-        floor.write_text(FLOOR_SCRIPT)
+        print(f"bench: installing lifeguard into workspaces under {tmp}", flush=True)
+        ws, commands = workspace(tmp, "ws")
+        workspaces.append(ws)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "LIFEGUARD"))}
         env["CLAUDE_PROJECT_DIR"] = str(ws)
+        floor = tmp / "floor.py"
+        floor.write_text(FLOOR_SCRIPT)
 
         long_session = "bench-long-session"
         started = time.perf_counter()
         make_history(ws, long_session, args.events)
         print(f"bench: generated {args.events} logged events in {time.perf_counter() - started:.1f}s", flush=True)
 
-        cases = [
-            Case("floor", f"{uv} run -q --script {floor}", None, None, ws, env),
-            Case("PreToolUse fresh", commands["PreToolUse"], "PreToolUse", None, ws, env),
-            Case("PostToolUse fresh", commands["PostToolUse"], "PostToolUse", None, ws, env),
-            Case(f"PreToolUse {args.events // 1000}k", commands["PreToolUse"], "PreToolUse", long_session, ws, env),
-            Case(f"PostToolUse {args.events // 1000}k", commands["PostToolUse"], "PostToolUse", long_session, ws, env),
-            Case("PreToolUse, helper off", commands["PreToolUse"], "PreToolUse", None, ws,
-                 {**env, "LIFEGUARD_HELPER": "0"}),
-        ]
-        for case in cases:  # warm-up: uv's cache, the page cache, one-time work on the long session
-            for _ in range(2):
-                case.run(timed=False)
-        deadline = time.monotonic() + 30
-        while not helper.running(str(ws / ".claude")) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if not helper.running(str(ws / ".claude")):
-            print("bench: the resident helper did not start; the figures would not be what users get", file=sys.stderr)
-            return 1
-        print(f"bench: {runs} interleaved runs of each case", flush=True)
-        for i in range(runs):
-            for case in cases[i % len(cases):] + cases[: i % len(cases)]:
-                case.run()
+        starts: dict[str, tuple[Path, dict, dict]] = {}  # SessionStart workspaces by how many earlier sessions
+        started = time.perf_counter()
+        for label, count in (("0", 0), ("100", 100), ("1,000", 1000)):
+            where, cmds = workspace(tmp, f"ws-{count}")
+            many_sessions(Layout(where / ".claude"), count, OLD_SESSIONS_IDLE_HOURS)
+            starts[label] = (where, cmds, {**env, "CLAUDE_PROJECT_DIR": str(where)})
+            workspaces.append(where)
+        stale_ws, stale_cmds = workspace(tmp, "ws-stale")
+        workspaces.append(stale_ws)
+        stale_layout = Layout(stale_ws / ".claude")
+        template = Layout(tmp / "stale-template" / ".claude")
+        many_sessions(template, 1000, STALE_IDLE_HOURS, prefix="stale")
+        for name in os.listdir(template.state_dir):  # the sessions only: not the salt or the config cache
+            if not name.startswith(("session-", "events-", "spool", "backups")):
+                os.unlink(template.state_dir / name)
+        print(f"bench: generated 1,100 earlier and 1,000 stale sessions in {time.perf_counter() - started:.1f}s",
+              flush=True)
 
-        faults = ws / ".claude" / "state" / "faults.jsonl"
-        if faults.exists():
-            print(f"bench: hooks failed open during the run (see below); the figures are not valid\n"
-                  f"{faults.read_text()[:2000]}", file=sys.stderr)
-            return 1
+        def fresh_stale_sessions(case: Case) -> None:
+            """The workspace's sessions replaced by a copy of the 1,000 stale ones (helper files kept)."""
+            shutil.rmtree(stale_layout.archive_dir, ignore_errors=True)
+            for name in os.listdir(stale_layout.state_dir):
+                if name.startswith(("session-", "events-", "health-", "sweep")):
+                    os.unlink(stale_layout.state_dir / name)
+            for folder in ("spool", "backups"):
+                shutil.rmtree(stale_layout.state_dir / folder, ignore_errors=True)
+            shutil.copytree(template.state_dir, stale_layout.state_dir, dirs_exist_ok=True, symlinks=True)
+
+        def stale_archived(case: Case) -> None:
+            wait_for("archiving the 1,000 stale sessions", lambda: not session_data(stale_layout, "stale"))
+
+        def new_project(case: Case) -> None:
+            project = tmp / f"install-{case.count}"
+            project.mkdir()
+            case.command = f"{REPO / 'install.sh'} {project}"
+
+        def shared_environment(case: Case) -> None:
+            if not (tmp / f"install-{case.count}" / ".claude" / installer.PYTHON_PATH_FILE).exists():
+                raise SystemExit("install.sh: no shared environment recorded")
+
+        tools = f"{uv} run -q --script {ws / '.claude' / 'scripts' / 'state_recovery.py'}"
+        cases = {
+            "floor": Case("floor", f"{uv} run -q --script {floor}", ws, env, runs, event="PreToolUse"),
+            "pre": Case("PreToolUse fresh", commands["PreToolUse"], ws, env, runs, event="PreToolUse"),
+            "post": Case("PostToolUse fresh", commands["PostToolUse"], ws, env, runs, event="PostToolUse"),
+            "pre-long": Case(f"PreToolUse {args.events // 1000}k", commands["PreToolUse"], ws, env, runs,
+                             event="PreToolUse", session=long_session),
+            "post-long": Case(f"PostToolUse {args.events // 1000}k", commands["PostToolUse"], ws, env, runs,
+                              event="PostToolUse", session=long_session),
+            "pre-off": Case("PreToolUse, helper off", commands["PreToolUse"], ws, {**env, "LIFEGUARD_HELPER": "0"},
+                            runs, event="PreToolUse"),
+        }
+        for label, (where, cmds, start_env) in starts.items():
+            cases[f"start-{label}"] = Case(f"SessionStart, {label} earlier sessions", cmds["SessionStart"], where,
+                                           start_env, runs, event="SessionStart")
+        cases["start-stale"] = Case("SessionStart, first facing 1,000 stale", stale_cmds["SessionStart"], stale_ws,
+                                    {**env, "CLAUDE_PROJECT_DIR": str(stale_ws)}, slow_runs, event="SessionStart",
+                                    warmups=1, setup=fresh_stale_sessions, settle=stale_archived)
+        cases["start-off"] = Case("SessionStart, helper off", starts["0"][1]["SessionStart"], starts["0"][0],
+                                  {**starts["0"][2], "LIFEGUARD_HELPER": "0"}, runs, event="SessionStart")
+        cases["doctor"] = Case("doctor", f"{tools} doctor --json", ws, env, slow_runs, warmups=1,
+                               check=lambda out: isinstance(json.loads(out), list))
+        cases["analyze"] = Case("analyze, 1,000 sessions", f"{tools} --workspace {template.claude_dir} analyze --json",
+                                ws, env, slow_runs, warmups=1,
+                                check=lambda out: json.loads(out)["total_sessions"] >= 1000)
+        cases["install"] = Case("install.sh, uv cache warm", "", ws, env, slow_runs, warmups=0, setup=new_project,
+                                settle=shared_environment, check=lambda out: True)
+        c = cases
+        goals = [
+            Goal(c["floor"]),
+            Goal(c["pre"], ratio=1.5), Goal(c["pre-long"], ratio=1.15, against=c["pre"]),
+            Goal(c["post"], ratio=1.5), Goal(c["post-long"], ratio=1.15, against=c["post"]),
+            Goal(c["pre-off"]),
+            Goal(c["start-0"], ratio=2.0), Goal(c["start-100"], ratio=2.0), Goal(c["start-1,000"], ratio=2.0),
+            Goal(c["start-stale"], ratio=3.0),
+            Goal(c["start-off"]),
+            Goal(c["doctor"], ms=2000), Goal(c["analyze"], ms=1000),
+            Goal(c["install"], ms=INSTALL_GOAL_MS),
+        ]
+
+        order = list(cases.values())
+        for case in order:  # warm-up: uv's cache, the page cache, one-time work, the helpers starting
+            for _ in range(case.warmups):
+                case.run(timed=False)
+        for where in workspaces:
+            claude = str(where / ".claude")
+            wait_for(f"the resident helper of {where.name}", lambda: helper.running(claude), 30)
+        print(f"bench: {runs} interleaved runs of each hook case, {slow_runs} of the slow ones", flush=True)
+        for i in range(max(case.runs for case in order)):
+            for case in order[i % len(order):] + order[: i % len(order)]:
+                if len(case.times) < case.runs:
+                    case.run()
+
+        for where in workspaces:
+            faults = where / ".claude" / "state" / "faults.jsonl"
+            if faults.exists():
+                print(f"bench: hooks failed open during the run in {where.name} (see below); the figures are not "
+                      f"valid\n{faults.read_text()[:2000]}", file=sys.stderr)
+                return 1
         logged = sum(1 for _ in eventlog.iter_records(Layout(ws / ".claude").event_log(long_session)))
         expected = args.events + 2 * (runs + 2)
         if logged != expected:
             print(f"bench: the long session has {logged} events, expected {expected}", file=sys.stderr)
             return 1
 
-        floor_ms = cases[0].median_ms
-        rows = [("floor (empty uv run --script)", floor_ms, None, None)]
+        floor_ms = cases["floor"].median_ms
+        print(f"\n{'case':40} {'median':>9} {'x floor':>8}  {'goal':30} verdict")
         missed = []
-        for fresh, long in ((cases[1], cases[3]), (cases[2], cases[4])):
-            ratio = fresh.median_ms / floor_ms
-            rows.append((fresh.name, fresh.median_ms, f"{ratio:.2f}x floor", HOOK_GOAL))
-            if ratio > HOOK_GOAL:
-                missed.append(f"{fresh.name}: {ratio:.2f}x the floor (goal <= {HOOK_GOAL})")
-            ratio = long.median_ms / fresh.median_ms
-            rows.append((long.name, long.median_ms, f"{ratio:.2f}x fresh", HISTORY_GOAL))
-            if ratio > HISTORY_GOAL:
-                missed.append(f"{long.name}: {ratio:.2f}x the fresh session (goal <= {HISTORY_GOAL})")
-        off = cases[5]
-        rows.append((off.name, off.median_ms, f"{off.median_ms / floor_ms:.2f}x floor", None))
-        install_s = time_install(tmp, env, 1 if args.quick else 3)
-        rows.append(("install.sh, uv cache warm", install_s * 1000, f"{install_s * 1000 / floor_ms:.1f}x floor",
-                     f"{INSTALL_GOAL_S:g} s"))
-        if install_s > INSTALL_GOAL_S:
-            missed.append(f"install.sh: {install_s:.2f} s (goal <= {INSTALL_GOAL_S:g} s)")
-        print(f"\n{'case':34} {'median':>9}  {'ratio':>14}  goal")
-        for name, ms, ratio, goal in rows:
-            print(f"{name:34} {ms:7.1f}ms  {ratio or '':>14}  {'<= ' + str(goal) if goal else ''}")
+        for goal in goals:
+            wanted, verdict = goal.judge(floor_ms)
+            print(f"{goal.case.name:40} {goal.case.median_ms:7.1f}ms {goal.case.median_ms / floor_ms:7.2f}x  "
+                  f"{wanted:30} {verdict}")
+            if verdict.startswith("MISSED"):
+                missed.append(f"{goal.case.name}: {verdict[8:-1]}, goal {wanted}")
         if missed:
             print("\nbench: goal missed: " + "; ".join(missed))
             return 1
         print("\nbench: all goals met")
         return 0
     finally:
-        helper.stop(str(tmp / "ws" / ".claude"))
+        for where in workspaces:
+            helper.stop(str(where / ".claude"))
         shutil.rmtree(tmp, ignore_errors=True)
 
 

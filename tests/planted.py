@@ -3,6 +3,8 @@
     healthy   two real hook events, just now
     stale     two events from 2020 (no activity for far more than 24 h)
     corrupt   one real event, then its state file overwritten with broken JSON
+
+`many_sessions` plants hundreds of ordinary sessions at once (the sweep's tests, bench/hooks.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +24,9 @@ from lifeguard.commands import install as installer  # noqa: E402
 from lifeguard.hook.pipeline import handle  # noqa: E402
 from lifeguard.core.paths import Layout  # noqa: E402
 from lifeguard.store.session import SessionStore  # noqa: E402
+from lifeguard.store import eventlog, reducer, snapshot as logsnapshot  # noqa: E402
+from lifeguard.store import state as state_mod  # noqa: E402
+from lifeguard.upkeep import backup  # noqa: E402
 
 BROKEN = b'{"schema_version": 1, "session": {'
 
@@ -44,6 +50,61 @@ def plant(layout: Layout) -> None:
         txn.commit({"event": "Stop", "ts": "2020-01-01T00:05:00.000Z"})
     event(layout, "corrupt", "SessionStart", source="startup")
     layout.session_file("corrupt").write_bytes(BROKEN)
+
+
+SESSION_EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop")
+
+
+def many_sessions(layout: Layout, count: int, idle_hours: float, prefix: str = "old",
+                  extras_every: int = 10) -> list[str]:
+    """`count` finished sessions whose last event was `idle_hours` ago; returns their ids.
+
+    Each is what hooks leave: a log of real records (built by the handlers' own `prepare`),
+    the state replayed from it, and its lock file. Every `extras_every`-th one also has what a
+    longer life leaves: a compacted log (snapshot + the rest), a record waiting in its spool and
+    a checkpoint. Written without fsync (fast), then dated back: every file's mtime is the
+    last event's time."""
+    from lifeguard.hook.pipeline import prepare
+
+    layout.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    last = time.time() - idle_hours * 3600
+    stamp = lambda t: time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".000Z"  # noqa: E731
+    cwd = str(layout.claude_dir.parent)
+    ids = []
+    for n in range(count):
+        sid = f"{prefix}-{n:05d}"
+        ids.append(sid)
+        records = []
+        for seq, name in enumerate(SESSION_EVENTS, 1):
+            inp = {"session_id": sid, "hook_event_name": name, "cwd": cwd, "transcript_path": f"/t/{sid}.jsonl",
+                   "source": "startup", "prompt": f"task {n}", "tool_name": "Bash", "tool_use_id": f"toolu_{n}",
+                   "tool_input": {"command": f"ls src/module_{n}"}, "tool_response": {"stdout": "a.py", "stderr": ""}}
+            records.append({**prepare(name, inp, layout)[1], "seq": seq, "ts": stamp(last - len(SESSION_EVENTS) + seq)})
+        log = layout.event_log(sid)
+        state = reducer.replay(records, sid, FEATURES)
+        extras = extras_every and n % extras_every == 0
+        if extras:  # compacted after event 3: the snapshot holds 1-3, the log 4-5
+            logsnapshot.write(log, reducer.replay(records[:3], sid, FEATURES), 3, sid)
+            records = records[3:]
+        log.write_bytes(b"".join(eventlog.encode(r) for r in records))
+        layout.session_file(sid).write_bytes(state_mod.dump(state))
+        layout.lock_file(sid).touch(mode=0o600)
+        touched = [log, layout.session_file(sid), layout.lock_file(sid)]
+        if extras:
+            checkpoint = backup.checkpoint_session(layout, sid, keep=5, seq=len(SESSION_EVENTS), reason="Stop")
+            spooled = SessionStore(layout, sid, reducers=FEATURES).spool({"event": "SessionEnd", "reason": "other", "ts": stamp(last)})
+            touched += [logsnapshot.path_for(log), spooled, spooled.parent, checkpoint]
+        for path in touched:
+            os.utime(path, (last, last), follow_symlinks=False)
+    return ids
+
+
+def session_paths(layout: Layout, sid: str) -> list[Path]:
+    """Every file and folder one session owns in the state folder (those that exist)."""
+    log = layout.event_log(sid)
+    paths = [layout.session_file(sid), log, logsnapshot.path_for(log), layout.lock_file(sid),
+             layout.session_spool(sid), backup.checkpoint_dir(layout, sid)]
+    return [p for p in paths if os.path.lexists(p)]
 
 
 def tree(folder: Path) -> dict[str, bytes]:
