@@ -12,9 +12,9 @@ import pytest
 
 from lifeguard.features.registry import FEATURES
 from lifeguard.hook import pipeline as handlers
-from lifeguard.store import reducer, state as state_mod, session as store
+from lifeguard.store import reducer, state as state_mod
 from lifeguard.upkeep import schema
-from lifeguard.features.coordination import feature as coordination
+from lifeguard.features.coordination import feature as coordination, reports
 from lifeguard.core import clock as clock_mod
 from lifeguard.core.paths import Layout
 
@@ -379,7 +379,7 @@ def test_queue_overflow_keeps_urgent_notices_and_archives_the_rest(layout, clock
     queues["next_id"] = 12
     conf = {"queue_max": 10, "queue_keep_normal": 5}
     record = {"event": "Stop", "ts": "2023-11-14T22:13:20.000Z"}
-    coordination._enqueue(st, record, [{"code": "AGENT_TIMEOUT", "text": "new"}], conf)
+    reports._enqueue(st, record, [{"code": "AGENT_TIMEOUT", "text": "new"}], conf)
     archived = record["coord"]["archived"]
     assert [m["id"] for m in archived] == [1, 2, 3, 4, 5, 6]
     coordination.apply(st, {**record, "seq": 99})

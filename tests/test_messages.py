@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
-from lifeguard.alerts import codes as errors, templates as messages  # noqa: E402
+from lifeguard.alerts import codes as errors, render, templates  # noqa: E402
 from lifeguard.core.paths import Layout  # noqa: E402
 
 LAYOUT = Layout(Path("/work/some project/.claude"))
@@ -19,9 +19,9 @@ TOOL = "/work/some project/.claude/scripts/state_recovery.py"
 
 @pytest.mark.parametrize("code", sorted(errors.CODES))
 def test_every_code_has_a_complete_template(code):
-    tpl = messages.TEMPLATES.get(code)
+    tpl = templates.TEMPLATES.get(code)
     assert tpl is not None, f"{code} has no message template"
-    for name in messages.FIELDS:
+    for name in templates.FIELDS:
         value = getattr(tpl, name)
         assert value, f"{code}: {name} is empty"
         if isinstance(value, tuple):
@@ -30,8 +30,8 @@ def test_every_code_has_a_complete_template(code):
 
 @pytest.mark.parametrize("code", sorted(errors.CODES))
 def test_block_names_this_workspaces_commands(code):
-    block = messages.render_block(code, LAYOUT, details="the details")
-    filled = messages.filled(code, LAYOUT)
+    block = render.render_block(code, LAYOUT, details="the details")
+    filled = render.filled(code, LAYOUT)
     assert "{" not in block and "}" not in block, "an unfilled placeholder"
     assert block.startswith("+=") and block.rstrip().endswith("=+")
     assert filled.title in block and "Details: the details" in block
@@ -45,7 +45,7 @@ def test_block_names_this_workspaces_commands(code):
 
 
 def test_commands_are_runnable_with_spaces_in_the_path():
-    values = messages.guidance(LAYOUT)
+    values = render.guidance(LAYOUT)
     argv = shlex.split(values["repair_all"])
     assert argv == ["uv", "run", "--script", TOOL, "repair", "--all"]
     argv = shlex.split(values["emergency_clean"])
@@ -54,20 +54,20 @@ def test_commands_are_runnable_with_spaces_in_the_path():
 
 @pytest.mark.parametrize("code", sorted(errors.CODES))
 def test_compact_line(code):
-    line = messages.render_line(code, LAYOUT, details="state file truncated", level="HIGH")
-    assert "\n" not in line and len(line) <= messages.COMPACT_MAX
+    line = render.render_line(code, LAYOUT, details="state file truncated", level="HIGH")
+    assert "\n" not in line and len(line) <= render.COMPACT_MAX
     assert f"[{code}]" in line and "HIGH" in line and "state file truncated" in line
-    first_action = messages.filled(code, LAYOUT).actions[0]
+    first_action = render.filled(code, LAYOUT).actions[0]
     assert line.endswith("Fix: " + " ".join(first_action.split()))
 
 
 def test_compact_line_cuts_long_details_but_keeps_the_fix():
-    line = messages.render_line("SESSION_CORRUPTED", LAYOUT, details="x" * 5000)
-    assert len(line) <= messages.COMPACT_MAX + 20
+    line = render.render_line("SESSION_CORRUPTED", LAYOUT, details="x" * 5000)
+    assert len(line) <= render.COMPACT_MAX + 20
     assert line.endswith(f"Fix: See what is damaged: uv run --script '{TOOL}' analyze")
 
 
 def test_unknown_code_gets_the_generic_template():
-    block = messages.render_block("NO_SUCH_CODE", LAYOUT)
+    block = render.render_block("NO_SUCH_CODE", LAYOUT)
     assert "Unexpected lifeguard error (NO_SUCH_CODE)" in block
     assert f"uv run --script '{TOOL}' doctor" in block

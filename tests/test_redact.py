@@ -1,4 +1,4 @@
-"""Secret redaction (lib/lifeguard/redact.py) and its use by record.build."""
+"""Secret redaction (lib/lifeguard/redact/) and its use by record.build."""
 
 from __future__ import annotations
 

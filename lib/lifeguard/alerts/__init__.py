@@ -1,4 +1,6 @@
-"""Alerts: codes (the error codes and their severity), templates (what the user reads),
-escalation (notices -> alerts, emergency stop), feature (escalation after the commit).
+"""Alerts: codes (the error codes and their severity), templates (what the user reads, per code),
+render (a template filled with this workspace's commands: a block or a line), escalation
+(notices -> alerts, emergency stop), feature (escalation after the commit).
 
-May import: core, redact, store, upkeep."""
+May import: core, redact, store, upkeep (lazily), hook.record (scrubbing).
+"""

@@ -30,7 +30,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import codes as errors, templates as messages
+from . import codes as errors, render
+from .templates import template
 from ..core import fsutil
 from ..hook import record as record_mod
 from ..core.paths import Layout
@@ -159,7 +160,7 @@ def notify_user(alert: dict, state: dict, section: dict, layout: Layout) -> list
     """Step `notify_user`: a compact line for the user with this workspace's first fix."""
     # a notice the user already saw is not repeated: the line adds the level and the fix
     details = "" if alert.get("kind") == "user" else alert["message"]
-    text = messages.render_line(alert["code"], layout, details=details, level=alert["level"])
+    text = render.render_line(alert["code"], layout, details=details, level=alert["level"])
     if alert.get("recovery"):
         text += f" (recovery: {alert['recovery']})"
     return [{"code": alert["code"], "kind": "user", "user": text}]
@@ -203,12 +204,12 @@ def escalate_to_human(alert: dict, state: dict, section: dict, layout: Layout) -
     details = alert["message"]
     if alert.get("recovery"):
         details += f" | automatic recovery: {alert['recovery']}"
-    block = messages.render_block(alert["code"], layout, details=details, level=alert["level"])
+    block = render.render_block(alert["code"], layout, details=details, level=alert["level"])
     head = f"{alert['ts']}  session {alert['session']}  event #{alert.get('seq')} ({alert.get('event')})"
     _append_rotated(path, f"\n{head}\n{block}\n".encode("utf-8"), int(section.get("log_max_bytes", 1 << 20)))
-    title = messages.template(alert["code"]).title
+    title = template(alert["code"]).title
     text = (f"!!! URGENT lifeguard {alert['level']} [{alert['code']}] {title}: manual intervention needed. "
-            f"Read {messages.guidance(layout)['urgent']} for what happened and the commands to fix it.")
+            f"Read {render.guidance(layout)['urgent']} for what happened and the commands to fix it.")
     return [{"code": alert["code"], "kind": "user", "user": text}]
 
 
@@ -220,7 +221,7 @@ def emergency_stop(alert: dict, state: dict, record: dict, section: dict, layout
         return None
     codes = ", ".join(sorted({str(i.get("code")) for i in recent}))
     minutes = rule["window_seconds"] / 60
-    steps = messages.guidance(layout)
+    steps = render.guidance(layout)
     text = (f"lifeguard stopped the session: {len(recent)} critical failures ({codes}) within "
             f"{minutes:g} minutes. Your data is kept. Check it with: {steps['analyze']}; "
             f"then repair: {steps['repair_all']}; details in {steps['urgent']}.")

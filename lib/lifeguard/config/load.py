@@ -25,7 +25,7 @@ DEFAULTS: dict = {
     # forked workers, several times faster than a cold start. It exits after idle_minutes
     # without a hook; enabled: false (or LIFEGUARD_HELPER=0) runs every hook in its own process.
     "helper": {"enabled": True, "idle_minutes": 10},
-    # Secret redaction (redact.py): every string lifeguard writes is scrubbed of tokens, keys and
+    # Secret redaction (redact/): every string lifeguard writes is scrubbed of tokens, keys and
     # passwords first. extra_patterns: more regexes to redact (the group named `secret`, else the
     # first group, else the whole match); allow: literal strings never redacted.
     "redaction": {"enabled": True, "extra_patterns": [], "allow": []},
@@ -105,7 +105,7 @@ DEFAULTS: dict = {
         "warn_interval_seconds": 60,
         "kill_grace_seconds": 1.0,
     },
-    # Agent and task coordination (features/coordination.py). An Agent call beyond
+    # Agent and task coordination (features/coordination/). An Agent call beyond
     # max_concurrent_agents is refused; a subagent running past agent_timeout_seconds is
     # reported once; after spawn_failure_limit failed spawns in a row, Agent calls wait
     # base * 2^(n-1) seconds (capped). Queue: lifeguard's deferred notices for the main agent.

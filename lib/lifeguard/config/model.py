@@ -155,7 +155,7 @@ class Coordination(_Section):
 
 
 class Redaction(_Section):
-    # Each extra pattern is compiled by redact.py, which skips and reports a bad one (keeping
+    # Each extra pattern is compiled by redact/redactor.py, which skips and reports a bad one (keeping
     # the good ones) rather than dropping the whole list here.
     enabled: bool
     extra_patterns: list[str]

@@ -55,7 +55,7 @@ def apply(state: dict, record: dict) -> None:
             tools["failures"] = tools.get("failures", 0) + 1
             per["failures"] = per.get("failures", 0) + 1
 
-    # Subagents (SubagentStart / SubagentStop) are tracked by features/coordination.py.
+    # Subagents (SubagentStart / SubagentStop) are tracked by features/coordination/.
 
     recent = {"seq": seq, "ts": ts, "event": event}
     if tool:

@@ -78,10 +78,10 @@ def warm() -> None:
         except Exception:  # noqa: BLE001 - a worker imports it again and reports properly
             pass
     try:
-        from ..redact import redactor as redact
         from ..features.loops import signature
+        from ..redact import patterns
 
-        compiled = redact._patterns()
+        compiled = patterns.compiled()
         for i in range(len(compiled.formats)):
             compiled.formats[i]
         signature.warm()

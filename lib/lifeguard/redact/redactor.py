@@ -21,7 +21,6 @@ stdlib at module level (hot path); the salt file is read only when something is 
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import sys
@@ -29,214 +28,18 @@ import time
 from pathlib import Path
 TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterable, Mapping
+    from typing import Any, Iterable, Mapping
 
 from ..core import fsutil
+from . import patterns as p
 
 PREFIX = "[REDACTED:"
 SALT_FILE = "redact.salt"
 SALT_BYTES = 32
 TAG_HEX = 8
 
-# -- token formats -------------------------------------------------------------------------
-# (kind, triggers, regex, check). Each regex matches starting at one of its triggers (matched
-# case-insensitively by the scan, exactly by the regex). The secret is group `s` if the regex
-# has one, else the whole match. `check`, if any, must accept the secret. No trailing word
-# boundaries: a token glued to more text is still redacted (with the text glued to it).
-_TOKEN_FORMATS: list[tuple[str, tuple[str, ...], str, Callable[[str], bool] | None]] = [
-    ("private-key", ("-----begin",), r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
-                                     r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)", None),
-    ("aws-access-key", ("akia", "asia", "abia", "acca"),
-     r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}", None),
-    ("gcp-api-key", ("aiza",), r"AIza[0-9A-Za-z_-]{35}", None),
-    ("azure-key", ("accountkey=", "sharedaccesskey=", "sharedaccesssignature="),
-     r"(?:AccountKey|SharedAccessKey|SharedAccessSignature)=(?P<s>[^;\"'\s]{8,})", None),
-    ("github-token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"gh[pousr]_[A-Za-z0-9]{36,255}", None),
-    ("github-token", ("github_pat_",), r"github_pat_[A-Za-z0-9_]{22,255}", None),
-    ("gitlab-token", ("glpat-",), r"glpat-[A-Za-z0-9_-]{20,}", None),
-    ("slack-token", ("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-"), r"xox[abposr]-[A-Za-z0-9-]{10,}", None),
-    ("slack-webhook", ("hooks.slack.com/",), r"hooks\.slack\.com/services/(?P<s>[A-Za-z0-9_/-]{20,})", None),
-    ("stripe-key", ("sk_live_", "rk_live_", "sk_test_", "rk_test_"),
-     r"(?<![A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{10,}", None),
-    # OpenAI / Anthropic style; the lookbehind keeps "task-..." or "disk-..." out
-    ("api-key", ("sk-",), r"(?<![A-Za-z0-9_-])sk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
-     lambda v: any(c.isdigit() for c in v) and any(c.isalpha() for c in v[3:])),
-    ("npm-token", ("npm_",), r"npm_[A-Za-z0-9]{36}", None),
-    ("pypi-token", ("pypi-age",), r"pypi-AgE[A-Za-z0-9_-]{50,}", None),
-    ("huggingface-token", ("hf_",), r"hf_[A-Za-z0-9]{34,}", None),
-    ("sendgrid-key", ("sg.",), r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}", None),
-    ("jwt", ("eyj",), r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", None),
-]
-
-# -- secrets known by their position ---------------------------------------------------------
-_POSITION_WORDS = ("://", "bearer", "basic", "--user", "-u", "token", "secret", "passw", "pwd", "key",
-                   "credential", "auth", "signature", "sig", "cookie")
-_URL_TAIL = re.compile(r"[^\s/:@\"'<>]*:(?P<s>[^\s/@\"'<>]+)@")  # after "://": user:password@
-_HDR_TAIL = re.compile(r"[ \t]+(?P<s>[a-z0-9._~+/=-]{8,})")  # after Bearer / Basic
-_USER_TAIL = re.compile(r"[ \t]+[\"']?[^\s:\"']+:(?P<s>[^\s\"'@]+)")  # after curl's -u / --user
-_NAME_REST = re.compile(r"[a-z0-9_.-]*")
-# after a secret-looking name: `=v`, `: v`, `": "v"`, ` v` (flags only), optional auth scheme
-_KV_TAIL = re.compile(
-    r"\\?[\"']?(?P<sep>[ \t]*[:=][ \t]*|[ \t]+)(?P<scheme>(?:bearer|basic)[ \t]+)?"
-    r"(?:\\?\"(?P<dq>(?:[^\"\\\n]|\\[^\"\n])*)\\?\"|'(?P<sq>[^'\n]*)'|(?P<bare>(?!=)[^\s\"'`&;|<>()]+))"
-)
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
-_SEP_FIRST = frozenset("\\\"' \t:=")  # what can follow a name in `name=value` and friends
-_NOT_AUTH = re.compile(r"or(?:s|ed|ing|ship)?(?![a-z])")  # "author", not "authorization"
-_PLAIN_WORD = re.compile(r"[A-Z]?[a-z]+")  # "Basic Configuration" is not a credential
-
-# Names: strong ones redact any real value, token/auth spare plain words and small numbers,
-# the rest (key, signature, cookie) redact only high-entropy values.
-_STRONG = ("passw", "pwd", "secret", "private_key", "private-key", "privatekey", "credential",
-           "api_key", "api-key", "apikey", "access_key", "access-key", "accesskey")
-_MEDIUM = ("token", "auth")
-_NAME_RX = re.compile(r"token|secret|passw|pwd|key|credential|auth|signature|sig|cookie", re.IGNORECASE)
-_TRIVIAL = re.compile(
-    r"(?:true|false|null|none|nil|yes|no|on|off|required|optional|str|string|bytes|int|bool|"
-    r"number|boolean|any|object|dict|list|\*+|x+|\.\.\.|-|changeme|\[?redacted\]?|example)"
-    r"|[$%][\w{(].*|<[^>]*>|\{\{?[^}]*\}\}?|\[REDACTED:.*",
-    re.IGNORECASE,
-)
-_PATH_NAMES = frozenset({"pwd", "oldpwd"})  # the shell's working folder, not a password
-
-
-class _LazyPatterns(list):
-    """Token-format regexes compiled one by one, the first time a trigger word asks for one:
-    compiling all of them costs more than the rest of a hook, and most text triggers none."""
-
-    def __init__(self, bodies: list[str]) -> None:
-        super().__init__([None] * len(bodies))
-        self._bodies = bodies
-
-    def __getitem__(self, i: int) -> re.Pattern:
-        pattern = list.__getitem__(self, i)
-        if pattern is None:
-            pattern = re.compile(self._bodies[i])
-            list.__setitem__(self, i, pattern)
-        return pattern
-
-
-class _Compiled:
-    """The patterns, compiled on first use."""
-
-    def __init__(self) -> None:
-        self.formats = _LazyPatterns([body for _, _, body, _ in _TOKEN_FORMATS])
-        self.by_trigger: dict[str, list[int]] = {}
-        for i, (_, triggers, _, _) in enumerate(_TOKEN_FORMATS):
-            for trigger in triggers:
-                self.by_trigger.setdefault(trigger, []).append(i)
-        self.triggers = re.compile(_trie_regex(set(self.by_trigger) | set(_POSITION_WORDS)))
-
-
-def _trie_regex(words: Iterable[str]) -> str:
-    """One regex matching any of `words`, shaped as a trie (the longest word wins at a position):
-    at each position the engine tries one branch per first character, not one per word."""
-    trie: dict = {}
-    for word in words:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: dict) -> str:
-        alts = [re.escape(ch) + build(node[ch]) for ch in sorted(k for k in node if k)]
-        if not alts:
-            return ""
-        if len(alts) == 1 and "" not in node:
-            return alts[0]
-        return "(?:" + "|".join(alts) + ")" + ("?" if "" in node else "")
-
-    return build(trie)
-
-
-_compiled: _Compiled | None = None
-_extra_cache: dict[str, re.Pattern] = {}
-_PLACEHOLDER_RX = re.compile(r"(\[REDACTED:[a-z0-9-]+:[0-9a-f]+\])")
-
-
-def _patterns() -> _Compiled:
-    global _compiled
-    if _compiled is None:
-        _compiled = _Compiled()
-    return _compiled
-
-
-def _lower(text: str) -> str:
-    """`text` lowered with every character kept at its index (str.lower can grow a few)."""
-    low = text.lower()
-    if len(low) == len(text):
-        return low
-    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-
-
-def entropy(text: str) -> float:
-    """Shannon entropy in bits per character."""
-    if not text:
-        return 0.0
-    counts: dict[str, int] = {}
-    for ch in text:
-        counts[ch] = counts.get(ch, 0) + 1
-    n = len(text)
-    return -sum(c / n * math.log2(c / n) for c in counts.values())
-
-
-def high_entropy(value: str) -> bool:
-    """Looks machine-generated: long, letters and digits mixed, varied characters."""
-    return (len(value) >= 16 and entropy(value) >= 3.3 and any(c.isdigit() for c in value)
-            and any(c.isalpha() for c in value))
-
-
-def token_kind(value: str) -> str | None:
-    """The kind of a value that is, as a whole, one of the known token formats."""
-    pats = _patterns()
-    low = _lower(value[:20])
-    for trigger, indexes in pats.by_trigger.items():
-        if low.startswith(trigger):
-            for i in indexes:
-                m = pats.formats[i].match(value)
-                if m and m.end() == len(value):
-                    return _TOKEN_FORMATS[i][0]
-    return None
-
-
-def name_kind(name: str, value: str) -> str | None:
-    """The kind of secret `value` is, given the name it is assigned to; None if not a secret.
-
-    Strong names (password, secret, api_key, ...) redact any real value; token/auth names
-    spare small numbers and plain words (max_tokens=4096, auth=oauth); generic names (key,
-    signature, cookie) redact only high-entropy values.
-    """
-    low = name.lower().lstrip("-")
-    if not value or low in _PATH_NAMES or _TRIVIAL.fullmatch(value):
-        return None
-    specific = token_kind(value)
-    if specific:
-        return specific
-    if any(k in low for k in _STRONG):
-        if "aws" in low and "secret" in low:
-            return "aws-secret-key"
-        return "password" if ("passw" in low or "pwd" in low) else "secret"
-    if any(k in low for k in _MEDIUM):
-        if re.fullmatch(r"[a-z]{1,12}|\d{1,9}", value):
-            return None
-        return "token"
-    return "secret" if high_entropy(value) else None
-
-
-def pattern_problem(pattern: object) -> str | None:
-    """Why `pattern` cannot be an extra redaction pattern, or None if it can."""
-    if not isinstance(pattern, str) or not pattern:
-        return "must be a non-empty string"
-    try:
-        rx = re.compile(pattern)
-    except re.error as exc:
-        return f"{pattern!r} is not a valid regular expression ({exc})"
-    if rx.match(""):
-        return f"{pattern!r} matches the empty string"
-    return None
-
-
 Hit = tuple[int, int, "str | None"]  # (start, end, placeholder or None: nothing to replace)
+_extra_cache: dict[str, re.Pattern] = {}
 
 
 class Redactor:
@@ -256,7 +59,7 @@ class Redactor:
     def _compile_extra(self, patterns: list) -> list[re.Pattern]:
         good = []
         for i, pattern in enumerate(patterns):
-            problem = pattern_problem(pattern)
+            problem = p.pattern_problem(pattern)
             if problem:
                 self.problems.append(f"redaction.extra_patterns[{i}]: {problem}; pattern ignored")
                 continue
@@ -305,7 +108,7 @@ class Redactor:
         """A string stored under `name` (a dict key): redacted whole if the name says secret."""
         if not self.enabled:
             return value
-        kind = name_kind(name, value) if _NAME_RX.search(name) else None
+        kind = p.name_kind(name, value) if p.NAME_RX.search(name) else None
         if kind and not self._keep(value):
             return self.placeholder(kind, value)
         return self.text(value)
@@ -332,8 +135,8 @@ class Redactor:
 
     def _scan(self, text: str) -> str:
         """Find trigger words in the lowered text, check each hit, splice placeholders in."""
-        pats = _patterns()
-        low = _lower(text)
+        pats = p.compiled()
+        low = p.lower(text)
         search = pats.triggers.search
         pieces: list[str] = []
         done = pos = 0  # text[:done] is in pieces; scanning resumes at pos
@@ -353,35 +156,35 @@ class Redactor:
         pieces.append(text[done:])
         return "".join(pieces)
 
-    def _hit(self, text: str, low: str, hit: re.Match, pats: _Compiled) -> Hit | None:
+    def _hit(self, text: str, low: str, hit: re.Match, pats: p.Compiled) -> Hit | None:
         word, at = hit.group(), hit.start()
         for i in pats.by_trigger.get(word, ()):
             found = self._token_at(text, at, i, pats)
             if found is not None:
                 return found
-        if word in pats.by_trigger and word not in _POSITION_WORDS:
+        if word in pats.by_trigger and word not in p.POSITION_WORDS:
             return None
         before = low[at - 1] if at else " "
         if word == "://":
-            return self._tail_secret(text, _URL_TAIL.match(low, hit.end()), "url-password")
+            return self._tail_secret(text, p.URL_TAIL.match(low, hit.end()), "url-password")
         if word in ("bearer", "basic"):
             if before.isalnum():
                 return None
-            found = self._tail_secret(text, _HDR_TAIL.match(low, hit.end()), "auth-header")
-            if found and _PLAIN_WORD.fullmatch(text[found[0]:found[1]]):
+            found = self._tail_secret(text, p.HDR_TAIL.match(low, hit.end()), "auth-header")
+            if found and p.PLAIN_WORD.fullmatch(text[found[0]:found[1]]):
                 return None
             return found
         if word in ("-u", "--user"):
             if before.isalnum() or before in "_-":
                 return None
-            return self._tail_secret(text, _USER_TAIL.match(low, hit.end()), "password")
+            return self._tail_secret(text, p.USER_TAIL.match(low, hit.end()), "password")
         return self._name_value(text, low, hit)
 
-    def _token_at(self, text: str, at: int, i: int, pats: _Compiled) -> Hit | None:
+    def _token_at(self, text: str, at: int, i: int, pats: p.Compiled) -> Hit | None:
         m = pats.formats[i].match(text, at)
         if m is None:
             return None
-        kind, _, _, check = _TOKEN_FORMATS[i]
+        kind, _, _, check = p.TOKEN_FORMATS[i]
         group = "s" if "s" in m.re.groupindex else 0
         secret = m.group(group)
         if self._keep(secret) or m.group(0) in self.allow or (check and not check(secret)):
@@ -390,17 +193,17 @@ class Redactor:
 
     def _name_value(self, text: str, low: str, hit: re.Match) -> Hit | None:
         """`name=value` and friends, where the hit is a secret-looking word inside the name."""
-        if hit.group() == "auth" and _NOT_AUTH.match(low, hit.end()):
+        if hit.group() == "auth" and p.NOT_AUTH.match(low, hit.end()):
             return None
-        name_end = _NAME_REST.match(low, hit.end()).end()
-        if low[name_end:name_end + 1] not in _SEP_FIRST:  # `key,` `key}` `key)`: no value follows
+        name_end = p.NAME_REST.match(low, hit.end()).end()
+        if low[name_end:name_end + 1] not in p.SEP_FIRST:  # `key,` `key}` `key)`: no value follows
             return (hit.start(), name_end, None)
         start = hit.start()
-        while start and low[start - 1] in _NAME_CHARS:
+        while start and low[start - 1] in p.NAME_CHARS:
             start -= 1
         if low.endswith("redacted:", 0, start):
             return (start, name_end, None)  # the kind inside one of our own placeholders
-        tail = _KV_TAIL.match(low, name_end)
+        tail = p.KV_TAIL.match(low, name_end)
         if tail is None:
             return (start, name_end, None)
         sep = tail.group("sep")
@@ -409,10 +212,10 @@ class Redactor:
         group = "dq" if tail.group("dq") is not None else "sq" if tail.group("sq") is not None else "bare"
         s, e = tail.span(group)
         secret = text[s:e]
-        if tail.group("scheme") and not _TRIVIAL.fullmatch(secret):
-            kind: str | None = token_kind(secret) or "auth-header"
+        if tail.group("scheme") and not p.TRIVIAL.fullmatch(secret):
+            kind: str | None = p.token_kind(secret) or "auth-header"
         else:
-            kind = name_kind(text[start:name_end], secret)
+            kind = p.name_kind(text[start:name_end], secret)
         if kind is None or self._keep(secret):
             return (start, e, None)
         return (s, e, self.placeholder(kind, secret))
@@ -424,11 +227,11 @@ class Redactor:
         secret = text[s:e]
         if self._keep(secret):
             return (s, e, None)
-        return (s, e, self.placeholder(token_kind(secret) or kind, secret))
+        return (s, e, self.placeholder(p.token_kind(secret) or kind, secret))
 
     def _extra_pass(self, text: str) -> str:
         """The user's patterns, applied around (never inside) the placeholders already made."""
-        parts = _PLACEHOLDER_RX.split(text) if PREFIX in text else [text]
+        parts = p.PLACEHOLDER_RX.split(text) if PREFIX in text else [text]
         for i in range(0, len(parts), 2):
             for rx in self._extra:
                 parts[i] = rx.sub(self._extra_sub, parts[i])

@@ -1,0 +1,212 @@
+"""What a secret looks like: the token formats (each with its trigger words), the words that
+announce a secret by its position (`name=value`, `Bearer ...`, `user:password@`), the names
+that mark a value as secret, and the compiled, trie-shaped trigger scan. `redactor` uses them.
+
+Stdlib only (hot path); the regexes are compiled on first use (`compiled()`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
+if TYPE_CHECKING:
+    from typing import Callable, Iterable
+
+# -- token formats -------------------------------------------------------------------------
+# (kind, triggers, regex, check). Each regex matches starting at one of its triggers (matched
+# case-insensitively by the scan, exactly by the regex). The secret is group `s` if the regex
+# has one, else the whole match. `check`, if any, must accept the secret. No trailing word
+# boundaries: a token glued to more text is still redacted (with the text glued to it).
+TOKEN_FORMATS: list[tuple[str, tuple[str, ...], str, Callable[[str], bool] | None]] = [
+    ("private-key", ("-----begin",), r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+                                     r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)", None),
+    ("aws-access-key", ("akia", "asia", "abia", "acca"),
+     r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}", None),
+    ("gcp-api-key", ("aiza",), r"AIza[0-9A-Za-z_-]{35}", None),
+    ("azure-key", ("accountkey=", "sharedaccesskey=", "sharedaccesssignature="),
+     r"(?:AccountKey|SharedAccessKey|SharedAccessSignature)=(?P<s>[^;\"'\s]{8,})", None),
+    ("github-token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"gh[pousr]_[A-Za-z0-9]{36,255}", None),
+    ("github-token", ("github_pat_",), r"github_pat_[A-Za-z0-9_]{22,255}", None),
+    ("gitlab-token", ("glpat-",), r"glpat-[A-Za-z0-9_-]{20,}", None),
+    ("slack-token", ("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-"), r"xox[abposr]-[A-Za-z0-9-]{10,}", None),
+    ("slack-webhook", ("hooks.slack.com/",), r"hooks\.slack\.com/services/(?P<s>[A-Za-z0-9_/-]{20,})", None),
+    ("stripe-key", ("sk_live_", "rk_live_", "sk_test_", "rk_test_"),
+     r"(?<![A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{10,}", None),
+    # OpenAI / Anthropic style; the lookbehind keeps "task-..." or "disk-..." out
+    ("api-key", ("sk-",), r"(?<![A-Za-z0-9_-])sk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
+     lambda v: any(c.isdigit() for c in v) and any(c.isalpha() for c in v[3:])),
+    ("npm-token", ("npm_",), r"npm_[A-Za-z0-9]{36}", None),
+    ("pypi-token", ("pypi-age",), r"pypi-AgE[A-Za-z0-9_-]{50,}", None),
+    ("huggingface-token", ("hf_",), r"hf_[A-Za-z0-9]{34,}", None),
+    ("sendgrid-key", ("sg.",), r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}", None),
+    ("jwt", ("eyj",), r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", None),
+]
+
+# -- secrets known by their position ---------------------------------------------------------
+POSITION_WORDS = ("://", "bearer", "basic", "--user", "-u", "token", "secret", "passw", "pwd", "key",
+                   "credential", "auth", "signature", "sig", "cookie")
+URL_TAIL = re.compile(r"[^\s/:@\"'<>]*:(?P<s>[^\s/@\"'<>]+)@")  # after "://": user:password@
+HDR_TAIL = re.compile(r"[ \t]+(?P<s>[a-z0-9._~+/=-]{8,})")  # after Bearer / Basic
+USER_TAIL = re.compile(r"[ \t]+[\"']?[^\s:\"']+:(?P<s>[^\s\"'@]+)")  # after curl's -u / --user
+NAME_REST = re.compile(r"[a-z0-9_.-]*")
+# after a secret-looking name: `=v`, `: v`, `": "v"`, ` v` (flags only), optional auth scheme
+KV_TAIL = re.compile(
+    r"\\?[\"']?(?P<sep>[ \t]*[:=][ \t]*|[ \t]+)(?P<scheme>(?:bearer|basic)[ \t]+)?"
+    r"(?:\\?\"(?P<dq>(?:[^\"\\\n]|\\[^\"\n])*)\\?\"|'(?P<sq>[^'\n]*)'|(?P<bare>(?!=)[^\s\"'`&;|<>()]+))"
+)
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+SEP_FIRST = frozenset("\\\"' \t:=")  # what can follow a name in `name=value` and friends
+NOT_AUTH = re.compile(r"or(?:s|ed|ing|ship)?(?![a-z])")  # "author", not "authorization"
+PLAIN_WORD = re.compile(r"[A-Z]?[a-z]+")  # "Basic Configuration" is not a credential
+
+# Names: strong ones redact any real value, token/auth spare plain words and small numbers,
+# the rest (key, signature, cookie) redact only high-entropy values.
+_STRONG = ("passw", "pwd", "secret", "private_key", "private-key", "privatekey", "credential",
+           "api_key", "api-key", "apikey", "access_key", "access-key", "accesskey")
+_MEDIUM = ("token", "auth")
+NAME_RX = re.compile(r"token|secret|passw|pwd|key|credential|auth|signature|sig|cookie", re.IGNORECASE)
+TRIVIAL = re.compile(
+    r"(?:true|false|null|none|nil|yes|no|on|off|required|optional|str|string|bytes|int|bool|"
+    r"number|boolean|any|object|dict|list|\*+|x+|\.\.\.|-|changeme|\[?redacted\]?|example)"
+    r"|[$%][\w{(].*|<[^>]*>|\{\{?[^}]*\}\}?|\[REDACTED:.*",
+    re.IGNORECASE,
+)
+_PATH_NAMES = frozenset({"pwd", "oldpwd"})  # the shell's working folder, not a password
+
+
+class _LazyPatterns(list):
+    """Token-format regexes compiled one by one, the first time a trigger word asks for one:
+    compiling all of them costs more than the rest of a hook, and most text triggers none."""
+
+    def __init__(self, bodies: list[str]) -> None:
+        super().__init__([None] * len(bodies))
+        self._bodies = bodies
+
+    def __getitem__(self, i: int) -> re.Pattern:
+        pattern = list.__getitem__(self, i)
+        if pattern is None:
+            pattern = re.compile(self._bodies[i])
+            list.__setitem__(self, i, pattern)
+        return pattern
+
+
+class Compiled:
+    """The patterns, compiled on first use."""
+
+    def __init__(self) -> None:
+        self.formats = _LazyPatterns([body for _, _, body, _ in TOKEN_FORMATS])
+        self.by_trigger: dict[str, list[int]] = {}
+        for i, (_, triggers, _, _) in enumerate(TOKEN_FORMATS):
+            for trigger in triggers:
+                self.by_trigger.setdefault(trigger, []).append(i)
+        self.triggers = re.compile(_trie_regex(set(self.by_trigger) | set(POSITION_WORDS)))
+
+
+def _trie_regex(words: Iterable[str]) -> str:
+    """One regex matching any of `words`, shaped as a trie (the longest word wins at a position):
+    at each position the engine tries one branch per first character, not one per word."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        alts = [re.escape(ch) + build(node[ch]) for ch in sorted(k for k in node if k)]
+        if not alts:
+            return ""
+        if len(alts) == 1 and "" not in node:
+            return alts[0]
+        return "(?:" + "|".join(alts) + ")" + ("?" if "" in node else "")
+
+    return build(trie)
+
+
+_compiled: Compiled | None = None
+PLACEHOLDER_RX = re.compile(r"(\[REDACTED:[a-z0-9-]+:[0-9a-f]+\])")
+
+
+def compiled() -> Compiled:
+    global _compiled
+    if _compiled is None:
+        _compiled = Compiled()
+    return _compiled
+
+
+def lower(text: str) -> str:
+    """`text` lowered with every character kept at its index (str.lower can grow a few)."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+def entropy(text: str) -> float:
+    """Shannon entropy in bits per character."""
+    if not text:
+        return 0.0
+    counts: dict[str, int] = {}
+    for ch in text:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def high_entropy(value: str) -> bool:
+    """Looks machine-generated: long, letters and digits mixed, varied characters."""
+    return (len(value) >= 16 and entropy(value) >= 3.3 and any(c.isdigit() for c in value)
+            and any(c.isalpha() for c in value))
+
+
+def token_kind(value: str) -> str | None:
+    """The kind of a value that is, as a whole, one of the known token formats."""
+    pats = compiled()
+    low = lower(value[:20])
+    for trigger, indexes in pats.by_trigger.items():
+        if low.startswith(trigger):
+            for i in indexes:
+                m = pats.formats[i].match(value)
+                if m and m.end() == len(value):
+                    return TOKEN_FORMATS[i][0]
+    return None
+
+
+def name_kind(name: str, value: str) -> str | None:
+    """The kind of secret `value` is, given the name it is assigned to; None if not a secret.
+
+    Strong names (password, secret, api_key, ...) redact any real value; token/auth names
+    spare small numbers and plain words (max_tokens=4096, auth=oauth); generic names (key,
+    signature, cookie) redact only high-entropy values.
+    """
+    low = name.lower().lstrip("-")
+    if not value or low in _PATH_NAMES or TRIVIAL.fullmatch(value):
+        return None
+    specific = token_kind(value)
+    if specific:
+        return specific
+    if any(k in low for k in _STRONG):
+        if "aws" in low and "secret" in low:
+            return "aws-secret-key"
+        return "password" if ("passw" in low or "pwd" in low) else "secret"
+    if any(k in low for k in _MEDIUM):
+        if re.fullmatch(r"[a-z]{1,12}|\d{1,9}", value):
+            return None
+        return "token"
+    return "secret" if high_entropy(value) else None
+
+
+def pattern_problem(pattern: object) -> str | None:
+    """Why `pattern` cannot be an extra redaction pattern, or None if it can."""
+    if not isinstance(pattern, str) or not pattern:
+        return "must be a non-empty string"
+    try:
+        rx = re.compile(pattern)
+    except re.error as exc:
+        return f"{pattern!r} is not a valid regular expression ({exc})"
+    if rx.match(""):
+        return f"{pattern!r} matches the empty string"
+    return None
+
+
