@@ -174,7 +174,7 @@ def test_parallel_failures_all_count_and_open_the_breaker(home: Path) -> None:
     outs = run_hooks(home, "pre_tool_use.py", [tool_event("PreToolUse", f"p{i}") for i in range(4)])
     assert all(refused(o) for o in outs)
     reason = outs[0]["hookSpecificOutput"]["permissionDecisionReason"]
-    assert "circuit breaker for Flaky is open" in reason and "connection refused" in reason
+    assert "Flaky is unavailable" in reason and "connection refused" in reason
 
 
 def test_parallel_calls_after_recovery_get_exactly_one_trial(home: Path) -> None:

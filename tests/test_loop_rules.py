@@ -84,19 +84,29 @@ def test_repeated_failure_warns_from_the_third() -> None:
 
 
 def test_repeated_failure_refuses_the_fifth_run() -> None:
-    assert rules.refuse_repeated_failure(fails("a", 3), "sig-a", LIMITS) is None
-    found = rules.refuse_repeated_failure(fails("a", 4), "sig-a", LIMITS)
+    assert rules.refuse_repeated_failure(fails("a", 3), "sig-a", None, LIMITS) is None
+    found = rules.refuse_repeated_failure(fails("a", 4), "sig-a", None, LIMITS)
     assert found is not None and found.stage == "refuse" and found.count == 4
 
 
 def test_repeated_failure_counts_only_the_same_failure() -> None:
     window = fails("a", 2, "one") + fails("a", 2, "two")  # the error changed: something moved
     assert rules.warn_repeated_failure(window, LIMITS) is None
-    assert rules.refuse_repeated_failure(window + fails("a", 1, "two"), "sig-a", LIMITS) is None
+    assert rules.refuse_repeated_failure(window + fails("a", 1, "two"), "sig-a", None, LIMITS) is None
 
 
 def test_repeated_failure_different_call_is_not_refused() -> None:
-    assert rules.refuse_repeated_failure(fails("a", 6), "sig-b", LIMITS) is None
+    assert rules.refuse_repeated_failure(fails("a", 6), "sig-b", None, LIMITS) is None
+
+
+def test_hidden_failures_are_warned_about_but_never_refused() -> None:
+    """Calls Claude Code rejected (no hook saw them) count; the same input passing validation
+    later means something changed, so it is not refused on their account."""
+    window = [{**e, "hidden": True} for e in fails("edit", 4)]
+    found = rules.first_warning(window, LIMITS)
+    assert found is not None and found.rule == "repeated_failure" and found.entry["hidden"]
+    assert rules.first_refusal(window, "sig-edit", None, LIMITS) is None
+    assert rules.first_refusal(fails("edit", 4), "sig-edit", None, LIMITS) is not None  # near miss: seen by hooks
 
 
 def test_edit_in_between_is_progress() -> None:
@@ -105,19 +115,19 @@ def test_edit_in_between_is_progress() -> None:
         window += [call("a"), call(f"edit-{i}", ok=True)]
     window.append(call("a"))
     assert rules.first_warning(window, LIMITS) is None
-    assert rules.first_refusal(window, "sig-a", LIMITS) is None
+    assert rules.first_refusal(window, "sig-a", None, LIMITS) is None
 
 
 def test_changed_approach_restarts_the_count() -> None:
     window = fails("a", 4) + [call("b", ok=True)] + fails("a", 2)
     assert rules.warn_repeated_failure(window, LIMITS) is None
-    assert rules.refuse_repeated_failure(window, "sig-a", LIMITS) is None
+    assert rules.refuse_repeated_failure(window, "sig-a", None, LIMITS) is None
 
 
 def test_thresholds_come_from_the_config() -> None:
     limits = {**LIMITS, "failure_warn_after": 2, "failure_block_after": 3}
     assert rules.warn_repeated_failure(fails("a", 2), limits) is not None
-    assert rules.refuse_repeated_failure(fails("a", 2), "sig-a", limits) is not None
+    assert rules.refuse_repeated_failure(fails("a", 2), "sig-a", None, limits) is not None
 
 
 # -- repeated result (success included) ----------------------------------------------------
@@ -128,97 +138,154 @@ def test_repeated_result_warns_and_refuses() -> None:
     assert rules.warn_repeated_result(same, LIMITS) is None
     found = rules.warn_repeated_result(same + [call("poll", ok=True)], LIMITS)
     assert found is not None and found.count == 4
-    assert rules.refuse_repeated_result(same + [call("poll", ok=True)], "sig-poll", LIMITS) is None
-    found = rules.refuse_repeated_result([call("poll", ok=True)] * 5, "sig-poll", LIMITS)
+    assert rules.refuse_repeated_result(same + [call("poll", ok=True)], "sig-poll", None, LIMITS) is None
+    found = rules.refuse_repeated_result([call("poll", ok=True)] * 5, "sig-poll", None, LIMITS)
     assert found is not None and found.count == 5
+
+
+def timed(name: str, times: list[float]) -> list[dict]:
+    return [{**call(name, ok=True), "t": t} for t in times]
+
+
+def test_polling_with_growing_waits_is_waiting_but_a_tight_poll_is_refused() -> None:
+    growing = timed("poll", [0, 5, 15, 35, 75])  # waits 5, 10, 20, 40: backing off
+    assert rules.warn_repeated_result(growing, LIMITS) is None
+    assert rules.refuse_repeated_result(growing, "sig-poll", 160, LIMITS) is None
+    tight = timed("poll", [0, 5, 10, 15, 20])  # every 5 s, the same answer
+    assert rules.warn_repeated_result(tight, LIMITS) is not None
+    assert rules.refuse_repeated_result(tight, "sig-poll", 25, LIMITS) is not None
+    # near miss: the waits grew, but this run comes right after the last one
+    assert rules.refuse_repeated_result(growing, "sig-poll", 76, LIMITS) is not None
 
 
 def test_repeated_result_changing_output_is_fine() -> None:
     window = [call("poll", ok=True, out=str(i)) for i in range(10)]
     assert rules.first_warning(window, LIMITS) is None
-    assert rules.first_refusal(window, "sig-poll", LIMITS) is None
+    assert rules.first_refusal(window, "sig-poll", None, LIMITS) is None
 
 
 def test_repeated_result_leaves_failures_to_their_rule() -> None:
     assert rules.warn_repeated_result(fails("a", 6), LIMITS) is None
-    assert rules.refuse_repeated_result(fails("a", 6), "sig-a", LIMITS) is None
+    assert rules.refuse_repeated_result(fails("a", 6), "sig-a", None, LIMITS) is None
 
 
-# -- alternation ---------------------------------------------------------------------------
+def test_allowed_calls_may_repeat() -> None:
+    window = [{**call("gh run watch", ok=True), "allow": True} for _ in range(8)]
+    assert rules.first_warning(window, LIMITS) is None
+    assert rules.first_refusal(window, "sig-gh run watch", None, LIMITS, allowed=True) is None
+    plain = [call("gh run watch", ok=True) for _ in range(8)]  # near miss: not allowed
+    assert rules.first_refusal(plain, "sig-gh run watch", None, LIMITS) is not None
 
 
-def abab(n: int) -> list[dict]:
-    """n entries of A B A B ... (A fails, B succeeds, same outcomes each time)."""
-    return [call("a") if i % 2 == 0 else call("b", ok=True) for i in range(n)]
+# -- cycles of two and three calls ---------------------------------------------------------
 
 
-def test_alternation_length() -> None:
-    assert rules.alternation_length(abab(3)) == 0
-    assert rules.alternation_length(abab(4)) == 4
-    assert rules.alternation_length([call("c", ok=True)] + abab(7)) == 7
-    assert rules.alternation_length(fails("a", 6)) == 0  # a plain repeat is not an alternation
+def rounds(names: str, n: int, ok: str = "") -> list[dict]:
+    """n entries going round `names` (each a call; those listed in `ok` succeed), same outcomes."""
+    return [call(names[i % len(names)], ok=names[i % len(names)] in ok) for i in range(n)]
 
 
-def test_alternation_warns_after_three_rounds() -> None:
-    assert rules.warn_alternation(abab(5), LIMITS) is None
-    found = rules.warn_alternation(abab(6), LIMITS)
-    assert found is not None and found.rule == "alternation" and found.count == 3
+def test_cycle_tail() -> None:
+    assert rules.cycle_tail(rounds("ab", 3), 2) == 0
+    assert rules.cycle_tail(rounds("ab", 4), 2) == 4
+    assert rules.cycle_tail([call("c", ok=True)] + rounds("ab", 7), 2) == 7
+    assert rules.cycle_tail(fails("a", 6), 2) == 0  # a plain repeat is not a cycle
+    assert rules.cycle_tail(rounds("abc", 6), 3) == 6
+    assert rules.cycle_tail(rounds("abc", 5), 3) == 0
 
 
-def test_alternation_refuses_the_fifth_run() -> None:
-    # A B A B A B A: the next B would be its 4th run; allowed
-    assert rules.refuse_alternation(abab(7), "sig-b", LIMITS) is None
-    # A B A B A B A B: the next A would be its 5th run; refused
-    found = rules.refuse_alternation(abab(8), "sig-a", LIMITS)
-    assert found is not None and found.stage == "refuse" and found.count == 4
-    assert rules.refuse_alternation(abab(8), "sig-c", LIMITS) is None  # breaking out is fine
+def test_a_pair_is_warned_at_its_second_round_and_refused_in_its_third() -> None:
+    assert rules.warn_cycle(rounds("ab", 3), LIMITS) is None
+    found = rules.warn_cycle(rounds("ab", 4), LIMITS)
+    assert found is not None and found.rule == "cycle" and found.count == 2
+    assert rules.warn_cycle(rounds("ab", 5), LIMITS) is None  # once per full round
+    found = rules.refuse_cycle(rounds("ab", 4), "sig-a", None, LIMITS)
+    assert found is not None and found.count == 2 and found.entry["sig"] == "sig-a"
+    assert rules.refuse_cycle(rounds("ab", 4), "sig-c", None, LIMITS) is None  # breaking out is fine
+    assert rules.refuse_cycle(rounds("ab", 3), "sig-b", None, LIMITS) is None  # near miss: round 2
 
 
-def test_alternation_with_changing_outcome_is_not_a_loop() -> None:
+def test_three_calls_in_turn_are_refused_by_their_third_round() -> None:
+    assert rules.warn_cycle(rounds("abc", 5), LIMITS) is None
+    found = rules.warn_cycle(rounds("abc", 6), LIMITS)
+    assert found is not None and [m["sig"] for m in found.members] == ["sig-a", "sig-b", "sig-c"]
+    assert rules.refuse_cycle(rounds("abc", 6), "sig-a", None, LIMITS) is not None
+    assert rules.refuse_cycle(rounds("abc", 5), "sig-c", None, LIMITS) is None  # near miss: round 2
+
+
+def test_a_bystander_repeated_inside_a_round_does_not_let_the_loop_out() -> None:
+    # A B A B, A refused, B again: A once more is still the third round of the same loop
+    window = rounds("ab", 4, ok="b") + [call("b", ok=True)]
+    assert rules.refuse_cycle(window, "sig-a", None, LIMITS) is not None
+    assert rules.warn_cycle(window, LIMITS) is None  # it completes no new round
+    # near miss: B's result changed: that is news, the count starts again
+    assert rules.refuse_cycle(rounds("ab", 4, ok="b") + [call("b", ok=True, out="new")], "sig-a", None, LIMITS) is None
+
+
+def test_runs_of_a_failing_call_are_not_folded_into_a_cycle() -> None:
+    # x x x x L x x x x L: two bouts of a repeated failure, not a cycle of x and L
+    window = (fails("x", 4) + [call("look", ok=True)]) * 2
+    assert rules.warn_cycle(window, LIMITS) is None
+    assert rules.refuse_cycle(window, "sig-x", None, LIMITS) is None
+
+
+def test_pair_order_is_stable_from_one_message_to_the_next() -> None:
+    one = rules.warn_cycle(rounds("ab", 4), LIMITS)
+    two = rules.warn_cycle(rounds("ab", 6), LIMITS)
+    assert [m["sig"] for m in one.members] == [m["sig"] for m in two.members] == ["sig-a", "sig-b"]
+    assert two.count == 3
+
+
+def test_the_innocent_call_of_a_cycle_is_never_refused() -> None:
+    """Read (same content) / failing Edit: the Edit is to blame, not the Read."""
+    window = rounds("re", 4, ok="r")
+    assert rules.refuse_cycle(window, "sig-r", None, LIMITS) is None
+    found = rules.warn_cycle(window, LIMITS)
+    assert found is not None and found.entry["sig"] == "sig-e"  # the failing call is the one named
+    hidden = [{**e, "hidden": True} if e["sig"] == "sig-e" else e for e in window]
+    assert rules.first_refusal(hidden, "sig-r", None, LIMITS) is None
+    # near miss: both calls fail: the next one is refused
+    assert rules.refuse_cycle(rounds("ab", 4), "sig-a", None, LIMITS) is not None
+
+
+def test_cycle_with_changing_outcome_is_not_a_loop() -> None:
     window = []
     for i in range(5):
         window += [call("test", out=f"error {i}"), call("edit", ok=True)]
-    assert rules.alternation_length(window) == 0
-    assert rules.first_refusal(window, "sig-test", LIMITS) is None
+    assert rules.cycle_tail(window, 2) == 0
+    assert rules.first_refusal(window, "sig-test", None, LIMITS) is None
 
 
-def test_alternation_with_distinct_edits_is_progress() -> None:
+def test_test_commands_rerun_after_distinct_edits_are_progress() -> None:
     window = []
     for i in range(5):
-        window += [call("test"), call(f"edit-{i}", ok=True)]
+        window += [call("test-a"), call(f"edit-{i}", ok=True), call("test-b"), call(f"edit-{i}b", ok=True)]
     assert rules.first_warning(window, LIMITS) is None
-    assert rules.first_refusal(window, "sig-test", LIMITS) is None
+    assert rules.first_refusal(window, "sig-test-a", None, LIMITS) is None
 
 
 def test_the_same_edit_again_and_again_is_not_progress() -> None:
     window = []
-    for _ in range(4):
+    for _ in range(2):
         window += [call("test"), call("edit-same", ok=True)]
-    assert rules.first_refusal(window, "sig-test", LIMITS) is not None
+    assert rules.first_refusal(window, "sig-test", None, LIMITS) is not None
 
 
 # -- incident keys -------------------------------------------------------------------------
 
 
 def test_incident_key_is_per_agent_and_per_call() -> None:
-    f = rules.Finding("repeated_failure", "warn", 3, call("a"))
+    f = rules.Finding("repeated_failure", "warn", 3, [call("a")])
     assert f.key("main") != f.key("agent-1")
-    assert f.key("main") != rules.Finding("repeated_failure", "warn", 3, call("b")).key("main")
-    pair = rules.Finding("alternation", "warn", 3, call("a"), call("b"))
-    assert pair.key("main") == rules.Finding("alternation", "warn", 4, call("b"), call("a")).key("main")
+    assert f.key("main") != rules.Finding("repeated_failure", "warn", 3, [call("b")]).key("main")
+    pair = rules.Finding("cycle", "warn", 3, [call("a"), call("b")])
+    assert pair.key("main") == rules.Finding("cycle", "warn", 4, [call("b"), call("a")]).key("main")
 
 
 @pytest.mark.parametrize("window", [[], [call("a")], fails("a", 2)])
 def test_short_windows_never_trigger(window: list[dict]) -> None:
     assert rules.first_warning(window, LIMITS) is None
-    assert rules.first_refusal(window, "sig-a", LIMITS) is None
-
-
-def test_alternation_refuses_the_other_call_too() -> None:
-    # A B A B A B A B, then A was refused: B once more is still the loop
-    found = rules.refuse_alternation(abab(8), "sig-b", LIMITS)
-    assert found is not None and found.count == 4
-    assert rules.refuse_alternation(abab(6), "sig-b", LIMITS) is None  # B's 4th run: allowed
+    assert rules.first_refusal(window, "sig-a", None, LIMITS) is None
 
 
 def test_signatures_are_keyed_with_the_workspace_salt():

@@ -70,18 +70,22 @@ DEFAULTS: dict = {
         "log_max_bytes": 1048576,
     },
     # Loop detection (features/loops.py). "warn_after N": tell the model after the Nth
-    # repetition; "block_after N": refuse the Nth run. Stops: tell the user after N identical
-    # stops in a row, end the turn (continue: false) after N (0 = never).
+    # repetition; "block_after N": refuse the Nth run. Cycles of 2 or 3 calls: warn after the
+    # Nth full round, refuse a call that would start round N. Stops: tell the user after N
+    # identical stops in a row, end the turn (continue: false) after N (0 = never). allow:
+    # calls that may repeat, as tool names ("mcp__ci__*") or a tool with a pattern of its
+    # command or main argument ("Bash(gh run watch*)").
     "loops": {
         "enabled": True,
         "failure_warn_after": 3,
         "failure_block_after": 5,
         "repeat_warn_after": 4,
         "repeat_block_after": 6,
-        "alternation_warn_after": 3,
-        "alternation_block_after": 5,
+        "cycle_warn_rounds": 2,
+        "cycle_block_rounds": 3,
         "stop_warn_after": 3,
         "stop_halt_after": 6,
+        "allow": [],
     },
     # Circuit breakers per tool and per MCP server, for tools matching `tools` (fnmatch
     # patterns). Bash, Read, Edit... are left out by default: their failures are the input's

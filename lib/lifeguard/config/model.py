@@ -6,9 +6,9 @@ Each section forbids unknown keys so a typo is reported instead of silently igno
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator, model_validator
 
 
 class _Section(BaseModel):
@@ -31,14 +31,18 @@ class Loops(_Section):
     failure_block_after: int = Field(ge=2, le=20)
     repeat_warn_after: int = Field(ge=2, le=15)
     repeat_block_after: int = Field(ge=2, le=20)
-    alternation_warn_after: int = Field(ge=2, le=8)
-    alternation_block_after: int = Field(ge=2, le=10)
+    cycle_warn_rounds: int = Field(ge=2, le=6)
+    cycle_block_rounds: int = Field(ge=3, le=8)
     stop_warn_after: int = Field(ge=2, le=50)
     stop_halt_after: int = Field(ge=0, le=100)
+    allow: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = Field(max_length=100)
 
     @model_validator(mode="after")
     def _warn_before_block(self):
-        for kind in ("failure", "repeat", "alternation"):
+        if self.cycle_block_rounds <= self.cycle_warn_rounds:
+            raise ValueError(f"cycle_block_rounds ({self.cycle_block_rounds}) must be greater than cycle_warn_rounds"
+                             f" ({self.cycle_warn_rounds}), so the model is warned before a call is refused")
+        for kind in ("failure", "repeat"):
             warn, block = getattr(self, f"{kind}_warn_after"), getattr(self, f"{kind}_block_after")
             if block <= warn:
                 raise ValueError(f"{kind}_block_after ({block}) must be greater than {kind}_warn_after ({warn}),"

@@ -1,7 +1,14 @@
 """Circuit breakers per tool and per MCP server: CLOSED -> OPEN -> HALF_OPEN -> CLOSED.
 
-CLOSED: calls run; each failure counts, a success resets the count. After `failure_threshold`
-consecutive failures the breaker OPENs: calls are refused until `recovery_timeout_seconds`
+A breaker is about availability. Only an *outage* failure counts (`outage(error)`: a timeout,
+a refused or reset connection, a 5xx or 429 answer, a server that is not running, an MCP
+transport error, an exhausted quota). Any other failure (not found, invalid parameter,
+validation failed) is the caller's mistake: the service answered, so for the breaker it is
+as good as a success, and the loop rules deal with the mistake.
+
+CLOSED: calls run; each outage counts, an answer resets the count. After `failure_threshold`
+consecutive outages the breaker OPENs (an MCP server's own breaker only once at least
+`SERVER_MIN_TOOLS` of its tools are among them: one broken tool is not a broken server): calls are refused until `recovery_timeout_seconds`
 have passed since it opened. Then the next call is let through as the one trial (HALF_OPEN);
 others wait while it runs. The trial's success closes the breaker, its failure opens it again.
 
@@ -13,15 +20,39 @@ from record timestamps (`epoch`), never from the clock.
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
 
 CLOSED, OPEN, HALF_OPEN = "CLOSED", "OPEN", "HALF_OPEN"
 ALLOW, REFUSE, TRIAL = "allow", "refuse", "trial"
+SERVER_MIN_TOOLS = 2
+TOOLS_KEEP = 8
+
+_OUTAGE_SOURCE = (
+    r"\btime[sd]?[ -]?outs?\b|deadline exceeded|ETIMEDOUT|ECONNREFUSED|connection refused|ECONNRESET|connection reset"
+    r"|reset by peer|socket hang up|EPIPE|broken pipe|EHOSTUNREACH|ENETUNREACH|network is unreachable|EAI_AGAIN"
+    r"|temporary failure in name resolution|connection closed|not connected|disconnected"
+    r"|server (?:is )?not running|no server running|transport (?:error|closed)|MCP error -3200[01]"
+    r"|\b(?:status|code|HTTP|error)\W{0,3}(?:5\d\d|429)\b|\b(?:5\d\d|429) (?:[A-Z][a-z]+ ?)+"
+    r"|too many requests|rate[ _-]?limit|service unavailable|bad gateway|gateway time|internal server error"
+    r"|overloaded|quota|resource[ _-]?exhausted|try again later|temporarily unavailable")
+_outage: list[re.Pattern[str]] = []  # compiled on first use: most hooks never see a failure
+
+
+def outage(error: str) -> bool:
+    """Does this error say the service is unavailable (rather than that the call was wrong)?"""
+    if not _outage:
+        _outage.append(re.compile(_OUTAGE_SOURCE, re.IGNORECASE))
+    return bool(_outage[0].search(error[:2000]))
 
 
 def new_entry() -> dict:
     return {"state": CLOSED, "failures": 0, "opened_at": None, "trial": None, "trial_at": None,
-            "last_error": ""}
+            "last_error": "", "tools": []}
+
+
+def is_server(key: str) -> bool:
+    return key.startswith("mcp__") and key.count("__") == 1
 
 
 def keys_for(tool: str, patterns: list[str]) -> list[str]:
@@ -50,15 +81,21 @@ def before_call(entry: dict | None, now: float, tuid: str | None, limits: dict) 
     return REFUSE, None
 
 
-def after_result(entry: dict | None, ok: bool, now: float, error: str, limits: dict) -> tuple[dict, bool]:
-    """(new entry, whether this outcome opened the breaker) after a call finished."""
+def after_result(entry: dict | None, available: bool, now: float, error: str, limits: dict,
+                 key: str = "", tool: str = "") -> tuple[dict, bool]:
+    """(new entry, whether this outcome opened the breaker) after a call to `tool` finished;
+    `available` is False only for an outage."""
     entry = dict(entry or new_entry())
-    if ok:
+    if available:
         return new_entry(), False
     entry["failures"] = int(entry.get("failures") or 0) + 1
     entry["last_error"] = error[:200]
+    tools = [t for t in entry.get("tools") or () if t != tool] + [tool]
+    entry["tools"] = tools[-TOOLS_KEEP:]
     state = entry.get("state")
-    if state == HALF_OPEN or (state == CLOSED and entry["failures"] >= int(limits["failure_threshold"])):
+    enough = entry["failures"] >= int(limits["failure_threshold"]) and (
+        not is_server(key) or len(entry["tools"]) >= SERVER_MIN_TOOLS)
+    if state == HALF_OPEN or (state == CLOSED and enough):
         entry.update(state=OPEN, opened_at=now, trial=None, trial_at=None)
         return entry, True
     return entry, False  # CLOSED below the threshold, or OPEN (a call that was already running)

@@ -1,15 +1,20 @@
 """Loop detection, circuit breakers and stop-loop detection (PreToolUse, PostToolUse[Failure], Stop).
 
 - `annotate` computes each call's signature and each outcome's fingerprint (signature.py),
-  stamps the record's time, and names the breakers an outcome counts for (with the
-  threshold), so checks and reducers work from the record alone.
-- `check` runs the named rules of rules.py on the agent's recent calls (warn after an
-  outcome, refuse before a call), gates calls on the breakers of breaker.py, and notices a
-  Stop that keeps coming back with the same last message. What it decides that the state
-  must remember (a half-open trial let through, which incidents the user has been told
-  about) it writes into the record.
-- `apply` folds the record into `execution.loops` (bounded windows per agent, stop counts)
-  and `execution.breakers` (the breaker transitions of outcomes and of trials).
+  stamps the record's time, marks calls the user allows to repeat (`loops.allow`), tells an
+  outage from a mistake and names the breakers an outcome counts for (with the threshold),
+  so checks and reducers work from the record alone.
+- `check` first reads what the transcript gained since the last hook (transcript.py): calls
+  Claude Code rejected before any hook ran. They join the main agent's window as the failed
+  calls they are. It then runs the named rules of rules.py on the agent's recent calls
+  (warn when the window changed, refuse before a call), gates calls on the breakers of
+  breaker.py, and notices a Stop that keeps coming back with the same last message. What it
+  decides that the state must remember (the transcript cursor and the calls it found, a
+  half-open trial let through, which incidents the user has been told about) it writes into
+  the record.
+- `apply` folds the record into `execution.loops` (bounded windows per agent, stop counts,
+  the transcript cursor) and `execution.breakers` (the breaker transitions of outcomes and
+  of trials).
 
 The model hears why and what to do on every repetition; the user gets one short line per
 incident (an incident key is announced once until counting restarts).
@@ -17,7 +22,9 @@ incident (an incident key is announced once until counting restarts).
 
 from __future__ import annotations
 
-from . import breaker, rules as loop_rules
+from fnmatch import fnmatchcase
+
+from . import breaker, rules as loop_rules, transcript
 from ...redact import redactor as redact
 from . import messages as say
 from . import signature as sig_mod
@@ -32,6 +39,7 @@ MAIN = "main"
 TOOL_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure")
 STOP_EVENTS = ("Stop", "SubagentStop")
 TASK_NOTIFICATION = "<task-notification>"  # what Claude Code submits when a background agent ends
+INTERRUPTED = "[Request interrupted by user"  # the error of a call the user interrupted
 
 
 # -- annotate ----------------------------------------------------------------------------------
@@ -47,18 +55,23 @@ def annotate(inp: dict, record: dict, cfg: dict) -> None:
         record.setdefault("ts", clock.now_iso())  # breaker times come from the record
         tool, tool_input = inp["tool_name"], inp.get("tool_input")
         loop = {"agent": agent, "sig": sig_mod.call_signature(tool, tool_input),
-                "label": sig_mod.call_label(tool, tool_input)}
+                "label": sig_mod.call_label(tool, tool_input), "t": clock.epoch(record["ts"])}
+        if allowed(tool, tool_input, (cfg.get("loops") or {}).get("allow") or ()):
+            loop["allow"] = True
+        available = True
         if event == "PostToolUse":
             loop.update(ok=True, fp=sig_mod.success_fingerprint(inp.get("tool_response")))
         elif event == "PostToolUseFailure":
-            error = inp.get("error") or ""
-            fp = "interrupt" if inp.get("is_interrupt") else sig_mod.failure_fingerprint(error)
-            loop.update(ok=False, fp=fp, err=sig_mod.first_error_line(error))
+            error = sig_mod.error_text(inp.get("error") or "")
+            interrupted = interrupt(inp)
+            loop.update(ok=False, fp="interrupt" if interrupted else sig_mod.failure_fingerprint(error),
+                        err=sig_mod.first_error_line(error))
+            available = interrupted or not breaker.outage(error)
         limits = cfg.get("breakers") or {}
         if event != "PreToolUse" and limits.get("enabled"):
             keys = breaker.keys_for(tool, limits.get("tools") or [])
             if keys:  # the reducer counts the outcome from these, even for a spooled record
-                loop.update(breaker_keys=keys, threshold=int(limits["failure_threshold"]))
+                loop.update(breaker_keys=keys, threshold=int(limits["failure_threshold"]), available=available)
         record["loop"] = loop
     elif event in STOP_EVENTS:
         last_message = inp.get("last_assistant_message")
@@ -69,6 +82,30 @@ def annotate(inp: dict, record: dict, cfg: dict) -> None:
         record["loop"] = {"reset": "all" if genuine else "stops"}
     elif event == "SessionStart":
         record["loop"] = {"reset": "all"}
+    if isinstance(record.get("loop"), dict) and isinstance(inp.get("transcript_path"), str):
+        record["loop"]["transcript"] = inp["transcript_path"]  # check reads what it gained
+
+
+def interrupt(inp: dict) -> bool:
+    """Did the user interrupt this call (Claude Code says so in the flag, or only in the error)?"""
+    return bool(inp.get("is_interrupt")) or INTERRUPTED in sig_mod.error_text(inp.get("error") or "")[:200]
+
+
+def allowed(tool: str, tool_input, patterns) -> bool:
+    """Does `loops.allow` let this call repeat? A pattern is a tool name (`mcp__ci__*`) or a tool
+    with a pattern of its main argument in parentheses (`Bash(gh run watch*)`)."""
+    if not patterns:
+        return False
+    main = sig_mod.call_label(tool, tool_input)[len(tool) + 2:] if isinstance(tool_input, dict) else ""
+    command = tool_input.get("command") if isinstance(tool_input, dict) else None
+    main = command.strip() if isinstance(command, str) else main
+    for pattern in patterns:
+        name, _, arg = str(pattern).partition("(")
+        if not fnmatchcase(tool, name.strip()):
+            continue
+        if not arg or fnmatchcase(main, arg[:-1] if arg.endswith(")") else arg):
+            return True
+    return False
 
 
 # -- check -------------------------------------------------------------------------------------
@@ -80,42 +117,78 @@ def check(state: dict, record: dict, cfg: dict) -> list[dict]:
         return []
     event = record.get("event")
     section = _read(state, "loops")
+    limits = cfg.get("loops") or {}
+    hidden = _read_transcript(section, record, loop) if limits.get("enabled") else []
     if event == "PreToolUse":
-        return _before_call(state, section, record, loop, cfg)
+        return _before_call(state, section, record, loop, cfg, hidden)
     if event in ("PostToolUse", "PostToolUseFailure"):
-        return _after_call(state, section, record, loop, cfg)
+        return _after_call(state, section, record, loop, cfg, hidden)
     if event in STOP_EVENTS:
-        return _on_stop(section, record, loop, cfg)
+        return _on_stop(section, record, loop, cfg, hidden)
     return []
 
 
-def _before_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
+def _read_transcript(section: dict, record: dict, loop: dict) -> list[dict]:
+    """The calls Claude Code rejected since the last hook (they go to the main agent's window),
+    and the new cursor, into the record. A reset (new prompt, new session) drops them."""
+    path = loop.pop("transcript", None)
+    before = section.get("transcript") if isinstance(section.get("transcript"), dict) else {}
+    cursor, hidden = transcript.read(path, before)
+    # labels and errors quote the raw input (a command with a token in it): scrubbed like annotate's
+    cursor["pending"] = {uid: _scrubbed(call) for uid, call in (cursor.get("pending") or {}).items()}
+    hidden = [_scrubbed(h) for h in hidden]
+    if record.get("tuid"):
+        cursor = transcript.saw(cursor, record["tuid"])
+    if cursor != before:
+        loop["cursor"] = cursor
+    known = {e.get("id") for e in _window(section, MAIN) if e.get("id")}
+    hidden = [h for h in hidden if h["id"] not in known]
+    if hidden and not loop.get("reset"):
+        loop["hidden"] = hidden
+        return hidden
+    return []
+
+
+def _scrubbed(call: dict) -> dict:
+    return {k: redact.scrub_value(v, by_name=False) if k in ("label", "err") else v for k, v in call.items()}
+
+
+def _before_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict, hidden: list[dict]) -> list[dict]:
     notices = _breaker_gate(state, record, loop, cfg)
     if notices:
         return notices
     limits = cfg.get("loops") or {}
     if not limits.get("enabled"):
         return []
-    window = _window(section, loop["agent"])
-    found = loop_rules.first_refusal(window, loop["sig"], limits)
-    if found is None:
-        return []
-    key = "TOOL_LOOP_BLOCKED:" + found.key(loop["agent"])
-    return [_announce(section, loop, key, "TOOL_LOOP_BLOCKED", "deny", say.refusal(found),
-                      say.user_refusal(found))]
+    agent = loop["agent"]
+    window = _window(section, agent) + (hidden if agent == MAIN else [])
+    if window and window[-1].get("hidden"):  # calls no hook saw came last: this hook is the first to tell
+        notices += _warn(section, loop, window, limits)
+    found = loop_rules.first_refusal(window, loop["sig"], loop.get("t"), limits, bool(loop.get("allow")))
+    if found is not None:
+        key = "TOOL_LOOP_BLOCKED:" + found.key(agent)
+        notices.append(_announce(section, loop, key, "TOOL_LOOP_BLOCKED", "deny", say.refusal(found),
+                                 say.user_refusal(found), rule=found.rule))
+    return notices
 
 
-def _after_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
+def _after_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict, hidden: list[dict]) -> list[dict]:
     notices = _breaker_result(state, section, record, loop, cfg)
     limits = cfg.get("loops") or {}
     if limits.get("enabled"):
-        window = _window(section, loop["agent"]) + [entry_of(loop)]
-        found = loop_rules.first_warning(window, limits)
-        if found is not None:
-            key = "TOOL_LOOP_DETECTED:" + found.key(loop["agent"])
-            notices.append(_announce(section, loop, key, "TOOL_LOOP_DETECTED", "context",
-                                     say.warning(found, limits), say.user_warning(found)))
+        agent = loop["agent"]
+        notices += _warn(section, loop, _window(section, agent) + (hidden if agent == MAIN else []) + [entry_of(loop)],
+                         limits)
     return notices
+
+
+def _warn(section: dict, loop: dict, window: list[dict], limits: dict) -> list[dict]:
+    found = loop_rules.first_warning(window, limits)
+    if found is None:
+        return []
+    key = "TOOL_LOOP_DETECTED:" + found.key(loop.get("agent", MAIN))
+    return [_announce(section, loop, key, "TOOL_LOOP_DETECTED", "context", say.warning(found, limits),
+                      say.user_warning(found), rule=found.rule)]
 
 
 def _breaker_gate(state: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
@@ -142,50 +215,69 @@ def _breaker_gate(state: dict, record: dict, loop: dict, cfg: dict) -> list[dict
 
 
 def _breaker_result(state: dict, section: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
-    """Tell the model (and once the user) when this outcome opens a breaker.
+    """Tell the model (and once the user) when this outcome opens breakers: one notice, however
+    many breakers (a tool's, its server's) it opened.
 
     The transition itself is the reducer's (`apply`), from what annotate put in the
     record, so an outcome that had to wait in the spool still counts.
     """
-    keys, threshold = loop.get("breaker_keys") or (), loop.get("threshold")
-    stored, now, notices = _read(state, "breakers"), clock.epoch(record.get("ts")), []
-    for key in keys:
-        new, opened = _outcome(stored.get(key), loop, now, threshold)
-        if opened:
-            wait = int(cfg["breakers"]["recovery_timeout_seconds"])
-            model, user = say.circuit_opened(key, new, wait)
-            notices.append(_announce(section, loop, f"breaker:{key}:{now:.3f}", "CIRCUIT_OPEN", "context",
-                                     model, user))
-    return notices
+    stored, now = _read(state, "breakers"), clock.epoch(record.get("ts"))
+    opened = []
+    for key in loop.get("breaker_keys") or ():
+        new, did_open = _outcome(stored.get(key), loop, now, key)
+        if did_open:
+            opened.append((key, new))
+    if not opened:
+        return []
+    wait = int(cfg["breakers"]["recovery_timeout_seconds"])
+    keys = [key for key, _ in opened]
+    model, user = say.circuit_opened(keys, opened[0][1], wait)
+    return [_announce(section, loop, f"breaker:{'|'.join(keys)}:{now:.3f}", "CIRCUIT_OPEN", "context", model, user)]
 
 
-def _outcome(entry: dict | None, loop: dict, now: float, threshold) -> tuple[dict, bool]:
-    return breaker.after_result(entry, bool(loop.get("ok")), now, loop.get("err", ""),
-                                {"failure_threshold": threshold})
+def _outcome(entry: dict | None, loop: dict, now: float, key: str) -> tuple[dict, bool]:
+    return breaker.after_result(entry, bool(loop.get("available", True)), now, loop.get("err", ""),
+                                {"failure_threshold": loop.get("threshold")}, key, _tool(loop))
 
 
-def _on_stop(section: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
+def _tool(loop: dict) -> str:
+    keys = loop.get("breaker_keys") or ()
+    return keys[0] if keys else ""
+
+
+def _on_stop(section: dict, record: dict, loop: dict, cfg: dict, hidden: list[dict]) -> list[dict]:
     limits = cfg.get("loops") or {}
     if not limits.get("enabled"):
         return []
     agent, fp = loop["agent"], loop["stop_fp"]
+    notices = []
+    window = _window(section, MAIN) + hidden
+    if agent == MAIN and window and window[-1].get("hidden"):
+        # a loop of calls no hook saw, found only now: the user hears of it (context at a Stop
+        # would send the agent back to work)
+        found = loop_rules.first_warning(window, limits)
+        if found is not None:
+            notices.append(_announce(section, loop, "TOOL_LOOP_DETECTED:" + found.key(agent), "TOOL_LOOP_DETECTED",
+                                     "user", None, say.hidden_at_stop(found), rule=found.rule))
     last = (section.get("stops") or {}).get(agent) or {}
     count = int(last.get("count") or 0) + 1 if last.get("fp") == fp else 1
     who = "the main agent" if agent == MAIN else f"subagent {agent}"
     halt_after = int(limits.get("stop_halt_after") or 0)
     if halt_after and count >= halt_after and record.get("event") == "Stop":
-        return [_announce(section, loop, f"stop-halt:{agent}:{fp}", "STOP_LOOP_DETECTED", "halt", None,
-                          say.stop_halted(who, count), always_user=True)]
+        return notices + [_announce(section, loop, f"stop-halt:{agent}:{fp}", "STOP_LOOP_DETECTED", "halt", None,
+                                    say.stop_halted(who, count), always_user=True)]
     if count >= int(limits["stop_warn_after"]):
-        return [_announce(section, loop, f"stop:{agent}:{fp}", "STOP_LOOP_DETECTED", "user", None,
-                          say.stop_repeating(who, count))]
-    return []
+        notices.append(_announce(section, loop, f"stop:{agent}:{fp}", "STOP_LOOP_DETECTED", "user", None,
+                                 say.stop_repeating(who, count)))
+    return notices
 
 
 def _announce(section: dict, loop: dict, key: str, code: str, kind: str, model: str | None, user: str,
-              always_user: bool = False) -> dict:
+              always_user: bool = False, rule: str | None = None) -> dict:
     """A notice; the user line only the first time this incident is seen (recorded in the record)."""
     notice: dict = {"code": code, "kind": kind}
+    if rule:
+        notice["rule"] = rule
     if model:
         notice["model"] = model
     if always_user or key not in (section.get("announced") or ()):
@@ -200,9 +292,13 @@ def _announce(section: dict, loop: dict, key: str, code: str, kind: str, model: 
 def entry_of(loop: dict) -> dict:
     entry = {"sig": loop.get("sig"), "fp": loop.get("fp"), "ok": bool(loop.get("ok")),
              "label": loop.get("label", "")}
-    if loop.get("err"):
-        entry["err"] = loop["err"]
+    for key in ("err", "t", "allow"):
+        if loop.get(key):
+            entry[key] = loop[key]
     return entry
+
+
+HIDDEN_FIELDS = ("sig", "fp", "ok", "label", "err", "t", "hidden", "id")
 
 
 def apply(state: dict, record: dict) -> None:
@@ -216,13 +312,13 @@ def apply(state: dict, record: dict) -> None:
         section["agents"], section["announced"], section["stops"] = {}, [], {}
     elif reset == "stops":
         section["stops"] = {}
+    _keep_cursor(section, loop.get("cursor"))
+    hidden = [{k: h[k] for k in HIDDEN_FIELDS if k in h} for h in loop.get("hidden") or () if isinstance(h, dict)]
+    if hidden:
+        known = {e.get("id") for e in _window(section, MAIN) if e.get("id")}
+        _append(section, MAIN, [h for h in hidden if h.get("id") not in known])
     if event in ("PostToolUse", "PostToolUseFailure") and loop.get("sig"):
-        agents = section.setdefault("agents", {})
-        slot = agents.pop(loop.get("agent", MAIN), None) or {"window": []}
-        slot["window"] = (slot.get("window") or [])[-(WINDOW_KEEP - 1):] + [entry_of(loop)]
-        agents[loop.get("agent", MAIN)] = slot  # re-inserted last: dict order is least recently used first
-        while len(agents) > AGENTS_KEEP:
-            agents.pop(next(iter(agents)))
+        _append(section, loop.get("agent", MAIN), [entry_of(loop)])
     elif event in STOP_EVENTS and loop.get("stop_fp"):
         stops = section.setdefault("stops", {})
         agent = loop.get("agent", MAIN)
@@ -236,13 +332,32 @@ def apply(state: dict, record: dict) -> None:
     if loop.get("breaker_keys") and event in ("PostToolUse", "PostToolUseFailure"):
         stored, now = _section(state, "breakers"), clock.epoch(record.get("ts"))
         for key in loop["breaker_keys"]:
-            if stored.get(key) or not loop.get("ok"):  # a success with no history changes nothing
-                _set_breaker(state, key, _outcome(stored.get(key), loop, now, loop.get("threshold"))[0])
+            if stored.get(key) or not loop.get("available", True):  # an answer with no history changes nothing
+                _set_breaker(state, key, _outcome(stored.get(key), loop, now, key)[0])
     for key, entry in (loop.get("breakers") or {}).items():  # trial calls let through by check
         _set_breaker(state, key, entry)
     if loop.get("announce"):
         announced = (section.get("announced") or []) + list(loop["announce"])
         section["announced"] = announced[-ANNOUNCED_KEEP:]
+
+
+def _append(section: dict, agent: str, entries: list[dict]) -> None:
+    agents = section.setdefault("agents", {})
+    slot = agents.pop(agent, None) or {"window": []}
+    slot["window"] = ((slot.get("window") or []) + entries)[-WINDOW_KEEP:]
+    agents[agent] = slot  # re-inserted last: dict order is least recently used first
+    while len(agents) > AGENTS_KEEP:
+        agents.pop(next(iter(agents)))
+
+
+def _keep_cursor(section: dict, cursor) -> None:
+    """The transcript cursor, unless the record's is older (a spooled record drained late)."""
+    if not isinstance(cursor, dict):
+        return
+    stored = section.get("transcript") if isinstance(section.get("transcript"), dict) else {}
+    if stored.get("ident") == cursor.get("ident") and int(stored.get("offset") or 0) > int(cursor.get("offset") or 0):
+        return
+    section["transcript"] = cursor
 
 
 def _set_breaker(state: dict, key: str, entry: dict) -> None:
