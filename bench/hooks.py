@@ -8,7 +8,10 @@ exactly as users run it (the settings.json command through `sh -c`, with CLAUDE_
 and a realistic event on stdin; the tools through `uv run --script`):
 - floor: an empty stdlib-only `uv run --script` hook (reads stdin, prints `{}`);
 - PreToolUse and PostToolUse on a fresh session, and with 50,000 events already logged for the
-  session (log and state generated through the library, not by 50,000 hook processes);
+  session (log and state generated through the library, not by 50,000 hook processes) and a
+  20 MB transcript. Every call is written to its session's transcript before its hook runs, as
+  Claude Code does (the assistant line with the tool_use before PreToolUse, the tool_result
+  line before PostToolUse), so the hooks read a growing transcript as in a real session;
 - SessionStart of a new session in a workspace with 0, 100 and 1,000 earlier sessions (idle
   for hours, not stale), and the first SessionStart facing 1,000 stale ones (idle for 2 days:
   a fresh copy of them before each run; the bench waits, untimed, until they are archived);
@@ -69,11 +72,11 @@ print("{}")
 def hook_input(event: str, session: str, ws: Path, n: int) -> dict:
     """What Claude Code 2.1.332 sends (docs/claude-code-hooks-notes.md), for call number n."""
     if event == "SessionStart":
-        return {"session_id": session, "transcript_path": f"/home/u/.claude/projects/ws/{session}.jsonl",
+        return {"session_id": session, "transcript_path": str(transcript_path(ws, session)),
                 "cwd": str(ws), "hook_event_name": event, "source": "startup"}
     command = f"ls -la src/module_{n % 97}/ && grep -rn 'def handler_{n}' src | head -20"
     data = {
-        "session_id": session, "transcript_path": f"/home/u/.claude/projects/ws/{session}.jsonl", "cwd": str(ws),
+        "session_id": session, "transcript_path": str(transcript_path(ws, session)), "cwd": str(ws),
         "prompt_id": "5d1c6a4e-0000-4000-8000-000000000000", "permission_mode": "default",
         "effort": {"level": "medium"}, "hook_event_name": event, "tool_name": "Bash",
         "tool_input": {"command": command, "description": f"look at module {n % 97}"},
@@ -85,6 +88,39 @@ def hook_input(event: str, session: str, ws: Path, n: int) -> dict:
                                  "stderr": "", "interrupted": False, "isImage": False, "noOutputExpected": False}
         data["duration_ms"] = 41
     return data
+
+
+def transcript_path(ws: Path, session: str) -> Path:
+    return ws / "transcripts" / f"{session}.jsonl"
+
+
+def transcript_line(data: dict) -> bytes:
+    """The transcript line Claude Code has written by the time this tool event's hook runs."""
+    if data["hook_event_name"] == "PreToolUse":
+        content = [{"type": "tool_use", "id": data["tool_use_id"], "name": data["tool_name"], "input": data["tool_input"]}]
+        rec = {"type": "assistant", "message": {"role": "assistant", "content": content}}
+    else:
+        content = [{"type": "tool_result", "tool_use_id": data["tool_use_id"], "content": data["tool_response"]["stdout"]}]
+        rec = {"type": "user", "message": {"role": "user", "content": content}}
+    return (json.dumps({**rec, "sessionId": data["session_id"], "timestamp": "2026-11-30T10:00:00.000Z"}) + "\n").encode()
+
+
+def add_to_transcript(data: dict, ws: Path) -> None:
+    path = transcript_path(ws, data["session_id"])
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "ab") as f:
+        f.write(transcript_line(data))
+
+
+def make_transcript(ws: Path, session: str, size: int) -> None:
+    path = transcript_path(ws, session)
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "wb") as f:
+        n = 0
+        while f.tell() < size:
+            for event in ("PreToolUse", "PostToolUse"):
+                f.write(transcript_line(hook_input(event, session, ws, n)))
+            n += 1
 
 
 def make_history(ws: Path, session: str, count: int) -> None:
@@ -126,7 +162,10 @@ class Case:
         payload = b""
         if self.event is not None:
             session = self.session or f"fresh-{self.count}-{os.getpid()}-{id(self)}"
-            payload = json.dumps(hook_input(self.event, session, self.ws, 10_000 + self.count)).encode()
+            data = hook_input(self.event, session, self.ws, 10_000 + self.count)
+            if self.event in ("PreToolUse", "PostToolUse"):
+                add_to_transcript(data, self.ws)
+            payload = json.dumps(data).encode()
         started = time.perf_counter()
         proc = subprocess.run(["sh", "-c", self.command], input=payload, capture_output=True, cwd=self.ws,
                               env=self.env, timeout=120)
@@ -226,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         long_session = "bench-long-session"
         started = time.perf_counter()
         make_history(ws, long_session, args.events)
+        make_transcript(ws, long_session, 20 * 1024 * 1024)
         print(f"bench: generated {args.events} logged events in {time.perf_counter() - started:.1f}s", flush=True)
 
         starts: dict[str, tuple[Path, dict, dict]] = {}  # SessionStart workspaces by how many earlier sessions
