@@ -220,6 +220,21 @@ def test_repeated_spawn_failures_back_off_instead_of_retrying(layout, clock):
     assert_replays(layout)
 
 
+def test_an_interrupted_agent_call_is_no_spawn_failure(layout, clock):
+    """The user interrupted the Task: Claude Code says so in the error, not always in is_interrupt."""
+    for name in ("Task", "Agent"):
+        _, post = tool(layout, name, agent_input(background=False),
+                       error="[Request interrupted by user for tool use]")
+        assert "AGENT_SPAWN_FAILED" not in context(post) and "could not be started" not in context(post)
+    assert "spawn_failures" not in state(layout)["execution"]["agents"]
+    assert denial(tool(layout, "Agent", agent_input())[0]) is None
+    # near miss: a real spawn failure still counts
+    _, post = tool(layout, "Agent", agent_input(kind="no-such-type", background=False),
+                   error="Agent type 'no-such-type' not found.")
+    assert "Attempt 1 of" in context(post)
+    assert_replays(layout)
+
+
 def test_running_subagent_past_the_limit_is_reported_once_to_the_main_agent(layout, clock):
     configure(layout, agent_timeout_seconds=600)
     spawn_background(layout, "slow", "crawler")

@@ -25,6 +25,8 @@ SCRUB_MARGIN = 1024
 # `configure(cfg, layout)` (called by `configure` below once per hook invocation).
 SCRUBBERS: list[Callable[[str], str]] = [redact.SCRUBBER]
 
+INTERRUPTED = "[Request interrupted by user"  # how the error of a call the user interrupted begins
+
 
 def configure(cfg: Any, layout: Any) -> None:
     """Give the scrubbers this invocation's settings and workspace (redaction keeps its salt there)."""
@@ -99,8 +101,8 @@ def build(event: str, inp: dict) -> dict:
         rec["result"] = summarize(inp["tool_response"], 1000)
     if inp.get("error") is not None:
         rec["error"] = summarize(inp["error"], 1000)
-    if inp.get("is_interrupt"):
-        rec["interrupt"] = True
+    if inp.get("is_interrupt") or INTERRUPTED in str(inp.get("error") or "")[:200]:
+        rec["interrupt"] = True  # Claude Code does not always set the flag; the error always says it
     for key in ("source", "reason", "trigger"):
         if inp.get(key):
             rec[key] = summarize(inp[key], 200)

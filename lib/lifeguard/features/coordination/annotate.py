@@ -19,7 +19,7 @@ def annotate(inp: dict, record: dict, cfg: dict) -> None:
         response = inp.get("tool_response")
         coord["by"] = inp.get("agent_id") or MAIN
         if tool in ag.AGENT_TOOLS:
-            _annotate_agent(event, inp, tool_input, response, coord)
+            _annotate_agent(event, inp, tool_input, response, coord, bool(record.get("interrupt")))
         elif tool in TASK_TOOLS:
             _annotate_task(event, tool, tool_input, response, coord)
         else:
@@ -34,7 +34,8 @@ def annotate(inp: dict, record: dict, cfg: dict) -> None:
         record["coord"] = coord
 
 
-def _annotate_agent(event: str, inp: dict, tool_input: dict, response: object, coord: dict) -> None:
+def _annotate_agent(event: str, inp: dict, tool_input: dict, response: object, coord: dict,
+                    interrupted: bool) -> None:
     if event == "PreToolUse":
         coord["spawn"] = {"type": _short(tool_input.get("subagent_type"), 100) or ag.DEFAULT_TYPE,
                           "name": _short(tool_input.get("name"), 100) or None,
@@ -46,7 +47,7 @@ def _annotate_agent(event: str, inp: dict, tool_input: dict, response: object, c
         coord["spawned"] = {"agent": _short(resp.get("agentId"), 100) or None, "status": _short(resp.get("status"), 40)}
     else:
         coord["spawn_error"] = _short(inp.get("error"), 300) or "the Agent call failed"
-        coord["interrupt"] = bool(inp.get("is_interrupt"))
+        coord["interrupt"] = interrupted
 
 
 def _annotate_task(event: str, tool: str, tool_input: dict, response: object, coord: dict) -> None:

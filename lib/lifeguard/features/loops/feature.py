@@ -39,7 +39,6 @@ MAIN = "main"
 TOOL_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure")
 STOP_EVENTS = ("Stop", "SubagentStop")
 TASK_NOTIFICATION = "<task-notification>"  # what Claude Code submits when a background agent ends
-INTERRUPTED = "[Request interrupted by user"  # the error of a call the user interrupted
 
 
 # -- annotate ----------------------------------------------------------------------------------
@@ -63,7 +62,7 @@ def annotate(inp: dict, record: dict, cfg: dict) -> None:
             loop.update(ok=True, fp=sig_mod.success_fingerprint(inp.get("tool_response")))
         elif event == "PostToolUseFailure":
             error = sig_mod.error_text(inp.get("error") or "")
-            interrupted = interrupt(inp)
+            interrupted = bool(record.get("interrupt"))
             loop.update(ok=False, fp="interrupt" if interrupted else sig_mod.failure_fingerprint(error),
                         err=sig_mod.first_error_line(error))
             available = interrupted or not breaker.outage(error)
@@ -84,11 +83,6 @@ def annotate(inp: dict, record: dict, cfg: dict) -> None:
         record["loop"] = {"reset": "all"}
     if isinstance(record.get("loop"), dict) and isinstance(inp.get("transcript_path"), str):
         record["loop"]["transcript"] = inp["transcript_path"]  # check reads what it gained
-
-
-def interrupt(inp: dict) -> bool:
-    """Did the user interrupt this call (Claude Code says so in the flag, or only in the error)?"""
-    return bool(inp.get("is_interrupt")) or INTERRUPTED in sig_mod.error_text(inp.get("error") or "")[:200]
 
 
 def allowed(tool: str, tool_input, patterns) -> bool:
