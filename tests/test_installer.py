@@ -180,10 +180,18 @@ def test_uninstall_keeps_installed_files_the_user_changed(tmp_path):
     assert not (tmp_path / ".claude" / "hooks" / "pre_tool_use.py").exists()
 
 
-def test_uninstall_from_empty_install_leaves_no_hooks_key(tmp_path):
+def test_uninstall_removes_the_settings_json_install_created(tmp_path):
     install(tmp_path)
     installer.uninstall(tmp_path)
-    assert settings(tmp_path) == {}
+    assert not (tmp_path / ".claude" / "settings.json").exists()
+
+
+def test_uninstall_keeps_a_settings_json_that_was_there_even_if_empty(tmp_path):
+    target = with_user_settings(tmp_path, {})
+    install(target)
+    install(target)  # a re-install does not forget who made the file
+    installer.uninstall(target)
+    assert settings(target) == {}
 
 
 def test_upgrade_replaces_lifeguards_entries(tmp_path):

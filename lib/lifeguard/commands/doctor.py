@@ -218,6 +218,18 @@ def check_config(layout: Layout) -> list[Finding]:
     return [ok(f"{layout.config_file.name} is valid")]
 
 
+def check_folders(layout: Layout) -> list[Finding]:
+    """The project and lifeguard's code folders: only you may write there (install.sh refuses
+    otherwise, unless --force), or someone else can replace the hooks you run."""
+    project = layout.claude_dir.parent
+    problems = installer.unsafe_folders(project)
+    if not problems:
+        return [ok("the project and lifeguard's folders in it are yours, and only you can write there")]
+    fix = (f'chown -R "$USER" {shlex.quote(str(layout.claude_dir))} and chmod go-w on each folder named '
+           "(then check that the hooks are lifeguard's: reinstall with install.sh)")
+    return [fail(f"{problem}: whoever can write there can replace the hooks you run", fix) for problem in problems]
+
+
 def check_state_dir(layout: Layout) -> list[Finding]:
     path = layout.state_dir
     try:
@@ -466,6 +478,7 @@ def diagnose(layout: Layout, ui, live: bool = True) -> list[tuple[str, Finding]]
         ("settings.json", lambda: check_settings(layout)),
         ("installed files", lambda: check_manifest(layout)),
         ("config", lambda: check_config(layout)),
+        ("folders", lambda: check_folders(layout)),
         ("state folder", lambda: check_state_dir(layout)),
         ("resident helper", lambda: check_helper(layout)),
         ("urgent alerts", lambda: check_urgent(layout)),

@@ -33,6 +33,7 @@ SETTINGS_BACKUPS_KEPT = 10
 UV_PATH_FILE = "hooks/uv.path"
 SLASH_COMMAND = "commands/lifeguard.md"
 LAUNCHER = "lifeguard"  # .claude/lifeguard: runs the recovery tools with whatever Python works
+GITIGNORE = ".gitignore"  # .claude/.gitignore: lifeguard's block keeps what it writes out of git status
 PYTHON_PATH_FILE = "hooks/python.path"  # the Python of the hooks' shared uv environment
 GUARDED_SETTINGS = ("settings.json", "settings.local.json")  # the shared settings and the personal ones
 
@@ -196,7 +197,7 @@ def read_manifest(claude: Path) -> dict:
 # What install writes besides the code (whose destinations the conflict check covers); with
 # --guard-existing also GUARDED_SETTINGS.
 WRITTEN = ("settings.json", "lifeguard.json", "state", "state/backups", "state/backups/settings", UV_PATH_FILE,
-           str(MANIFEST))
+           PYTHON_PATH_FILE, GITIGNORE, str(MANIFEST))
 
 
 def refuse_links(claude: Path, names: tuple[str, ...]) -> None:
@@ -214,7 +215,11 @@ def install(target: Path, warm: bool = True, guarding: bool = False) -> int:
     settings_path = claude / "settings.json"
     refuse_links(claude, WRITTEN + (GUARDED_SETTINGS if guarding else ()))
     before = read_settings(settings_path)  # refuses a broken settings.json before any change
-    old = read_manifest(claude)["files"]
+    previous = read_manifest(claude)
+    old = previous["files"]
+    # what this install creates that is not code, so uninstall can take it away again
+    created = [rel for rel in previous.get("created", []) if rel in CREATABLE]
+    created += [rel for rel in CREATABLE if rel not in created and not (claude / rel).exists()]
     plan = source_files()
 
     conflicts = []
@@ -249,10 +254,10 @@ def install(target: Path, warm: bool = True, guarding: bool = False) -> int:
     for rel, sha in old.items():  # files an older version installed that this one doesn't
         if rel not in written:
             _remove_if_unchanged(claude / rel, sha)
-    previous = read_manifest(claude)
-    if previous.get("version") != VERSION or previous["files"] != written:  # a re-install changes nothing
+    current = read_manifest(claude)
+    if (current.get("version"), current["files"], current.get("created", [])) != (VERSION, written, created):
         manifest = {"version": VERSION, "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "files": written}
+                    "files": written, "created": created}  # a re-install that changes nothing keeps the file
         _write_public(claude / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
 
     config = claude / "lifeguard.json"
@@ -264,10 +269,48 @@ def install(target: Path, warm: bool = True, guarding: bool = False) -> int:
 
     changed = write_settings(claude, before, with_ours(before))
     say(("merged lifeguard's hooks into" if changed else "hooks already present in") + " .claude/settings.json")
+    if write_gitignore(claude):
+        say("added lifeguard's runtime files (state, alerts, recovery, uv.path) to .claude/.gitignore")
     fsutil.ensure_private_dir(claude / "state")
     precompile(claude, python or sys.executable)  # once, for the interpreter the hooks run on
-    say(f"installed lifeguard {VERSION} into {claude}")
+    if not old:
+        say(f"installed lifeguard {VERSION} into {claude}")
+    elif previous.get("version") == VERSION:
+        say(f"reinstalled lifeguard {VERSION} in {claude}")
+    else:
+        say(f"upgraded lifeguard from {previous.get('version') or 'an unknown version'} to {VERSION} in {claude}")
     return 0
+
+
+# Paths (relative to .claude/) that install may create and uninstall removes when it did create
+# them: settings.json once it holds nothing but what lifeguard put there, .gitignore once it holds
+# nothing but lifeguard's block.
+CREATABLE = ("settings.json", GITIGNORE)
+IGNORE_BEGIN = "# lifeguard: what it writes while it runs (install.sh --uninstall removes this block)"
+IGNORE_END = "# end of lifeguard's block"
+IGNORED = ("/state/", "/recovery/", "/alerts.log*", "/urgent_alerts.txt*", "/" + UV_PATH_FILE,
+           "/" + PYTHON_PATH_FILE, "/hooks/__pycache__/", "/lib/**/__pycache__/", "/scripts/__pycache__/")
+
+
+def without_ignore_block(text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    if IGNORE_BEGIN + "\n" not in lines:
+        return text
+    start = lines.index(IGNORE_BEGIN + "\n")
+    end = next((i for i in range(start, len(lines)) if lines[i].rstrip("\n") == IGNORE_END), len(lines) - 1)
+    return "".join(lines[:start] + lines[end + 1:])
+
+
+def write_gitignore(claude: Path) -> bool:
+    """lifeguard's block in .claude/.gitignore, the user's lines kept; True when it changed."""
+    path = claude / GITIGNORE
+    text = path.read_text() if path.exists() else ""
+    kept = without_ignore_block(text)
+    wanted = kept + ("" if not kept or kept.endswith("\n") else "\n") + "\n".join((IGNORE_BEGIN, *IGNORED, IGNORE_END)) + "\n"
+    if wanted == text:
+        return False
+    _write_public(path, wanted.encode())
+    return True
 
 
 def check_config(claude: Path, python: str | None) -> None:
@@ -389,9 +432,79 @@ def guard_existing(target: Path, override: float | None = None) -> int:
         before = read_settings(claude / name)
         after, count = wrapping.wrap(before, is_ours, override)
         write_settings(claude, before, after, name)
-        say(f"guarded {count} hook command(s) of yours in .claude/{name} with .claude/hooks/guard.py"
-            if count else f"no unguarded hook commands of yours in .claude/{name}")
+        if not count:
+            say(f"no unguarded hook commands of yours in .claude/{name}")
+            continue
+        say(f"guarded {count} hook command(s) of yours in .claude/{name} with .claude/hooks/guard.py:")
+        for (event, command), (_, now) in zip(_commands(before), _commands(after)):
+            if command != now:
+                say(f"  {event}: {command if len(command) <= 100 else command[:99] + '…'}")
     return 0
+
+
+def _commands(settings: dict):
+    """(event, command) of every hook in settings, in order."""
+    hooks = settings.get("hooks")
+    for event, groups in hooks.items() if isinstance(hooks, dict) else ():
+        for group in groups if isinstance(groups, list) else ():
+            for hook in (group.get("hooks") if isinstance(group, dict) else None) or ():
+                if isinstance(hook, dict):
+                    yield event, str(hook.get("command", ""))
+
+
+def next_steps(target: Path, guarded: bool) -> None:
+    """What to do now: check it, use it, and guard the user's own hooks when there are some."""
+    import shlex
+
+    from ..guard import wrapping
+
+    claude = target / ".claude"
+    launcher = ".claude/lifeguard" if target == Path.cwd() else shlex.quote(str(claude / "lifeguard"))
+    say("next steps:")
+    say(f"  check it: {launcher} doctor   (and later: {launcher} incidents, {launcher} --help)")
+    say(f"  start Claude Code in {target}: lifeguard runs at every hook; /lifeguard shows its status")
+    mine = sum(wrapping.wrap(read_settings(claude / name), is_ours)[1]
+               for name in GUARDED_SETTINGS if (claude / name).is_file())
+    if mine and not guarded:
+        say(f"  {mine} hook command(s) of your own run unguarded; to have one that hangs or keeps failing "
+            f"ended or paused: {shlex.quote(str(REPO / 'install.sh'))} --guard-existing {shlex.quote(str(target))}")
+    say("  commit .claude/ to share lifeguard with your team (.claude/.gitignore keeps its runtime files out)")
+
+
+def unsafe_folders(target: Path) -> list[str]:
+    """Why the project, its .claude or the code folders in it (those that exist) are not safe to
+    install into: owned by another user, or writable by group or others. Whoever can write there
+    can replace the hooks that you (or root) will run. A group-writable folder is fine when the
+    group is your own private one (umask 002 setups)."""
+    import grp
+    import pwd
+
+    def name(table, key: int) -> str:
+        try:
+            return table(key)[0]
+        except KeyError:
+            return str(key)
+
+    uid, problems = os.getuid(), []
+    for folder in (target, target / ".claude", *(target / ".claude" / d for d in ("hooks", "lib", "scripts"))):
+        try:
+            st = os.lstat(folder)
+        except FileNotFoundError:
+            continue
+        mode = f"mode {st.st_mode & 0o7777:o}"
+        if st.st_uid != uid:
+            problems.append(f"{folder} is owned by {name(pwd.getpwuid, st.st_uid)}, not by you ({name(pwd.getpwuid, uid)})")
+        if st.st_mode & 0o002:
+            problems.append(f"{folder} is writable by everyone ({mode})")
+        elif st.st_mode & 0o020:
+            group = name(grp.getgrgid, st.st_gid)
+            try:
+                private = st.st_gid == os.getgid() and group == name(pwd.getpwuid, uid) and not grp.getgrgid(st.st_gid)[3]
+            except KeyError:
+                private = False
+            if not private:
+                problems.append(f"{folder} is writable by group {group} ({mode})")
+    return problems
 
 
 
@@ -408,20 +521,34 @@ def unguarded(settings: dict) -> dict:
 
 
 def uninstall(target: Path) -> int:
+    from ..guard import wrapping
+
     claude = target / ".claude"
     settings_path = claude / "settings.json"
-    refuse_links(claude, GUARDED_SETTINGS + ("state", "state/backups", "state/backups/settings"))
+    refuse_links(claude, GUARDED_SETTINGS + ("state", "state/backups", "state/backups/settings", GITIGNORE))
     before = read_settings(settings_path)
     local = claude / "settings.local.json"
     before_local = read_settings(local) if local.exists() else None  # both read before any change
+    manifest_data = read_manifest(claude)
+    manifest = manifest_data["files"]
+    ignore_text = (claude / GITIGNORE).read_text() if (claude / GITIGNORE).is_file() else ""
+    if (not manifest and without_ours(before) == before and ignore_text == without_ignore_block(ignore_text)
+            and not any(wrapping.unwrap(s, is_ours)[1] for s in (before, before_local or {}))):
+        say(f"lifeguard is not installed in {claude} (no {MANIFEST}, no lifeguard hooks in settings.json); "
+            "nothing was changed")
+        return 0
+    created = manifest_data.get("created", [])
     after = without_ours(unguarded(before))
-    if write_settings(claude, before, after):
+    if after == {} and "settings.json" in created and settings_path.exists():
+        settings_path.unlink()
+        say("removed .claude/settings.json (install.sh created it, and it held only lifeguard's hooks)")
+    elif write_settings(claude, before, after):
         say("removed lifeguard's hooks from .claude/settings.json")
     if before_local is not None:
         if write_settings(claude, before_local, unguarded(before_local), local.name):
             say("restored your guarded hook commands in .claude/settings.local.json")
     _stop_helper(claude, "uninstalled")
-    manifest = read_manifest(claude)["files"]
+    environment = recorded_python(claude)
     removed = sum(_remove_if_unchanged(claude / rel, sha) for rel, sha in manifest.items())
     manifest_path = claude / MANIFEST
     if manifest_path.exists():
@@ -429,9 +556,27 @@ def uninstall(target: Path) -> int:
     for folder in sorted({(claude / rel).parent for rel in manifest} | {manifest_path.parent}, reverse=True):
         _rmdir_empty(folder, claude)
     say(f"removed {removed} installed files")
-    if (claude / "state").exists():
-        say(f"kept lifeguard's data in {claude / 'state'} and {claude / 'lifeguard.json'}; delete them by hand if unwanted")
+    if environment and Path(environment).parent.parent.parent.name == "environments-v2":
+        shutil.rmtree(Path(environment).parent.parent, ignore_errors=True)  # only ever one in uv's cache
+        say("removed the hooks' uv environment from uv's cache")
+    kept_ignore = without_ignore_block(ignore_text)
+    if kept_ignore != ignore_text:
+        if kept_ignore.strip() or GITIGNORE not in created:
+            _write_public(claude / GITIGNORE, kept_ignore.encode())
+            say("removed lifeguard's lines from .claude/.gitignore")
+        else:
+            (claude / GITIGNORE).unlink()
+            say("removed .claude/.gitignore (install.sh created it for lifeguard's lines)")
+    kept = [f".claude/{name} ({why})" for name, why in KEPT if (claude / name).exists()]
+    if kept:
+        say("kept (delete by hand if you no longer want them): " + ", ".join(kept))
     return 0
+
+
+KEPT = (("state", "lifeguard's data: session logs and states, backups, quarantine"),
+        ("lifeguard.json", "your lifeguard settings"), ("settings.json", "your Claude Code settings"),
+        ("alerts.log", "alerts"), ("urgent_alerts.txt", "alerts that needed a person"),
+        ("recovery", "emergency_recovery.sh's backups"))
 
 
 def _stop_helper(claude: Path, why: str) -> None:
@@ -463,6 +608,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also wrap your own hook commands in guard.py (a timeout a little under theirs)")
     parser.add_argument("--guard-timeout", type=float, metavar="SECONDS",
                         help="with --guard-existing: the guard's timeout (default: the hook's own timeout, or 60, minus a margin)")
+    parser.add_argument("--force", action="store_true",
+                        help="install even into a folder owned by another user or writable by group or others")
     args = parser.parse_args(argv)
     target = Path(args.target).resolve()
     if not target.is_dir():
@@ -471,8 +618,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.uninstall:
             return uninstall(target)
-        code = install(target, warm=not args.no_warm, guarding=args.guard_existing)
-        return guard_existing(target, args.guard_timeout) if args.guard_existing and code == 0 else code
+        problems = unsafe_folders(target)
+        if problems and not args.force:
+            raise InstallError("refusing to install: " + "; ".join(problems) + ". Whoever can write there can "
+                               "replace lifeguard's hooks, which then run as you. Fix it (chown -R \"$USER\" and "
+                               "chmod go-w on those folders), or install anyway with --force. Nothing was changed.")
+        for problem in problems:
+            say(f"warning: {problem} (installing anyway: --force)")
+        install(target, warm=not args.no_warm, guarding=args.guard_existing)
+        if args.guard_existing:
+            guard_existing(target, args.guard_timeout)
+        next_steps(target, guarded=args.guard_existing)
+        return 0
     except InstallError as exc:
         print(f"lifeguard: {exc}", file=sys.stderr)
         return 1
