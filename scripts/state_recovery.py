@@ -3,7 +3,7 @@
 # requires-python = ">=3.11"
 # dependencies = ["pydantic==2.14.4", "filelock==4.3.1", "orjson==3.13.0", "rich==15.0.0"]
 # ///
-"""lifeguard's recovery tools: analyze, backup, backups, restore, repair, doctor, incidents, off, on.
+"""lifeguard's recovery tools: analyze, backup, backups, restore, repair, doctor, incidents, off, on, stats.
 
     uv run --script .claude/scripts/state_recovery.py --help
 

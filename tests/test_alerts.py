@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
 from lifeguard.alerts import escalation as alerts
+from lifeguard.alerts import thresholds
 from lifeguard.config import load as config  # noqa: E402
 from lifeguard.features.registry import FEATURES  # noqa: E402
 from lifeguard.alerts import feature as alerts_feature  # noqa: E402
@@ -81,10 +82,11 @@ def test_level_from_code_and_severity(code, severity, level):
     ("error_rate_percent", 5, "critical"),
 ])
 def test_thresholds(metric, value, severity):
-    alert = alerts.evaluate(metric, value, SECTION)
+    alert = thresholds.evaluate(metric, value, SECTION)
     assert (alert and alert["severity"]) == severity
     if alert:
-        expected = "PERFORMANCE_DEGRADED" if metric.endswith("_ms") else "RESOURCE_EXHAUSTION"
+        expected = ("PERFORMANCE_DEGRADED" if metric.endswith("_ms") else
+                    "ERROR_RATE_HIGH" if metric.endswith("rate_percent") else "RESOURCE_EXHAUSTION")
         assert alert["code"] == expected and metric in alert["message"]
 
 
@@ -92,8 +94,8 @@ def test_rates_over_the_window_only():
     section = copy.deepcopy(SECTION)
     section["rate_window_events"] = 10
     old_failures = [False] * 20
-    assert alerts.rates(old_failures + [True] * 10, section) == []  # failures outside the window
-    found = {a["metric"]: a["severity"] for a in alerts.rates(old_failures + [True] * 7 + [False] * 3, section)}
+    assert thresholds.rates(old_failures + [True] * 10, section) == []  # failures outside the window
+    found = {a["metric"]: a["severity"] for a in thresholds.rates(old_failures + [True] * 7 + [False] * 3, section)}
     assert found == {"success_rate_percent": "critical", "error_rate_percent": "critical"}
 
 
@@ -215,6 +217,9 @@ def run_hook(claude: Path, payload: dict) -> dict:
     return json.loads(proc.stdout)
 
 
+THRESHOLD_CODES = ("PERFORMANCE_DEGRADED", "ERROR_RATE_HIGH", "METRIC_RECOVERED")
+
+
 def test_escalation_end_to_end_through_the_hook(tmp_path):
     claude = tmp_path / "proj" / ".claude"
     claude.mkdir(parents=True)
@@ -231,7 +236,8 @@ def test_escalation_end_to_end_through_the_hook(tmp_path):
     third = outputs[2]
     assert third["continue"] is False and "3 critical failures" in third["stopReason"]
     assert "repair --all" in third["stopReason"]
-    logged = alerts.read_log(Layout(claude))
+    # (a slow machine may add threshold alerts, e.g. session_init_time_ms: those are not the point here)
+    logged = [a for a in alerts.read_log(Layout(claude)) if a["code"] not in THRESHOLD_CODES]
     assert [a["level"] for a in logged] == ["CRITICAL"] * 3
     assert [bool(a.get("stopped")) for a in logged] == [False, False, True]
     assert (claude / alerts.URGENT_FILE).read_text().count("CRITICAL SESSION_CORRUPTED") == 3

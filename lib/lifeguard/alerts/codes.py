@@ -59,8 +59,10 @@ _TABLE = [
     ("MESSAGE_CORRUPTION", "communication", "error", "Message data corrupted"),
     ("CHANNEL_UNAVAILABLE", "communication", "warning", "Communication channel not accessible"),
     ("BROADCAST_FAILED", "communication", "warning", "Broadcast did not reach every recipient"),
-    # performance and resources (alert thresholds, see alerts.py)
+    # performance and resources (alert thresholds, see thresholds.py and features/metrics.py)
     ("PERFORMANCE_DEGRADED", "performance", "warning", "An operation is slower than its alert threshold"),
+    ("ERROR_RATE_HIGH", "performance", "warning", "Tool calls fail more often than the alert threshold"),
+    ("METRIC_RECOVERED", "performance", "info", "A measure is back within its alert thresholds"),
     # lifeguard itself
     ("INTERNAL_ERROR", "internal", "error", "Lifeguard hit an internal fault and failed open"),
 ]

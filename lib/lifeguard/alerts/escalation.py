@@ -45,13 +45,9 @@ CRITICAL_CODES = frozenset({"SESSION_CORRUPTED", "STATE_VALIDATION_FAILED"})
 # HIGH when their severity is error or critical, else MEDIUM (the spec's list).
 HIGH_IF_SEVERE = frozenset({"AGENT_CRASHED", "MESSAGE_DELIVERY_FAILED", "HOOK_EXECUTION_FAILED"})
 # Performance and resource degradation.
-MEDIUM_CODES = frozenset({"PERFORMANCE_DEGRADED", "RESOURCE_EXHAUSTION"})
+MEDIUM_CODES = frozenset({"PERFORMANCE_DEGRADED", "RESOURCE_EXHAUSTION", "ERROR_RATE_HIGH"})
 # Codes whose recovery is about the session state (validate, back up, repair).
 STATE_CODES = frozenset({"SESSION_CORRUPTED", "STATE_VALIDATION_FAILED", "LOG_TORN_LINE", "STATE_CONFLICT"})
-
-# Thresholds where a lower value is worse (all others: higher is worse).
-LOWER_IS_WORSE = frozenset({"success_rate_percent"})
-PERFORMANCE_METRICS = frozenset({"session_init_time_ms", "state_query_time_ms", "agent_spawn_time_ms"})
 
 ALERTS_LOG = "alerts.log"
 URGENT_FILE = "urgent_alerts.txt"
@@ -69,37 +65,6 @@ def level_for(code: str, severity: str | None = None) -> str:
     if code in MEDIUM_CODES:
         return "MEDIUM"
     return "LOW"
-
-
-# -- thresholds ----------------------------------------------------------------------
-
-
-def evaluate(metric: str, value: float, section: dict) -> dict | None:
-    """An alert for `metric` at `value` if it crosses a threshold in `section`, else None."""
-    limits = (section.get("thresholds") or {}).get(metric)
-    if not isinstance(limits, dict):
-        return None
-    worse = (lambda v, t: v <= t) if metric in LOWER_IS_WORSE else (lambda v, t: v >= t)
-    if worse(value, limits["critical"]):
-        severity, limit = "critical", limits["critical"]
-    elif worse(value, limits["warning"]):
-        severity, limit = "warning", limits["warning"]
-    else:
-        return None
-    code = "PERFORMANCE_DEGRADED" if metric in PERFORMANCE_METRICS else "RESOURCE_EXHAUSTION"
-    relation = "at or below" if metric in LOWER_IS_WORSE else "at or above"
-    return {"code": code, "severity": severity, "metric": metric, "value": value,
-            "message": f"{metric} is {value:g}, {relation} the {severity} threshold {limit:g}"}
-
-
-def rates(outcomes: list[bool], section: dict) -> list[dict]:
-    """Alerts for the success and error rates over the last `rate_window_events` outcomes."""
-    window = outcomes[-int(section.get("rate_window_events", 50)):]
-    if not window:
-        return []
-    success = 100.0 * sum(window) / len(window)
-    found = [evaluate("success_rate_percent", success, section), evaluate("error_rate_percent", 100.0 - success, section)]
-    return [alert for alert in found if alert]
 
 
 # -- escalation ----------------------------------------------------------------------

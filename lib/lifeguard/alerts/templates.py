@@ -399,6 +399,22 @@ TEMPLATES: dict[str, Template] = {
         "Keep working; this is a warning only.", _NO_DATA,
         "Lifeguard compacts large logs; nothing else changes by itself.",
     ),
+    "ERROR_RATE_HIGH": _t(
+        "Tool calls are failing more often than usual",
+        "The share of failed tool calls over the last calls crossed the threshold set in {config}.",
+        ["Tests or builds that keep failing", "A tool or service that is down", "An agent going round in circles"],
+        ["See what failed and how often: {incidents}", "Tune rate_window_events or the thresholds in the alerts section "
+         "of {config}"],
+        "Keep working; this is a warning only.", _NO_DATA,
+        "Lifeguard notes when the rate is back under the threshold; loop detection still refuses real loops.",
+    ),
+    "METRIC_RECOVERED": _t(
+        "A measure is back within its thresholds",
+        "A measure that had crossed its alert threshold is back under it.",
+        ["The load, the disk or the failing tool recovered"],
+        ["Nothing to do; earlier alerts are in {alerts_log}"],
+        "Keep working.", _NO_DATA, "Lifeguard alerts again if the measure crosses its threshold again.",
+    ),
     # -- lifeguard itself -------------------------------------------------------------
     "INTERNAL_ERROR": _t(
         "Lifeguard hit an internal fault",

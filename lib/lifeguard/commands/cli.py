@@ -84,6 +84,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--session", metavar="ID", help="only this session (its id, or its first characters)")
     p.add_argument("--limit", type=int, default=50, help="show at most this many, repeats grouped (0: all; default 50)")
     p.add_argument("--json", action="store_true", help="machine-readable list")
+
+    p = verbs.add_parser("stats", help="a session's numbers: tool calls, failures, latency, hook cost, error rate",
+                         description="Per tool: calls, failures, error rate, p50/p95 latency; lifeguard's time per hook "
+                                     "event; state query and session init times; what lifeguard did; and a chart of the "
+                                     "error rate over the session. Default: the session active last.")
+    p.add_argument("--session", metavar="ID", help="this session instead of the last one")
+    p.add_argument("--json", action="store_true", help="every figure, machine-readable")
+    p.add_argument("--html", metavar="FILE", help="also write one self-contained page with the charts to FILE")
     return top
 
 
@@ -119,7 +127,7 @@ def main(argv: list[str] | None = None, script: str | None = None, ui: UI | None
         return EXIT_USAGE
     layout = Layout(claude)
     args.tool = tool_command(claude)
-    from . import analyze, backup, doctor, incidents, onoff, repair
+    from . import analyze, backup, doctor, incidents, onoff, repair, stats
 
     verbs = {
         "analyze": analyze.run,
@@ -131,6 +139,7 @@ def main(argv: list[str] | None = None, script: str | None = None, ui: UI | None
         "incidents": incidents.run,
         "off": onoff.run_off,
         "on": onoff.run_on,
+        "stats": stats.run,
     }
     try:
         return verbs[args.verb](args, layout, ui)

@@ -8,7 +8,7 @@ Features are imported eagerly: keep their module-level imports to the stdlib.
 from __future__ import annotations
 
 from ..alerts import feature as alerts
-from . import core, guarded_hooks, health
+from . import core, guarded_hooks, health, metrics
 from .coordination import feature as coordination
 from .loops import feature as loops
 
@@ -19,4 +19,5 @@ FEATURES: list = [
     alerts,  # escalates the notices the others produced (after_commit)
     guarded_hooks,  # breaker and loop window per guarded hook (hooks/guard.py)
     health,  # state checks, repair, cleanup, checkpoints and backups per lifecycle point
+    metrics,  # the spec's live thresholds, once per crossing (last: session init time includes the others)
 ]

@@ -44,7 +44,8 @@ WARM_MODULES = (
     "lifeguard.store.eventlog", "lifeguard.store.state", "lifeguard.store.reducer", "lifeguard.redact.redactor",
     "lifeguard.features.loops.signature", "lifeguard.config.load", "lifeguard.hook.protocol",
     "lifeguard.hook.record", "lifeguard.core.fsutil", "lifeguard.store.inflight", "lifeguard.alerts.escalation",
-    "lifeguard.upkeep.checks", "shutil", "json", "zlib", "hashlib", "typing",
+    "lifeguard.upkeep.checks", "lifeguard.telemetry.samples",
+    "lifeguard.features.metrics", "shutil", "json", "zlib", "hashlib", "typing",
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from ..config import load as config_mod
 from ..store import inflight
@@ -11,6 +12,12 @@ from ..features.registry import FEATURES
 from ..core.locking import LockTimeout
 from ..core.paths import Layout
 from ..store.session import SessionStore
+from ..telemetry import samples
+
+# What of a notice goes into the log besides its code, kind and message: the loop rule that
+# fired, and for a threshold alert the measure, its value, level and severity (the level is
+# what features/metrics.py folds back, so an alert is raised once per crossing).
+SUMMARY_FIELDS = ("rule", "metric", "value", "level", "severity")
 
 
 def prepare(event: str, inp: dict, layout: Layout) -> tuple:
@@ -29,14 +36,17 @@ def prepare(event: str, inp: dict, layout: Layout) -> tuple:
 
 
 def handle(event: str, inp: dict, layout: Layout) -> dict:
+    samples.NOTE["h0"] = time.monotonic()  # lifeguard's own work starts here (imports are done)
     session_id = inp.get("session_id") or "unknown"
     cfg, record = prepare(event, inp, layout)
     store = SessionStore(layout, session_id, cfg["locks"]["timeout_seconds"], reducers=FEATURES)
     inflight.hold(record)  # if the deadline strikes before the commit, the runner spools it
     notices: list[dict] = []
     checked = committed = False
+    asked = time.monotonic()
     try:
         with store.transaction() as txn:
+            samples.NOTE["q"] = round((time.monotonic() - asked) * 1000, 2)  # the state query
             notices.extend(_checks(txn.state, record, cfg))
             checked = True
             if txn.repairs:
@@ -54,6 +64,7 @@ def handle(event: str, inp: dict, layout: Layout) -> dict:
     except LockTimeout as exc:
         from . import degraded
 
+        samples.NOTE.setdefault("q", round((time.monotonic() - asked) * 1000, 2))
         if not checked:  # still decide (refuse a loop, say), from the state as it can be read unlocked
             notices.extend(_checks(degraded.readonly_state(layout, session_id), record, cfg))
             if notices:
@@ -85,15 +96,15 @@ def _after_commit(txn, record: dict, cfg, layout: Layout) -> list[dict]:
 
     notices: list[dict] = []
     later: list[dict] = []
-    seen = {n.get("code") for n in record.get("notices") or ()}
+    seen = {(n.get("code"), n.get("metric")) for n in record.get("notices") or ()}
     for feature in FEATURES:
         fn = getattr(feature, "after_commit", None)
         if fn is not None:
             produced = list(fn(txn, record, cfg, layout) or ())
             notices.extend(produced)
             if feature is not alerts:  # alerts' own output is not escalated again
-                later.extend(n for n in produced if n.get("code") and n["code"] not in seen)
-                seen.update(n.get("code") for n in produced)
+                later.extend(n for n in produced if n.get("code") and (n["code"], n.get("metric")) not in seen)
+                seen.update((n.get("code"), n.get("metric")) for n in produced)
     if later:
         follow_up = {"event": "LifeguardNotices", "for_seq": txn.last_seq, "notices": [_summary(n) for n in later]}
         txn.commit(follow_up)
@@ -121,8 +132,10 @@ def _no_block(notice: dict) -> dict:
 
 def _summary(notice: dict) -> dict:
     """What of a notice goes into the log (the incident record)."""
-    text = notice.get("model") or notice.get("user") or ""
-    return {"code": notice.get("code", "?"), "kind": notice.get("kind", "?"), "message": record_mod.scrub(text[:1300])[:300]}
+    text = notice.get("model") or notice.get("user") or notice.get("message") or ""
+    out = {"code": notice.get("code", "?"), "kind": notice.get("kind", "?"), "message": record_mod.scrub(text[:1300])[:300]}
+    out.update((key, notice[key]) for key in SUMMARY_FIELDS if key in notice)
+    return out
 
 
 def _repair_notice(repairs: list[str], layout: Layout) -> dict:

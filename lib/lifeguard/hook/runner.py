@@ -19,6 +19,7 @@ from . import protocol
 from ..config import switch
 from .timeout import settings_timeout
 from ..core.paths import Layout, find_claude_dir
+from ..telemetry import samples
 
 
 class DeadlineExceeded(Exception):
@@ -65,7 +66,9 @@ def run(event: str, hook_file: str, handler=None) -> int:
     off = _off_notice(event, hook_file)
     if off is not None:
         return off
+    samples.NOTE.clear()  # this invocation's measures (a helper worker's module state is fresh anyway)
     out: dict = {}
+    failure: BaseException | None = None
     inp: dict = {}
     layout: Layout | None = None
     previous_hook, sys.unraisablehook = sys.unraisablehook, _on_unraisable
@@ -82,8 +85,10 @@ def run(event: str, hook_file: str, handler=None) -> int:
     except BaseException as exc:  # noqa: BLE001 - failing open is the point
         _disarm()
         out = {}
+        failure = exc
         _fail_open(event, inp, layout, hook_file, exc, time.monotonic() - started)
     _print(out if isinstance(out, dict) else {})
+    _afterwards(event, inp, layout, started, failure)
     sys.unraisablehook = previous_hook
     return 0
 
@@ -105,6 +110,26 @@ def _print(out: dict) -> None:
         sys.stdout.flush()
     except (OSError, ValueError):
         pass  # Claude Code went away; nothing to tell
+
+
+def _afterwards(event: str, inp: dict, layout: Layout | None, started: float, failure: BaseException | None) -> None:
+    """Once the answer is out: what this hook cost (telemetry/samples.py, for `stats`). Best
+    effort: a sample that cannot be written is not worth a fault."""
+    session = inp.get("session_id") if isinstance(inp, dict) else None
+    if layout is None or not isinstance(session, str):
+        return
+    sample = {"ts": round(time.time(), 3), "s": session[:200], "e": event,
+              "ms": round((time.monotonic() - started) * 1000, 2)}
+    if "q" in samples.NOTE:
+        sample["q"] = samples.NOTE["q"]
+    if isinstance(inp.get("tool_name"), str):
+        sample["tool"] = inp["tool_name"][:200]
+    if isinstance(failure, DeadlineExceeded):
+        sample["to"] = 1
+    try:
+        samples.append(layout.state_dir, sample)
+    except (OSError, ValueError):
+        pass
 
 
 def fail_open(event: str, hook_file: str, exc: BaseException) -> None:

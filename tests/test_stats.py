@@ -1,0 +1,88 @@
+"""`state_recovery.py stats`: the numbers of a session recorded by real hook runs."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+from planted import install, run_json, run_tool
+
+from lifeguard.hook import runner
+
+
+def hook(layout, monkeypatch, payload: dict) -> None:
+    monkeypatch.setenv("LIFEGUARD_HOME", str(layout.claude_dir))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(json.dumps(payload).encode())))
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert runner.run(payload["hook_event_name"], __file__) == 0
+
+
+def record_session(layout, monkeypatch, session: str = "sess-1") -> None:
+    def send(event: str, **fields) -> None:
+        hook(layout, monkeypatch, {"session_id": session, "hook_event_name": event, **fields})
+
+    send("SessionStart", source="startup", cwd=str(layout.claude_dir.parent))
+    for n in range(10):
+        call = {"tool_name": "Bash", "tool_input": {"command": f"pytest -k case{n}"}, "tool_use_id": f"b{n}"}
+        send("PreToolUse", **call)
+        if n in (3, 6, 7):
+            send("PostToolUseFailure", **call, error=f"Exit code 1\ncase{n} failed")
+        else:
+            send("PostToolUse", **call, tool_response={"stdout": "ok"})
+    for n in range(2):
+        call = {"tool_name": "Read", "tool_input": {"file_path": f"/src/{n}.py"}, "tool_use_id": f"r{n}"}
+        send("PreToolUse", **call)
+        send("PostToolUse", **call, tool_response={"content": "x"})
+    send("Stop", last_assistant_message="done")
+
+
+def test_stats_of_a_recorded_session(tmp_path, monkeypatch) -> None:
+    layout = install(tmp_path / "proj")
+    record_session(layout, monkeypatch)
+    record_session(layout, monkeypatch, "other")  # the last one active: the default
+    code, report = run_json(layout, "stats", "--session", "sess-1")
+    assert code == 0
+    logged = (layout.state_dir / "events-sess-1.jsonl").read_text().count("\n")  # 26 hooks, health's record, alerts
+    assert report["session"] == "sess-1" and report["events"] == logged >= 27
+    bash, read = report["tools"]["Bash"], report["tools"]["Read"]
+    assert (bash["calls"], bash["failures"], bash["error_rate_percent"]) == (10, 3, 30.0)
+    assert (read["calls"], read["failures"]) == (2, 0)
+    assert bash["p50_ms"] is not None and bash["p95_ms"] >= bash["p50_ms"] >= 0
+    hooks = report["hooks"]
+    assert hooks["PreToolUse"]["count"] == 12 and hooks["PostToolUseFailure"]["count"] == 3
+    assert hooks["SessionStart"]["count"] == 1 and hooks["Stop"]["count"] == 1
+    assert 0 < hooks["PreToolUse"]["p50_ms"] <= hooks["PreToolUse"]["max_ms"]
+    assert report["session_init"]["count"] == 1 and report["session_init"]["times_ms"][0] > 0
+    assert report["state_query"]["count"] == 26  # every hook took the session's state
+    series = report["error_rate"]["series"]
+    assert len(series) == 12 and series[3] == 25.0 and series[-1] == 25.0  # 3 of 12 at the end
+    assert report["state_folder_bytes"] > 0
+    code, default = run_json(layout, "stats")
+    assert default["session"] == "other"
+
+
+def test_stats_in_the_terminal_and_as_a_page(tmp_path, monkeypatch) -> None:
+    layout = install(tmp_path / "proj")
+    record_session(layout, monkeypatch)
+    proc = run_tool(layout, "stats")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Session sess-1: " in out and " events, " in out
+    assert "Bash" in out and "30.0%" in out and "PostToolUseFailure" in out
+    assert "Error rate over the session" in out and "  0% |" in out
+    page = tmp_path / "stats.html"
+    proc = run_tool(layout, "stats", "--html", str(page))
+    assert proc.returncode == 0 and f"Wrote {page}" in proc.stdout
+    text = page.read_text()
+    assert text.startswith("<!doctype html>") and text.count("<svg") == 2 and "<polyline" in text
+    assert "<script" not in text and "src=" not in text and "href=" not in text  # self-contained
+    assert "warning 2%" in text  # the alert threshold drawn on the error-rate chart
+
+
+def test_stats_unknown_session_and_empty_workspace(tmp_path) -> None:
+    layout = install(tmp_path / "proj")
+    proc = run_tool(layout, "stats")
+    assert proc.returncode == 0 and "No sessions recorded" in proc.stdout
+    proc = run_tool(layout, "stats", "--session", "nope")
+    assert proc.returncode == 1 and "no event log for session nope" in proc.stderr
