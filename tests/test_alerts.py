@@ -19,7 +19,7 @@ from lifeguard.alerts import thresholds
 from lifeguard.config import load as config  # noqa: E402
 from lifeguard.features.registry import FEATURES  # noqa: E402
 from lifeguard.alerts import feature as alerts_feature  # noqa: E402
-from lifeguard.core.paths import Layout  # noqa: E402
+from lifeguard.core.paths import Layout, tool_command  # noqa: E402
 from lifeguard.store.state import default_state  # noqa: E402
 
 SECTION = config.DEFAULTS["alerts"]
@@ -143,7 +143,7 @@ def test_high_notifies_the_user_with_the_fix(layout):
     out = escalate(layout, [notice("HOOK_EXECUTION_FAILED", message="uv exit 2")], state_with())
     assert [n["kind"] for n in out] == ["user"]
     assert "HIGH [HOOK_EXECUTION_FAILED]" in out[0]["user"] and "uv exit 2" in out[0]["user"]
-    assert f"{layout.claude_dir}/scripts/state_recovery.py doctor" in out[0]["user"]
+    assert f"{tool_command(layout.claude_dir)} doctor" in out[0]["user"]
     (alert,) = alerts.read_log(layout)
     assert alert["recovery"] == "none automatic for this code"
     assert not (layout.claude_dir / alerts.URGENT_FILE).exists()
@@ -157,7 +157,7 @@ def test_critical_recovers_and_escalates_to_a_human(layout):
     assert "URGENT" in out[1]["user"] and str(layout.claude_dir / alerts.URGENT_FILE) in out[1]["user"]
     urgent = (layout.claude_dir / alerts.URGENT_FILE).read_text()
     assert "CRITICAL SESSION_CORRUPTED" in urgent and "rebuilt from the log" in urgent
-    assert f"{layout.claude_dir}/scripts/state_recovery.py repair --all" in urgent
+    assert f"{tool_command(layout.claude_dir)} repair --all" in urgent
     (alert,) = alerts.read_log(layout)
     assert alert["recovery"].startswith("state validated; backed up to ")
     backup_id = alert["recovery"].rsplit(" ", 1)[1]

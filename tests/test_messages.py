@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -11,10 +12,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 from lifeguard.alerts import codes as errors, render, templates  # noqa: E402
-from lifeguard.core.paths import Layout  # noqa: E402
+from lifeguard.core.paths import Layout, tool_command  # noqa: E402
 
 LAYOUT = Layout(Path("/work/some project/.claude"))
-TOOL = "/work/some project/.claude/scripts/state_recovery.py"
+# no launcher at LAYOUT: the tools are named through this checkout's scripts/lifeguard
+TOOL = tool_command(LAYOUT.claude_dir)
 
 
 @pytest.mark.parametrize("code", sorted(errors.CODES))
@@ -40,14 +42,15 @@ def test_block_names_this_workspaces_commands(code):
     # every action's command is on one line, so it can be copied whole
     for action in filled.actions:
         command = action.partition(": ")[2]
-        if command.startswith(("uv ", "'/")):
+        if command.startswith(("uv ", "'/", "/")):
             assert any(command in line for line in block.splitlines()), command
 
 
 def test_commands_are_runnable_with_spaces_in_the_path():
     values = render.guidance(LAYOUT)
     argv = shlex.split(values["repair_all"])
-    assert argv == ["uv", "run", "--script", TOOL, "repair", "--all"]
+    assert argv[1:] == ["--workspace", "/work/some project", "repair", "--all"]
+    assert argv[0].endswith("/scripts/lifeguard") and os.access(argv[0], os.X_OK)
     argv = shlex.split(values["emergency_clean"])
     assert argv == ["/work/some project/.claude/scripts/emergency_recovery.sh", "/work/some project", "clean"]
 
@@ -64,10 +67,18 @@ def test_compact_line(code):
 def test_compact_line_cuts_long_details_but_keeps_the_fix():
     line = render.render_line("SESSION_CORRUPTED", LAYOUT, details="x" * 5000)
     assert len(line) <= render.COMPACT_MAX + 20
-    assert line.endswith(f"Fix: See what is damaged: uv run --script '{TOOL}' analyze")
+    assert line.endswith(f"Fix: See what is damaged: {TOOL} analyze")
 
 
 def test_unknown_code_gets_the_generic_template():
     block = render.render_block("NO_SUCH_CODE", LAYOUT)
     assert "Unexpected lifeguard error (NO_SUCH_CODE)" in block
-    assert f"uv run --script '{TOOL}' doctor" in block
+    assert f"{TOOL} doctor" in block
+
+
+def test_an_installed_workspace_is_told_to_use_its_launcher(tmp_path):
+    claude = tmp_path / "my project" / ".claude"
+    claude.mkdir(parents=True)
+    (claude / "lifeguard").write_text("#!/bin/sh\n")
+    argv = shlex.split(render.guidance(Layout(claude))["repair_all"])
+    assert argv == [str(claude / "lifeguard"), "repair", "--all"]

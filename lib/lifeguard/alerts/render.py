@@ -12,7 +12,7 @@ import re
 import shlex
 import textwrap
 
-from ..core.paths import Layout
+from ..core.paths import Layout, tool_command
 from . import codes as errors
 from .templates import Template, template
 
@@ -30,7 +30,7 @@ def guidance(layout: Layout) -> dict[str, str]:
     """The real commands and paths of this workspace, for filling templates."""
     claude = os.path.abspath(str(layout.claude_dir))
     project = os.path.dirname(claude)
-    tool = "uv run --script " + _q(os.path.join(claude, "scripts", "state_recovery.py"))
+    tool = tool_command(layout.claude_dir)  # .claude/lifeguard: works with or without uv on PATH
     emergency = _q(os.path.join(claude, "scripts", "emergency_recovery.sh")) + " " + _q(project)
     return {
         "claude_dir": _q(claude),
