@@ -281,17 +281,6 @@ class Pack:
             sock.unlink()
 
 
-def rule_of(notice: dict) -> str:
-    if notice.get("rule"):
-        return notice["rule"]
-    text = notice.get("message", "")
-    if "alternat" in text:
-        return "alternation"
-    if "same result" in text:
-        return "repeated_result"
-    return "repeated_failure"
-
-
 def replay(path: Path, pack: Pack, root: Path) -> dict:
     items = load(path)
     session = f"replay-{path.stem}"
@@ -321,7 +310,7 @@ def replay(path: Path, pack: Pack, root: Path) -> dict:
         found, seen = pack.notices(session, seen)
         for n in found:
             kind = "refusal" if n.get("kind") == "deny" else "warning"
-            lifeguard.append({"at": point, "kind": kind, "rule": rule_of(n), "event": event,
+            lifeguard.append({"at": point, "kind": kind, "rule": n.get("rule", "?"), "event": event,
                               "message": (answer["deny"] if kind == "refusal" else " ".join(answer["context"]))
                               or n.get("message", ""),
                               "named": call, "turn_start": turn_start})

@@ -177,6 +177,8 @@ def test_a_pair_is_warned_at_its_second_round_and_the_failing_call_refused_in_it
     assert "round 3 of `Bash: python app.py` -> `Bash: cat app.py`" in reason
     assert all(context(post) == "" for _, post in outs[5::2])  # re-reading is not blamed
     assert_replayable(layout)
+    logged = [n for r in records(layout) for n in r.get("notices") or () if n["code"].startswith("TOOL_LOOP")]
+    assert {n["rule"] for n in logged} == {"cycle"}  # the incident says which rule found it
 
 
 def test_three_failing_commands_in_turn_are_refused_in_their_third_round(layout: Layout) -> None:
