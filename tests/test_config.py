@@ -179,3 +179,13 @@ def test_unwritable_state_folder_still_loads(tmp_path):
     lay.state_dir.write_text("a file where the folder should be")
     write(lay, {"locks": {"timeout_seconds": 3}})
     assert config.load(lay)["locks"]["timeout_seconds"] == 3
+
+
+def test_retired_loop_settings_are_dropped_quietly_unless_changed() -> None:
+    """Every earlier install wrote loops.alternation_* into lifeguard.json."""
+    cfg = config.validate({"loops": {"alternation_warn_after": 3, "alternation_block_after": 5}})
+    assert cfg.problems == [] and "alternation_warn_after" not in cfg["loops"]
+    cfg = config.validate({"loops": {"alternation_warn_after": 4, "alternation_block_after": 5}})
+    assert cfg.problems == ["lifeguard.json: loops.alternation_warn_after is no longer used; 4 ignored. See "
+                            "loops.cycle_warn_rounds (a cycle of 2 or 3 calls is warned at its Nth round)"]
+    assert cfg["loops"]["cycle_warn_rounds"] == 2

@@ -205,10 +205,32 @@ def validate_file(layout: Layout) -> Config:
     return validate(user, name)
 
 
+# Settings that no longer exist, with their old default and what replaced them. Every install
+# before them wrote them into lifeguard.json: dropped quietly at their old default, named if changed.
+RETIRED = {
+    ("loops", "alternation_warn_after"):
+        (3, "loops.cycle_warn_rounds (a cycle of 2 or 3 calls is warned at its Nth round)"),
+    ("loops", "alternation_block_after"): (5, "loops.cycle_block_rounds (a cycle is refused in its Nth round)"),
+}
+
+
+def _drop_retired(user: dict, name: str, problems: list[str]) -> dict:
+    user = dict(user)
+    for (section, key), (old_default, instead) in RETIRED.items():
+        node = user.get(section)
+        if isinstance(node, dict) and key in node:
+            user[section] = node = dict(node)
+            value = node.pop(key)
+            if value != old_default:
+                problems.append(f"{name}: {section}.{key} is no longer used; {value!r} ignored. See {instead}")
+    return user
+
+
 def validate(user: dict, name: str = "lifeguard.json") -> Config:
     from .model import validation_errors  # pydantic: off the hot path
 
     problems: list[str] = []
+    user = _drop_retired(user, name, problems)
     unknown = sorted(set(user) - set(DEFAULTS))
     for key in unknown:
         problems.append(f"{name}: unknown section {key!r} ignored")
