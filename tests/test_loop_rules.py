@@ -1,4 +1,4 @@
-"""The loop rules (loop_rules.py) and the signatures they compare (signature.py)."""
+"""The loop rules (features/loops/rules.py) and the signatures they compare (signature.py)."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ DEFAULTS: dict = {
         "emergency_stop": {"critical_count": 3, "window_seconds": 600},
         "log_max_bytes": 1048576,
     },
-    # Loop detection (features/loops.py). "warn_after N": tell the model after the Nth
+    # Loop detection (features/loops/). "warn_after N": tell the model after the Nth
     # repetition; "block_after N": refuse the Nth run. Cycles of 2 or 3 calls: warn after the
     # Nth full round, refuse a call that would start round N. Stops: tell the user after N
     # identical stops in a row, end the turn (continue: false) after N (0 = never). allow:

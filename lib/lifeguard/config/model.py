@@ -25,7 +25,7 @@ class Helper(_Section):
 
 
 class Loops(_Section):
-    # Runs of one call are counted in a window of 20 calls (features/loops.py WINDOW_KEEP).
+    # Runs of one call are counted in a window of 20 calls (features/loops/feature.py WINDOW_KEEP).
     enabled: bool
     failure_warn_after: int = Field(ge=2, le=15)
     failure_block_after: int = Field(ge=2, le=20)

@@ -1,7 +1,7 @@
 """What the model and the user are told about a loop or an open breaker.
 
 The model gets the reason and a concrete next step every time; the user gets one short line
-per incident (features/loops.py decides when). "In a row" is said only of runs of one call,
+per incident (feature.py decides when). "In a row" is said only of runs of one call,
 which are consecutive by construction; a cycle is told in rounds, its calls always in the
 order of its first round.
 """
