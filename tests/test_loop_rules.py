@@ -156,6 +156,10 @@ def test_polling_with_growing_waits_is_waiting_but_a_tight_poll_is_refused() -> 
     assert rules.refuse_repeated_result(tight, "sig-poll", 25, LIMITS) is not None
     # near miss: the waits grew, but this run comes right after the last one
     assert rules.refuse_repeated_result(growing, "sig-poll", 76, LIMITS) is not None
+    slow = timed("poll", [0, 60, 125, 190, 250])  # a check a minute: a job that takes its time
+    assert rules.warn_repeated_result(slow, LIMITS) is None
+    assert rules.refuse_repeated_result(slow, "sig-poll", 310, LIMITS) is None
+    assert rules.refuse_repeated_result(slow, "sig-poll", 260, LIMITS) is not None  # near miss: 10 s later
 
 
 def test_repeated_result_changing_output_is_fine() -> None:

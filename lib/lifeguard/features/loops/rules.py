@@ -14,7 +14,8 @@ test was re-run after an edit" stop being counted as a loop.
 
 - `repeated_failure`: one call failing the same way again and again, in a row;
 - `repeated_result`: one call returning the very same result again and again, in a row,
-  unless the waits between runs keep growing (that is polling while waiting for something);
+  unless the waits between runs keep growing or are all a minute or more (that is polling
+  while waiting for something);
 - `cycle`: two or three calls in the same order, round after round, each with the same outcome
   as in the round before (A B A B, A B C A B C).
 
@@ -30,6 +31,7 @@ cycles are only warned about, naming the failing call. An allowed call is never 
 from __future__ import annotations
 
 WAIT_GROWTH = 1.5  # each wait at least this much longer than the one before: waiting, not looping
+SLOW_POLL_SECONDS = 60  # checks at least this far apart are waiting too (a job that takes its time)
 CYCLE_SIZES = (2, 3)
 
 
@@ -102,10 +104,13 @@ def cycle_tail(window: list[dict], size: int) -> int:
 
 
 def waiting(times: list) -> bool:
-    """Runs spaced by ever longer waits (at least three runs, each gap WAIT_GROWTH x the last)."""
+    """Runs spaced by ever longer waits (each gap WAIT_GROWTH x the last), or all at least
+    SLOW_POLL_SECONDS apart: at least three runs. A tight poll is neither."""
     if len(times) < 3 or any(not isinstance(t, (int, float)) for t in times):
         return False
     gaps = [b - a for a, b in zip(times, times[1:])]
+    if all(g >= SLOW_POLL_SECONDS for g in gaps):
+        return True
     return all(g > 0 for g in gaps) and all(b >= a * WAIT_GROWTH for a, b in zip(gaps, gaps[1:]))
 
 
