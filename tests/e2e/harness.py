@@ -26,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -194,6 +195,7 @@ def run_claude(
     home: str | os.PathLike[str] | None = None,
     keep_home: bool = False,
     output_format: str = "json",
+    interrupt_when: str | os.PathLike[str] | None = None,
 ) -> Result:
     """Run ``claude -p PROMPT`` in ``workspace`` against a fresh fake model.
 
@@ -201,7 +203,9 @@ def run_claude(
     is joined with "," for ``--allowedTools``.  ``env`` entries are added on
     top of the clean environment.  Pass ``model`` to reuse a started server
     (it is then *not* stopped here), ``home`` to reuse a HOME directory (e.g.
-    for ``--resume``).  On timeout the whole process group is killed and
+    for ``--resume``).  ``interrupt_when``: a path; once it exists, the CLI gets
+    SIGINT, as from a user pressing Ctrl-C (a scripted command creates it when it
+    starts).  On timeout the whole process group is killed and
     ``Result.timed_out`` is set.
     """
     binary = require_claude()
@@ -246,6 +250,8 @@ def run_claude(
             text=True,
             start_new_session=True,
         )
+        if interrupt_when is not None:
+            _interrupt_when(proc, Path(interrupt_when), timeout)
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -269,6 +275,15 @@ def run_claude(
     parsed = _parse_json_output(stdout) if output_format == "json" else None
     return Result(rc, stdout, stderr, parsed, model, timed_out,
                   home_path if (keep_home or not own_home) else None, helper_was_running)
+
+
+def _interrupt_when(proc: subprocess.Popen[str], marker: Path, timeout: float) -> None:
+    """SIGINT to the CLI (not its group: the user's Ctrl-C reaches the CLI) once `marker` exists."""
+    deadline = time.monotonic() + timeout
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling a file the scripted command creates; no other signal exists
+    if proc.poll() is None and marker.exists():
+        proc.send_signal(signal.SIGINT)
 
 
 def stop_helper(workspace: str | os.PathLike[str]) -> bool:

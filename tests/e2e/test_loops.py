@@ -251,3 +251,26 @@ def test_test_commands_rerun_after_distinct_edits_raise_no_alarm(workspace: Path
     assert [runs(workspace, f"{n}.log") for n in ("unit", "lint", "types")] == [4, 4, 4], res.describe()
     assert "lifeguard" not in res.shown_text(), res.describe()
     assert not [n for n in incidents(workspace, res.session_id) if n["code"].startswith("TOOL_LOOP")]
+
+
+def test_an_interrupted_task_is_not_called_a_failure(workspace: Path, tmp_path: Path) -> None:
+    """Ctrl-C while a subagent runs, then the session goes on. (In -p mode Claude Code fires no
+    PostToolUseFailure for the interrupted Task; the interactive path, where it does with the
+    error "[Request interrupted by user for tool use]", is tests/test_coordination_feature.py's.)"""
+    install(workspace)
+    home = tmp_path / "home"
+    marker = workspace / "subagent-started"
+    agent = tool_use("Agent", {"description": "slow", "prompt": "E2E-SUB: wait for the build",
+                               "subagent_type": "general-purpose", "run_in_background": False})
+    first = run_claude(workspace, "E2E interrupt: a slow subagent", [[agent], [text("after")]],
+                       allowed_tools=["Bash", "Agent"], home=home, timeout=90, interrupt_when=marker,
+                       subagent_turns=[[bash(f"touch {marker}; sleep 60")], [text("done")]])
+    assert not first.timed_out and marker.exists() and first.session_id, first.describe()
+    second = run_claude(workspace, "E2E interrupt: go on", [[text("continuing")]], home=home, timeout=90,
+                        extra_args=["--resume", first.session_id])
+    assert second.returncode == 0, second.describe()
+    shown = second.shown_text()
+    assert "[Request interrupted by user for tool use]" in shown, second.describe()  # it really was
+    assert "could not be started" not in shown and "crashed" not in shown and "lifeguard" not in shown
+    found = [n["code"] for n in incidents(workspace, first.session_id)]
+    assert not {"AGENT_SPAWN_FAILED", "AGENT_CRASHED"} & set(found), found
