@@ -134,3 +134,4 @@ def test_slash_command_of_the_plugin_shows_status_and_incidents(plugin_setup) ->
     sent = json.dumps([r.messages for r in res.main_requests])
     assert "lifeguard: status" in sent and "Checking lifeguard in" in sent, res.describe()
     assert str(project / ".claude") in sent and "recent incidents" in sent
+    assert "runs as the Claude Code plugin lifeguard@lifeguard" in sent  # doctor knows how it runs

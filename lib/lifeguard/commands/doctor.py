@@ -71,16 +71,58 @@ def lifeguard_entries(settings: dict) -> list[tuple[str, dict]]:
     return out
 
 
+def enabled_plugin(layout: Layout) -> str | None:
+    """The lifeguard plugin (`lifeguard@MARKETPLACE`) Claude Code has enabled for this project, in
+    the project's settings or the user's (CLAUDE_CONFIG_DIR, else ~/.claude), or None."""
+    user = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude")
+    for path in (layout.claude_dir / "settings.json", layout.claude_dir / "settings.local.json", user / "settings.json"):
+        try:
+            plugins = json.loads(path.read_bytes()).get("enabledPlugins")
+        except (OSError, ValueError, AttributeError):
+            continue
+        for name, on in plugins.items() if isinstance(plugins, dict) else ():
+            if on is True and str(name).partition("@")[0] == "lifeguard":
+                return str(name)
+    return None
+
+
+def plugin_entries() -> list[tuple[str, dict]]:
+    """(event, hook) of the plugin's hooks/hooks.json beside this code (none in an install.sh copy)."""
+    try:
+        return lifeguard_entries(json.loads((installer.REPO / "hooks" / "hooks.json").read_bytes()))
+    except (OSError, ValueError):
+        return []
+
+
+def check_plugin(plugin: str) -> list[Finding]:
+    entries = plugin_entries()
+    missing = sorted({event for event, *_ in installer.HOOKS} - {event for event, _ in entries})
+    if not entries or missing:
+        return [fail(f"lifeguard is enabled as the plugin {plugin}, but its hooks/hooks.json in {installer.REPO} "
+                     f"lacks {', '.join(missing) or 'every hook'}", f"claude plugin update {plugin.partition('@')[0]}")]
+    return [ok(f"lifeguard runs as the Claude Code plugin {plugin}: {len(entries)} hooks from "
+               f"{installer.REPO / 'hooks' / 'hooks.json'}")]
+
+
 def check_settings(layout: Layout) -> list[Finding]:
     path = layout.claude_dir / "settings.json"
     reinstall = f"reinstall: run install.sh from your lifeguard checkout with {layout.claude_dir.parent}"
+    plugin = enabled_plugin(layout)
     try:
         settings = json.loads(path.read_bytes())
     except FileNotFoundError:
+        if plugin:
+            return check_plugin(plugin)
         return [fail(f"{path} does not exist, so no lifeguard hook runs", reinstall)]
     except (OSError, ValueError) as exc:
         return [fail(f"{path} is not valid JSON ({exc})", f"fix the JSON by hand (a backup may be in {layout.backup_dir / 'settings'})")]
     entries = lifeguard_entries(settings)
+    if plugin and entries:
+        return [warn(f"lifeguard runs twice at every hook: installed here by install.sh and enabled as the plugin "
+                     f"{plugin}", f"keep one: install.sh --uninstall {shlex.quote(str(layout.claude_dir.parent))}, "
+                     f"or: claude plugin disable {plugin} --scope project")]
+    if plugin:
+        return check_plugin(plugin)
     if not entries:
         return [fail(f"{path} has no lifeguard hook entries", reinstall)]
     findings: list[Finding] = []
@@ -179,6 +221,9 @@ def check_switch(layout: Layout) -> list[Finding]:
 
 def check_manifest(layout: Layout) -> list[Finding]:
     path = layout.claude_dir / installer.MANIFEST
+    if not path.exists() and enabled_plugin(layout):
+        return [ok("no files installed in this project: the plugin's code is Claude Code's copy "
+                   "(update it with: claude plugin update lifeguard)")]
     try:
         manifest = json.loads(path.read_bytes())
         files = manifest["files"]
@@ -207,6 +252,9 @@ def check_config(layout: Layout) -> list[Finding]:
     from ..config import load as config_mod
 
     if not layout.config_file.exists():
+        if enabled_plugin(layout):  # a plugin writes nothing into the project until asked
+            return [ok(f"no {layout.config_file.name}: the defaults are used (to tune them, copy "
+                       f"{installer.REPO / '.claude' / 'lifeguard.json'} to {layout.config_file})")]
         return [warn(f"{layout.config_file} is missing; the defaults are used", "reinstall with install.sh to write it")]
     try:
         cfg = config_mod.validate_file(layout)
@@ -418,9 +466,11 @@ def check_hooks_live(layout: Layout, ui) -> list[Finding]:
     """Run each lifeguard hook of settings.json on a sample event, as Claude Code would."""
     try:
         settings = json.loads((layout.claude_dir / "settings.json").read_bytes())
+    except FileNotFoundError:
+        settings = {}  # a plugin enabled for the user, not the project; else check_settings reports it
     except (OSError, ValueError):
         return []  # check_settings reports it
-    entries = lifeguard_entries(settings)
+    entries = lifeguard_entries(settings) or (plugin_entries() if enabled_plugin(layout) else [])
     project = str(layout.claude_dir.parent)
     findings: list[Finding] = []
     with tempfile.TemporaryDirectory(prefix="lifeguard-doctor-") as scratch:
@@ -428,7 +478,8 @@ def check_hooks_live(layout: Layout, ui) -> list[Finding]:
         home.mkdir()
         if layout.config_file.exists():
             shutil.copyfile(layout.config_file, home / layout.config_file.name)
-        env = {**os.environ, "CLAUDE_PROJECT_DIR": project, "LIFEGUARD_HOME": str(home)}
+        env = {**os.environ, "CLAUDE_PROJECT_DIR": project, "LIFEGUARD_HOME": str(home),
+               "CLAUDE_PLUGIN_ROOT": str(installer.REPO)}
         for event, hook in ui.progress(entries, "Running each hook on a sample event"):
             findings.extend(run_hook(event, hook, env, project))
     return findings
