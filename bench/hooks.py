@@ -16,6 +16,9 @@ and a realistic event on stdin; the tools through `uv run --script`):
   for hours, not stale), and the first SessionStart facing 1,000 stale ones (idle for 2 days:
   a fresh copy of them before each run; the bench waits, untimed, until they are archived);
 - `state_recovery.py doctor`, and `analyze` on 1,000 sessions (the stale ones, never swept);
+- PreToolUse with the OpenTelemetry export switched on (LIFEGUARD_OTEL=1) and the collector down
+  (nothing listens at OTEL_EXPORTER_OTLP_ENDPOINT): at most 1.10x PreToolUse fresh, since hooks
+  only start the detached exporter (at most once a minute) and never wait for it;
 - for reference (no goal): PreToolUse and SessionStart with the resident helper turned off
   (LIFEGUARD_HELPER=0), i.e. the first hook of a session, before the helper is up;
 - install.sh into a fresh project with uv's cache warm (the bench's own install warmed it).
@@ -183,6 +186,15 @@ class Case:
         return statistics.median(self.times) * 1000
 
 
+def dead_endpoint() -> str:
+    """An OTLP endpoint on 127.0.0.1 where nothing listens."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
 class Goal:
     """One row of the report. `ratio` bounds median / the floor's median (or, with `against`, /
     that case's median); `ms` bounds the median itself; neither: a reference figure."""
@@ -319,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
                               event="PostToolUse", session=long_session),
             "pre-off": Case("PreToolUse, helper off", commands["PreToolUse"], ws, {**env, "LIFEGUARD_HELPER": "0"},
                             runs, event="PreToolUse"),
+            "pre-otel-down": Case("PreToolUse, OTel on, collector down", commands["PreToolUse"], ws,
+                                  {**env, "LIFEGUARD_OTEL": "1", "OTEL_EXPORTER_OTLP_ENDPOINT": dead_endpoint()},
+                                  runs, event="PreToolUse"),
         }
         for label, (where, cmds, start_env) in starts.items():
             cases[f"start-{label}"] = Case(f"SessionStart, {label} earlier sessions", cmds["SessionStart"], where,
@@ -340,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             Goal(c["floor"]),
             Goal(c["pre"], ratio=1.5), Goal(c["pre-long"], ratio=1.15, against=c["pre"]),
             Goal(c["post"], ratio=1.5), Goal(c["post-long"], ratio=1.15, against=c["post"]),
-            Goal(c["pre-off"]),
+            Goal(c["pre-off"]), Goal(c["pre-otel-down"], ratio=1.10, against=c["pre"]),
             Goal(c["start-0"], ratio=2.0), Goal(c["start-100"], ratio=2.0), Goal(c["start-1,000"], ratio=2.0),
             Goal(c["start-stale"], ratio=3.0),
             Goal(c["start-off"]),

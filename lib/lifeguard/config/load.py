@@ -25,6 +25,14 @@ DEFAULTS: dict = {
     # forked workers, several times faster than a cold start. It exits after idle_minutes
     # without a hook; enabled: false (or LIFEGUARD_HELPER=0) runs every hook in its own process.
     "helper": {"enabled": True, "idle_minutes": 10},
+    # OpenTelemetry export (telemetry/export.py): off unless enabled here or LIFEGUARD_OTEL=1 (=0
+    # turns it off whatever this says). Where to send is configured the OpenTelemetry way, by
+    # OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, ...); Claude Code removes the OTLP ones from
+    # the environment hooks get, so `environment` holds them (a variable set in the exporter's
+    # own environment wins). The workspace path is sent hashed unless include_paths. During a
+    # turn the exporter starts at most once per export_interval_seconds; always at Stop and
+    # SessionEnd.
+    "telemetry": {"enabled": False, "include_paths": False, "export_interval_seconds": 60, "environment": {}},
     # Secret redaction (redact/): every string lifeguard writes is scrubbed of tokens, keys and
     # passwords first. extra_patterns: more regexes to redact (the group named `secret`, else the
     # first group, else the whole match); allow: literal strings never redacted.

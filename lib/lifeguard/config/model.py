@@ -166,10 +166,26 @@ class Redaction(_Section):
     allow: list[str]
 
 
+class Telemetry(_Section):
+    enabled: bool
+    include_paths: bool
+    export_interval_seconds: float = Field(ge=5, le=86400)
+    environment: dict[str, str]
+
+    @field_validator("environment")
+    @classmethod
+    def _otel_names(cls, value: dict[str, str]) -> dict[str, str]:
+        wrong = sorted(name for name in value if not name.startswith("OTEL_"))
+        if wrong:
+            raise ValueError(f"only OTEL_* variables belong here, not {', '.join(wrong)}")
+        return value
+
+
 class LifeguardConfig(_Section):
     enabled: bool = Field(strict=True)  # exactly true or false: switch.py reads the raw file
     locks: Locks
     helper: Helper
+    telemetry: Telemetry
     redaction: Redaction
     limits: Limits
     alerts: Alerts

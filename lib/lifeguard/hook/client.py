@@ -8,7 +8,7 @@ socket. So this module imports nothing beyond what Python has loaded at startup,
 `timeout` (which imports only os).
 
 Protocol (all on `.claude/state/helper.sock`, a socket in the private state folder):
-  client -> helper  request (length-prefixed: event, hook file, cwd, LIFEGUARD_* variables)
+  client -> helper  request (length-prefixed: event, hook file, cwd, LIFEGUARD_* and OTEL_* variables)
   helper -> client  b"A"   (a forked worker holds the request)
   client -> helper  b"G"   with fds 0, 1, 2 attached (SCM_RIGHTS); from here on the client
                            never runs the hook itself
@@ -35,7 +35,9 @@ SOCKET = "helper.sock"
 STARTED = "helper.started"  # touched when a hook starts a helper: at most one try per RETRY_SECONDS
 RETRY_SECONDS = 30
 ACK_SECONDS = 2.0  # a worker normally answers within a few ms; past this the hook runs here
-PASSED_ENV = ("CLAUDE_PROJECT_DIR",)  # plus every LIFEGUARD_* variable
+PASSED_ENV = ("CLAUDE_PROJECT_DIR",)  # plus every variable named with a PASSED_PREFIXES prefix
+# OTEL_*: where the exporter a hook may start sends to (telemetry/trigger.py) is this hook's choice
+PASSED_PREFIXES = ("LIFEGUARD_", "OTEL_")
 MAGIC = b"LGH1"
 
 
@@ -91,7 +93,12 @@ def encode_request(event: str, hook_file: str, cwd: str, env: dict[str, str]) ->
 
 
 def passed_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k in PASSED_ENV or k.startswith("LIFEGUARD_")}
+    return {k: v for k, v in os.environ.items() if passed(k)}
+
+
+def passed(name: str) -> bool:
+    """Whether the environment variable `name` goes with a hook to the helper's worker."""
+    return name in PASSED_ENV or name.startswith(PASSED_PREFIXES)
 
 
 def _connect(sock, path: str) -> None:

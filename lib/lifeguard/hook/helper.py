@@ -44,7 +44,7 @@ WARM_MODULES = (
     "lifeguard.store.eventlog", "lifeguard.store.state", "lifeguard.store.reducer", "lifeguard.redact.redactor",
     "lifeguard.features.loops.signature", "lifeguard.config.load", "lifeguard.hook.protocol",
     "lifeguard.hook.record", "lifeguard.core.fsutil", "lifeguard.store.inflight", "lifeguard.alerts.escalation",
-    "lifeguard.upkeep.checks", "lifeguard.telemetry.samples",
+    "lifeguard.upkeep.checks", "lifeguard.telemetry.samples", "lifeguard.telemetry.trigger",
     "lifeguard.features.metrics", "shutil", "json", "zlib", "hashlib", "typing",
 )
 
@@ -333,7 +333,7 @@ def _worker(conn: socket.socket, listener: socket.socket) -> None:
             os.dup2(fd, target)
             os.close(fd)
         os.chdir(cwd)
-        for key in [k for k in os.environ if k in client.PASSED_ENV or k.startswith("LIFEGUARD_")]:
+        for key in [k for k in os.environ if client.passed(k)]:
             del os.environ[key]
         os.environ.update(env)
         from .runner import run

@@ -41,6 +41,7 @@ def handle(event: str, inp: dict, layout: Layout) -> dict:
     cfg, record = prepare(event, inp, layout)
     store = SessionStore(layout, session_id, cfg["locks"]["timeout_seconds"], reducers=FEATURES)
     inflight.hold(record)  # if the deadline strikes before the commit, the runner spools it
+    samples.NOTE["telemetry"] = cfg.get("telemetry")  # for the runner, once the answer is out
     notices: list[dict] = []
     checked = committed = False
     asked = time.monotonic()

@@ -19,7 +19,7 @@ from . import protocol
 from ..config import switch
 from .timeout import settings_timeout
 from ..core.paths import Layout, find_claude_dir
-from ..telemetry import samples
+from ..telemetry import samples, trigger
 
 
 class DeadlineExceeded(Exception):
@@ -113,8 +113,9 @@ def _print(out: dict) -> None:
 
 
 def _afterwards(event: str, inp: dict, layout: Layout | None, started: float, failure: BaseException | None) -> None:
-    """Once the answer is out: what this hook cost (telemetry/samples.py, for `stats`). Best
-    effort: a sample that cannot be written is not worth a fault."""
+    """Once the answer is out: what this hook cost (telemetry/samples.py, for `stats` and the
+    exporter), and the exporter started when due (telemetry/trigger.py). Best effort: neither is
+    worth a fault."""
     session = inp.get("session_id") if isinstance(inp, dict) else None
     if layout is None or not isinstance(session, str):
         return
@@ -129,6 +130,10 @@ def _afterwards(event: str, inp: dict, layout: Layout | None, started: float, fa
     try:
         samples.append(layout.state_dir, sample)
     except (OSError, ValueError):
+        pass
+    try:  # the OpenTelemetry exporter, when switched on and due (started detached; never waited for)
+        trigger.after_hook(layout.claude_dir, layout.state_dir, event, samples.NOTE.get("telemetry"))
+    except Exception:  # noqa: BLE001 - exporting is never worth a hook's failure
         pass
 
 

@@ -27,7 +27,7 @@ NAME = "samples.jsonl"
 MAX_BYTES = 2 << 20
 
 # This invocation's measures, filled by the handler as the hook goes: "h0" (its start,
-# time.monotonic), "q" (state query ms).
+# time.monotonic), "q" (state query ms), "telemetry" (the config section, for the runner).
 NOTE: dict = {}
 
 

@@ -1,0 +1,314 @@
+"""The OpenTelemetry export: lifeguard's numbers as OTLP metrics, its incidents as OTLP log records.
+
+Runs in its own process (`scripts/otel_export.py`, started detached by a hook: see trigger.py),
+never inside a hook, and only when the switch is on. One run:
+
+1. takes `state/telemetry/export.lock` (one exporter per workspace; a second waits its turn),
+2. reads what was recorded since the last successful export: each session's event log after
+   the sequence number in `state/telemetry/export-cursor.json`, and the hook samples after
+   their cursor,
+3. sends the metrics (`measures.counts` and `measures.timings` of that new data, as delta
+   sums and histograms, plus the state folder's disk use) to `/v1/metrics` and the incidents
+   (code, severity, scrubbed message) to `/v1/logs`, each session with its own resource:
+   `service.name=lifeguard`, `session.id`, the workspace hashed (`lifeguard.workspace.hash`)
+   unless `telemetry.include_paths`,
+4. moves each signal's cursor only once the collector accepted it. A collector that is down,
+   slow or refusing leaves the cursors where they were: the next run sends the same data
+   again, nothing recorded locally is lost, and nothing in a hook waited for it.
+
+Configured the OpenTelemetry way: OTEL_EXPORTER_OTLP_ENDPOINT (or the per-signal
+..._METRICS_ENDPOINT / ..._LOGS_ENDPOINT), OTEL_EXPORTER_OTLP_HEADERS, ..._TIMEOUT,
+..._COMPRESSION, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED, taken from the exporter's
+environment, else from `telemetry.environment` in lifeguard.json (Claude Code 2.1.332 removes
+OTEL_EXPORTER_OTLP_* and a few more from the environment of the hooks it runs, so a setting in
+the user's shell does not reach a hook, nor the exporter it starts). OTEL_EXPORTER_OTLP_PROTOCOL
+must be http/protobuf (the default); another protocol is reported, and nothing is sent.
+The outcome of the last run is in `state/telemetry/export-status.json`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+from .. import VERSION
+from ..alerts import codes
+from ..config import load as config_mod
+from ..core import fsutil
+from ..core.paths import Layout, safe_name
+from ..redact import redactor as redact
+from ..store import eventlog
+from . import measures, samples, trigger
+
+CURSOR = "export-cursor.json"
+STATUS = "export-status.json"
+LOCK = "export.lock"
+LOCK_WAIT_SECONDS = 120
+LOG_BATCH = 1000
+SCOPE = "lifeguard"
+SEVERITY = {"info": ("INFO", 9), "warning": ("WARN", 13), "error": ("ERROR", 17), "critical": ("FATAL", 21)}
+
+
+class Unsupported(Exception):
+    """The configuration asks for something this exporter does not do (said in the status file)."""
+
+
+def run(claude_dir: str) -> int:
+    """One export run for `claude_dir`; 0 sent (or nothing to send), 1 failed (kept for next time)."""
+    layout = Layout(Path(claude_dir))
+    cfg = config_mod.load(layout)
+    section = cfg.get("telemetry") or {}
+    if not trigger.enabled(section):
+        return 0  # without the switch nothing is ever sent
+    for name, value in (section.get("environment") or {}).items():
+        os.environ.setdefault(name, value)  # Claude Code keeps OTEL_EXPORTER_OTLP_* from hooks
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return 0
+    folder = layout.state_dir / samples.FOLDER
+    fsutil.ensure_private_dir(folder)
+    with _exclusive(folder / LOCK):
+        status = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "metrics": None, "logs": None}
+        try:
+            _check_protocol()
+            status.update(send(layout, cfg))
+        except Unsupported as exc:
+            status["error"] = str(exc)
+        _write_json(folder / STATUS, status)
+    return 0 if not status.get("error") else 1
+
+
+def send(layout: Layout, cfg: dict) -> dict:
+    """Send what is new; returns what was sent and, if something failed, why."""
+    redact.configure(cfg, layout)  # incident messages are scrubbed again on their way out
+    folder = layout.state_dir / samples.FOLDER
+    cursor = _read_json(folder / CURSOR) or {}
+    workspace = _workspace_attributes(layout, cfg)
+    failures = _capture_sdk_errors()
+    out: dict = {}
+
+    # metrics: the new records' counters and the new samples' timings, by session
+    m_cursor = cursor.get("metrics") or {}
+    records, m_seen = _new_records(layout, m_cursor.get("sessions") or {})
+    new_samples, samples_cursor = samples.read_since(layout.state_dir, m_cursor.get("samples"))
+    metrics_data = _metrics(records, new_samples, workspace, measures.folder_bytes(layout.state_dir))
+    points = sum(len(m.data.data_points) for rm in metrics_data.resource_metrics
+                 for sm in rm.scope_metrics for m in sm.metrics)
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+    if OTLPMetricExporter().export(metrics_data).name == "SUCCESS":
+        cursor["metrics"] = {"sessions": m_seen, "samples": samples_cursor}
+        _write_json(folder / CURSOR, cursor)
+        out["metrics"] = {"points": points, "records": sum(len(r) for r in records.values()), "samples": len(new_samples)}
+    else:
+        out["error"] = "metrics not accepted: " + (failures.last or "the collector did not answer")
+
+    # logs: every incident of the new records, in batches; the cursor moves after each
+    l_seen = dict((cursor.get("logs") or {}).get("sessions") or {})
+    records, l_latest = _new_records(layout, l_seen)
+    incidents = [(name, record, item) for name, recs in sorted(records.items()) for record in recs
+                 for item in measures.incidents(record)]
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+    exporter, sent = OTLPLogExporter(), 0
+    for start in range(0, len(incidents), LOG_BATCH):
+        batch = incidents[start:start + LOG_BATCH]
+        if exporter.export(_log_records(batch, workspace)).name != "SUCCESS":
+            out.setdefault("error", "logs not accepted: " + (failures.last or "the collector did not answer"))
+            break
+        sent += len(batch)
+        for name, record, _item in batch:
+            l_seen[name] = {"seq": record["seq"], "size": None}  # part of the log: read it again next time
+        cursor["logs"] = {"sessions": l_seen}
+        _write_json(folder / CURSOR, cursor)
+    else:
+        cursor["logs"] = {"sessions": l_latest}
+        _write_json(folder / CURSOR, cursor)
+    out["logs"] = {"records": sent}
+    return out
+
+
+# -- reading what is new ---------------------------------------------------------------------------
+
+
+def _new_records(layout: Layout, seen: dict) -> tuple[dict[str, list[dict]], dict]:
+    """{session: records after its cursor} and the cursors after them. A log whose size has not
+    changed since it was last read whole is not opened again."""
+    out: dict[str, list[dict]] = {}
+    latest = dict(seen)
+    try:
+        names = sorted(n[len("events-"):-len(".jsonl")] for n in os.listdir(layout.state_dir)
+                       if n.startswith("events-") and n.endswith(".jsonl"))
+    except OSError:
+        names = []
+    for name in names:
+        path = layout.event_log(name)
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            continue
+        mark = seen.get(name) or {}
+        if mark.get("size") == size:
+            continue
+        records = eventlog.read_after(path, int(mark.get("seq") or 0))
+        if records:
+            out[name] = records
+        latest[name] = {"seq": records[-1]["seq"] if records else int(mark.get("seq") or 0), "size": size}
+    return out, latest
+
+
+# -- building what is sent ---------------------------------------------------------------------------
+
+
+def _workspace_attributes(layout: Layout, cfg: dict) -> dict:
+    path = str(layout.claude_dir.absolute().parent)
+    if (cfg.get("telemetry") or {}).get("include_paths"):
+        return {"lifeguard.workspace.path": path}
+    return {"lifeguard.workspace.hash": hashlib.sha256(path.encode()).hexdigest()[:16]}
+
+
+def _resource(workspace: dict, session: str | None):
+    from opentelemetry.sdk.resources import Resource
+
+    attrs = {"service.name": "lifeguard", "service.version": VERSION, **workspace}
+    if session is not None:
+        attrs["session.id"] = session
+    return Resource.create(attrs)  # OTEL_RESOURCE_ATTRIBUTES adds to these; ours win
+
+
+def _metrics(records: dict[str, list[dict]], new_samples: list[dict], workspace: dict, disk_bytes: int):
+    from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, ObservableGauge
+    from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader, MetricsData
+
+    delta = {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA,
+             ObservableGauge: AggregationTemporality.CUMULATIVE}
+    by_session: dict[str, tuple[list, list]] = {}
+    for name, recs in records.items():
+        by_session.setdefault(name, ([], []))[0].extend(recs)
+    for sample in new_samples:
+        by_session.setdefault(safe_name(str(sample.get("s"))), ([], []))[1].append(sample)
+    resource_metrics = []
+    groups = [(name, recs, smps) for name, (recs, smps) in sorted(by_session.items())] + [(None, [], [])]
+    for session, recs, smps in groups:
+        reader = InMemoryMetricReader(preferred_temporality=delta)
+        provider = MeterProvider(resource=_resource(workspace, session), metric_readers=[reader])
+        meter = provider.get_meter(SCOPE, VERSION)
+        if session is None:  # the workspace as a whole
+            gauge = meter.create_gauge(measures.STATE_DISK, unit="By", description="disk use of .claude/state")
+            gauge.set(disk_bytes)
+        else:
+            counters = {n: meter.create_counter(n, unit=u) for n, u in measures.COUNTERS.items()}
+            histograms = {n: meter.create_histogram(n, unit=u) for n, u in measures.HISTOGRAMS.items()}
+            for record in recs:
+                for name, attrs in measures.counts(record):
+                    counters[name].add(1, attrs)
+            for sample in smps:
+                for name, attrs, value in measures.timings(sample):
+                    histograms[name].record(value, attrs)
+        data = reader.get_metrics_data()
+        if data is not None:
+            resource_metrics.extend(data.resource_metrics)
+        provider.shutdown()
+    return MetricsData(resource_metrics=resource_metrics)
+
+
+def _log_records(batch: list[tuple[str, dict, dict]], workspace: dict) -> list:
+    from opentelemetry._logs import SeverityNumber
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
+    memory = InMemoryLogRecordExporter()
+    providers: dict[str, object] = {}
+    for session, record, item in batch:
+        provider = providers.get(session)
+        if provider is None:
+            provider = providers[session] = LoggerProvider(resource=_resource(workspace, session))
+            provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
+        code = str(item.get("code") or "INTERNAL_ERROR")
+        text, number = SEVERITY.get(codes.lookup(code).severity, SEVERITY["error"])
+        when = measures.epoch(record.get("ts"))
+        attrs = {"lifeguard.code": code, "lifeguard.kind": str(item.get("kind") or ""),
+                 "hook.event": str(record.get("hook") or record.get("event") or ""), "lifeguard.seq": int(record["seq"]),
+                 "session.id": session}
+        if record.get("tool"):
+            attrs["tool.name"] = str(record["tool"])
+        provider.get_logger(SCOPE, VERSION).emit(
+            timestamp=int(when * 1e9) if when is not None else None, severity_text=text,
+            severity_number=SeverityNumber(number), body=redact.redact(str(item.get("message") or code))[:1000],
+            attributes=attrs, event_name="lifeguard.incident")
+    for provider in providers.values():
+        provider.shutdown()
+    return list(memory.get_finished_logs())
+
+
+# -- plumbing ----------------------------------------------------------------------------------------
+
+
+def _check_protocol() -> None:
+    for var in ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        value = os.environ.get(var, "").strip()
+        if value and value != "http/protobuf":
+            raise Unsupported(f"{var}={value}: lifeguard exports OTLP over http/protobuf only; "
+                              "unset it, or point it at a collector's OTLP/HTTP receiver (port 4318)")
+
+
+class _LastError(logging.Handler):
+    """The last warning the OpenTelemetry SDK logged: why an export failed, for the status file."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.last: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.last = record.getMessage()[:300]
+
+
+def _capture_sdk_errors() -> _LastError:
+    handler = _LastError()
+    logger = logging.getLogger("opentelemetry")
+    logger.addHandler(handler)
+    logger.propagate = False  # the exporter runs detached: nowhere to print
+    return handler
+
+
+class _exclusive:
+    """The exporter's lock, waited for at most LOCK_WAIT_SECONDS (a stuck exporter is not waited on forever)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self):
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        previous = signal.signal(signal.SIGALRM, _on_alarm)
+        signal.alarm(LOCK_WAIT_SECONDS)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
+def _on_alarm(signum, frame):  # noqa: ARG001
+    raise TimeoutError("another lifeguard exporter has held the lock too long")
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(fsutil.read_bytes_nofollow(path))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    fsutil.atomic_write(path, json.dumps(data, indent=1).encode())
