@@ -33,8 +33,8 @@ from ...core.clock import epoch
 
 MAX_BYTES = 256 * 1024
 MAX_SECONDS = 0.05
-PENDING_KEEP = 32
-HOOKED_KEEP = 32
+PENDING_KEEP = 16  # calls with no answer yet (their ids and labels go into every record that moves the cursor)
+HOOKED_KEEP = 8  # the last calls a hook saw (a few in parallel at most)
 ERROR_OPEN, ERROR_CLOSE = "<tool_use_error>", "</tool_use_error>"
 _USE_MARK = b'"tool_use"'
 _ERROR_MARK = ERROR_OPEN.encode()
