@@ -154,6 +154,19 @@ def write_settings(claude: Path, before: dict, after: dict, name: str = "setting
     return True
 
 
+def _write_code(path: Path, data: bytes, mode: int, folders: set[Path]) -> None:
+    """Like _write_public (fsynced temp file, mode set, then renamed over `path`), leaving the
+    folder's fsync to the caller, who does it once for all the files it writes there."""
+    tmp = fsutil.write_temp(path, data)
+    try:
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    folders.add(path.parent)
+
+
 def _write_public(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Atomic write of a file meant to be read by others (settings, code): 0644 or 0755."""
     fsutil.atomic_write(path, data)
@@ -235,7 +248,7 @@ def install(target: Path, warm: bool = True, guarding: bool = False) -> int:
 
     claude.mkdir(parents=True, exist_ok=True)
     _stop_helper(claude, "it held the old code; the next hook starts a fresh one")
-    written = {}
+    written, folders = {}, set()
     for rel, src in plan.items():
         dest = claude / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -243,8 +256,10 @@ def install(target: Path, warm: bool = True, guarding: bool = False) -> int:
         executable = (rel.startswith(("hooks/", "scripts/")) and (src.suffix != ".py" or data.startswith(b"#!"))
                       or rel == LAUNCHER)
         if not dest.exists() or dest.read_bytes() != data or (os.stat(dest).st_mode & 0o777) != (0o755 if executable else 0o644):
-            _write_public(dest, data, 0o755 if executable else 0o644)
+            _write_code(dest, data, 0o755 if executable else 0o644, folders)
         written[rel] = digest(data)
+    for folder in folders:  # once per folder, not once per file: install is mostly waiting on fsync
+        fsutil.fsync_dir(folder)
     uv_path = resolved_uv()
     if uv_path:  # the hooks run uv from here: no PATH search, no shim (pyenv's costs ~100 ms a call)
         _generate(claude, UV_PATH_FILE, uv_path, written)
