@@ -53,7 +53,7 @@ from lifeguard.core.paths import Layout  # noqa: E402
 from lifeguard.features.registry import FEATURES  # noqa: E402
 from lifeguard.hook import helper  # noqa: E402
 from lifeguard.store import eventlog, reducer, state as state_mod  # noqa: E402
-from planted import many_sessions  # noqa: E402
+from planted import many_sessions, session_paths  # noqa: E402
 
 HISTORY_EVENTS = 50_000
 INSTALL_GOAL_MS = 3000
@@ -244,10 +244,10 @@ def wait_for(what: str, done, seconds: float = 120.0) -> None:
         time.sleep(0.05)
 
 
-def session_data(layout: Layout, prefix: str) -> list[str]:
-    """The state and log files of sessions whose id starts with `prefix`."""
-    return [n for n in os.listdir(layout.state_dir)
-            if n.startswith((f"session-{prefix}", f"events-{prefix}")) and n.endswith((".json", ".jsonl"))]
+def archived(layout: Layout, sessions: list[str]) -> bool:
+    """None of these sessions has anything left in the state folder: state, log, snapshot, lock,
+    spool, checkpoints."""
+    return not any(session_paths(layout, sid) for sid in sessions)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         workspaces.append(stale_ws)
         stale_layout = Layout(stale_ws / ".claude")
         template = Layout(tmp / "stale-template" / ".claude")
-        many_sessions(template, 1000, STALE_IDLE_HOURS, prefix="stale")
+        stale_ids = many_sessions(template, 1000, STALE_IDLE_HOURS, prefix="stale")
         for name in os.listdir(template.state_dir):  # the sessions only: not the salt or the config cache
             if not name.startswith(("session-", "events-", "spool", "backups")):
                 os.unlink(template.state_dir / name)
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copytree(template.state_dir, stale_layout.state_dir, dirs_exist_ok=True, symlinks=True)
 
         def stale_archived(case: Case) -> None:
-            wait_for("archiving the 1,000 stale sessions", lambda: not session_data(stale_layout, "stale"))
+            wait_for("archiving the 1,000 stale sessions", lambda: archived(stale_layout, stale_ids))
 
         def new_project(case: Case) -> None:
             project = tmp / f"install-{case.count}"

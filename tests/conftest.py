@@ -22,6 +22,16 @@ def _no_resident_helper(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIFEGUARD_HELPER", "0")
 
 
+@pytest.fixture(autouse=True)
+def _no_work_left_for_later() -> Iterator[None]:
+    """What a hook run in-process leaves for after its answer (core/later.py) is run only by the
+    tests that ask for it (later.take()); the rest is dropped with the test."""
+    yield
+    from lifeguard.core import later
+
+    later.take()
+
+
 @pytest.fixture
 def claude_bin() -> str:
     """Path of the Claude Code CLI; skips the test if it is not installed."""

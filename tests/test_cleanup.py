@@ -134,21 +134,6 @@ def test_state_file_older_than_snapshot_is_rebuilt(layout):
     assert state_mod.sequence(consistent(layout)) == 8
 
 
-def test_stale_and_excess_sessions_archived_not_deleted(layout):
-    for sid in ("cur", "old", "recent1", "recent2"):
-        with SessionStore(layout, sid, reducers=FEATURES).transaction() as txn:
-            txn.commit({"event": "SessionStart"})
-    past = time.time() - 48 * 3600
-    for path in (layout.session_file("old"), layout.event_log("old")):
-        os.utime(path, (past, past))
-    moved = cleanup.archive_stale_sessions(layout, "cur", {**LIMITS, "sessions_kept": 50})
-    assert len(moved) == 1 and (moved[0] / "session-old.json").exists()
-    assert not layout.session_file("old").exists()
-    moved = cleanup.archive_stale_sessions(layout, "cur", {**LIMITS, "sessions_kept": 2})
-    assert len(moved) == 1 and layout.session_file("cur").exists()
-    assert len(repair.session_ids(layout)) == 2
-
-
 def test_abandoned_temp_files_are_moved_to_quarantine_not_deleted(tmp_path):
     import os
 

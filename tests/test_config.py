@@ -189,3 +189,18 @@ def test_retired_loop_settings_are_dropped_quietly_unless_changed() -> None:
     assert cfg.problems == ["lifeguard.json: loops.alternation_warn_after is no longer used; 4 ignored. See "
                             "loops.cycle_warn_rounds (a cycle of 2 or 3 calls is warned at its Nth round)"]
     assert cfg["loops"]["cycle_warn_rounds"] == 2
+
+
+def test_settings_of_earlier_versions_are_read_as_their_successors(layout):
+    old = {"limits": {"sessions_kept": 50, "stale_session_hours": 12, "event_count": 300}}
+    layout.config_file.write_text(json.dumps(old))
+    cfg = config.load(layout)
+    assert cfg.problems == []  # they came with lifeguard's own lifeguard.json: nothing to tell
+    assert cfg["limits"]["archive_idle_hours"] == 12 and cfg["limits"]["event_count"] == 300
+    assert "sessions_kept" not in cfg["limits"] and "stale_session_hours" not in cfg["limits"]
+    both = {"limits": {"stale_session_hours": 12, "archive_idle_hours": 48}}
+    assert config.validate(both)["limits"]["archive_idle_hours"] == 48  # the new name wins
+    changed = config.validate({"limits": {"sessions_kept": 10}})
+    assert changed.problems == ["lifeguard.json: limits.sessions_kept is no longer used; 10 ignored. See "
+                                "limits.archive_idle_hours (a session is archived when idle, never for the number "
+                                "of others)"]

@@ -10,7 +10,8 @@ import pytest
 
 from lifeguard.features.registry import FEATURES
 from lifeguard.upkeep import backup, checks as health
-from lifeguard.store import state as state_mod
+from lifeguard.core import later
+from lifeguard.store import eventlog, state as state_mod
 from lifeguard.features import health as health_feature
 from lifeguard.hook.pipeline import handle
 from lifeguard.core.paths import Layout
@@ -165,6 +166,7 @@ def hook(layout: Layout, event: str, **extra) -> dict:
 
 def test_session_start_records_health_and_tells_model_about_repairs(layout):
     hook(layout, "SessionStart", source="startup")
+    later.take()  # no other session yet: nothing for its sweep to do
     state = state_mod.load(layout.session_file(SID))
     checks = state["observability"]["health"]["checks"]
     assert set(checks) == {name for name, _ in health.CHECKS}
@@ -178,8 +180,14 @@ def test_session_start_records_health_and_tells_model_about_repairs(layout):
     out = hook(layout, "SessionStart", source="resume")
     context = out["hookSpecificOutput"]["additionalContext"]
     assert "repaired" in context and "\n" not in context
-    assert "session other" in out["systemMessage"]
+    assert "session other" not in json.dumps(out)  # the other sessions are the sweep's, after the answer
     assert health.run_checks(layout, SID, FEATURES, full=True)[4].status == "pass"  # persistence integrity
+    for fn, args in later.take():
+        fn(*args)
+    [swept] = [r for r in eventlog.iter_records(layout.event_log(SID)) if r["event"] == "LifeguardSweep"]
+    assert "session other" in swept["repairs"][0] and swept["notices"][0]["code"] == "SESSION_CORRUPTED"
+    assert state_mod.load(layout.session_file(SID))["observability"]["health"]["repairs"][-1]["notes"] == \
+        swept["repairs"]
 
 
 def test_stop_and_precompact_checkpoint_and_backup_with_rotation(layout):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ sys.path.insert(0, str(REPO / "lib"))
 
 from lifeguard.features.registry import FEATURES
 from lifeguard.store import eventlog, state as state_mod
-from lifeguard.upkeep import repair  # noqa: E402
+from lifeguard.upkeep import repair, sweep  # noqa: E402
 from lifeguard.core.paths import Layout  # noqa: E402
 
 
@@ -53,6 +54,7 @@ def test_resume_repairs_a_damaged_session(workspace: Path, tmp_path: Path) -> No
     garbage = b"\x00\x13 this is not a session \xff"
     (layout.state_dir / "session-garbage.json").write_bytes(garbage)
 
+    resumed_at = time.time()
     second = run_claude(workspace, "E2E corruption: resumed", [[text("resumed fine")]],
                         extra_args=["--resume", sid], home=home, timeout=90)
     assert second.returncode == 0, second.describe()
@@ -76,6 +78,10 @@ def test_resume_repairs_a_damaged_session(workspace: Path, tmp_path: Path) -> No
     assert state["observability"]["health"]["system_status"] in ("healthy", "degraded")
 
     # the replaced bytes are kept under .claude/
+    # the other session's garbage is the sweep's, which runs after SessionStart has answered
+    deadline = time.monotonic() + 30
+    while (sweep.last_report(layout) or {}).get("finished", 0) < resumed_at and time.monotonic() < deadline:
+        time.sleep(0.05)
     kept_bytes = [p.read_bytes() for p in layout.quarantine_dir.iterdir() if p.name != "index.jsonl"]
     assert truncated in kept_bytes
     assert torn in kept_bytes

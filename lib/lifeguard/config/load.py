@@ -40,12 +40,12 @@ DEFAULTS: dict = {
     # State size, resources and recovery (health.py, cleanup.py, features/health.py). Cleanup is
     # graded: warning at 80% of state_size_bytes, critical at 100%, emergency at 150% or when free
     # disk is below min_free_disk_bytes. The log is compacted into a snapshot past event_count.
+    # A session with no event for archive_idle_hours is archived (upkeep/sweep.py), never sooner.
     "limits": {
         "state_size_bytes": 5242880,
         "event_count": 20000,
-        "sessions_kept": 50,
         "min_free_disk_bytes": 52428800,
-        "stale_session_hours": 24,
+        "archive_idle_hours": 24,
         "agent_silent_minutes": 60,
         "pending_messages": 500,
         "checkpoints_kept": 5,
@@ -219,11 +219,20 @@ RETIRED = {
     ("loops", "alternation_warn_after"):
         (3, "loops.cycle_warn_rounds (a cycle of 2 or 3 calls is warned at its Nth round)"),
     ("loops", "alternation_block_after"): (5, "loops.cycle_block_rounds (a cycle is refused in its Nth round)"),
+    ("limits", "sessions_kept"):
+        (50, "limits.archive_idle_hours (a session is archived when idle, never for the number of others)"),
 }
+# Settings renamed: the old name is read as the new one (the new one wins when both are set).
+RENAMED = {("limits", "stale_session_hours"): "archive_idle_hours"}
 
 
 def _drop_retired(user: dict, name: str, problems: list[str]) -> dict:
     user = dict(user)
+    for (section, key), new in RENAMED.items():
+        node = user.get(section)
+        if isinstance(node, dict) and key in node:
+            user[section] = node = dict(node)
+            node.setdefault(new, node.pop(key))
     for (section, key), (old_default, instead) in RETIRED.items():
         node = user.get(section)
         if isinstance(node, dict) and key in node:

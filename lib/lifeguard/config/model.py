@@ -135,9 +135,8 @@ class Guard(_Section):
 class Limits(_Section):
     state_size_bytes: int = Field(ge=64 * 1024, le=1 << 34)
     event_count: int = Field(ge=100, le=10_000_000)
-    sessions_kept: int = Field(ge=1, le=100_000)
     min_free_disk_bytes: int = Field(ge=0, le=1 << 40)
-    stale_session_hours: float = Field(gt=0, le=24 * 365)
+    archive_idle_hours: float = Field(gt=0, le=24 * 365)
     agent_silent_minutes: float = Field(gt=0, le=7 * 24 * 60)
     pending_messages: int = Field(ge=1, le=10_000_000)
     checkpoints_kept: int = Field(ge=1, le=1000)

@@ -4,7 +4,9 @@ The hot hooks take it on every tool call, so it is a direct `fcntl.flock` rather
 `filelock` (whose import alone costs more than the rest of a hook). It speaks the same
 protocol as `filelock.UnixFileLock` (an exclusive flock on the same file), so tools that
 use filelock exclude the hooks and vice versa. The kernel drops the lock when its holder
-dies, so a kill -9 never leaves a stale lock behind.
+dies, so a kill -9 never leaves a stale lock behind. A lock file may be removed, but only by
+its holder (`unlink`, when a session is archived): a waiter that then gets the lock sees the
+file gone and locks the new one.
 """
 
 from __future__ import annotations
@@ -30,20 +32,41 @@ class SessionLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
         deadline = time.monotonic() + self.timeout
         delay = 0.001
+        fd = self._open()
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self._fd = fd
-                return
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     os.close(fd)
                     raise LockTimeout(f"lock {self.path.name} held for over {self.timeout:g}s")
                 time.sleep(delay)
                 delay = min(delay * 2, 0.02)
+                continue
+            if self._still_there(fd):
+                self._fd = fd
+                return
+            os.close(fd)  # removed by its holder while we waited (an archived session): lock the new file
+            fd = self._open()
+
+    def unlink(self) -> None:
+        """Remove the lock file while holding it. Whoever waits on it then finds, once it has the
+        lock, that the file is gone, and locks a new one: two holders never overlap."""
+        os.unlink(self.path)
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+
+    def _still_there(self, fd: int) -> bool:
+        """The locked file is still the one at the path (one fstat and one lstat per lock)."""
+        try:
+            now = os.lstat(self.path)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
 
     def release(self) -> None:
         if self._fd is not None:

@@ -1,10 +1,13 @@
 """Health checks, repair, cleanup and backups at each lifecycle point.
 
-- SessionStart (startup, resume, clear, compact): repair this session (deep validation),
-  archive stale sessions, repair the other sessions' files, graded cleanup, log compaction,
-  then the eight health checks, recorded as a `LifeguardHealth` event with their timings.
+- SessionStart (startup, resume, clear, compact): repair this session (deep validation) and
+  run the eight health checks on it, recorded as a `LifeguardHealth` event with their timings.
   The model gets one line of additionalContext when something was repaired; the user a
-  systemMessage.
+  systemMessage. A new session (this event is its first) has nothing to repair: the checks
+  are the cheap ones. Everything else is left for after the answer (core/later.py), so the
+  hook costs the same with 0 or 1,000 other sessions: the sweep of the other sessions
+  (upkeep/sweep.py: archive the idle ones, repair the changed ones, ...) and this session's
+  graded cleanup and compaction, recorded as a `LifeguardSweep` event in this session's log.
 - PreCompact and Stop: cleanup / compaction when over the limits, a session checkpoint
   (bounded number kept) and, at PreCompact or when the last one is older than the
   interval, a full backup with rotation.
@@ -21,11 +24,11 @@ import sys
 import time
 
 HEALTH_EVENT = "LifeguardHealth"
+SWEEP_EVENT = "LifeguardSweep"
 CLEANUP_EVENT = "LifeguardCleanup"
 CHECKPOINT_EVENTS = ("PreCompact", "Stop")
 HOT_EVENTS = ("PreToolUse", "PostToolUse")
 REPAIRS_KEEP = 20
-SWEEP_CACHE = "health-sweep.json"
 
 
 # -- reducer -------------------------------------------------------------------------------
@@ -37,14 +40,18 @@ def apply(state: dict, record: dict) -> None:
         from ..upkeep.cleanup import apply_cleanup
 
         apply_cleanup(state, record)
-    elif event == HEALTH_EVENT:
+    elif event in (HEALTH_EVENT, SWEEP_EVENT):
         observability = state.setdefault("observability", {})
         health = observability.get("health")
         if not isinstance(health, dict):
             health = observability["health"] = {}
-        health["system_status"] = record.get("status", "unknown")
-        health["checks"] = record.get("checks") or {}
-        health["last_check"] = {"seq": record.get("seq"), "ts": record.get("ts")}
+        if event == HEALTH_EVENT:
+            health["system_status"] = record.get("status", "unknown")
+            health["checks"] = record.get("checks") or {}
+            health["last_check"] = {"seq": record.get("seq"), "ts": record.get("ts")}
+        else:
+            health["last_sweep"] = {"seq": record.get("seq"), "ts": record.get("ts"),
+                                    "archived": record.get("archived", 0)}
         if record.get("repairs"):
             repairs = health.get("repairs") if isinstance(health.get("repairs"), list) else []
             repairs.append({"seq": record.get("seq"), "ts": record.get("ts"), "notes": record["repairs"]})
@@ -193,92 +200,59 @@ def _repair_own(txn, layout) -> "object":
     return report
 
 
-def _sweep_others(layout, session_id: str, limits: dict, reducers) -> tuple[list, list]:
-    """Archive stale sessions, then repair the others whose files changed since the last sweep."""
-    import json
-
-    from ..upkeep import cleanup, repair
-    from ..core import fsutil
+def after_answer(layout, session_id: str, cfg: dict, reducers) -> None:
+    """SessionStart's work once the hook has answered: the sweep of the other sessions, then this
+    session's graded cleanup and compaction, recorded together as a `LifeguardSweep` event (when
+    the lock is busy, the sweep's part is spooled and the rest left to the next Stop)."""
     from ..core.locking import LockTimeout
-    from ..core.paths import safe_name
+    from ..store.session import SessionStore
+    from ..upkeep import sweep
 
-    archived = cleanup.archive_stale_sessions(layout, session_id, limits)
-    cleanup.quarantine_abandoned_temp_files(layout)  # clutter from writers killed mid-write
-    cache_path = layout.state_dir / SWEEP_CACHE
+    if not layout.state_dir.is_dir():
+        return  # removed since the hook ran (a scratch workspace, e.g. doctor's): nothing to sweep
+    report = sweep.run(layout, session_id, cfg, reducers) or {}
+    record = {"event": SWEEP_EVENT, "archived": len(report.get("archived", ())),
+              "locks_removed": report.get("locks_removed", 0), "quarantined": report.get("quarantined", 0),
+              "repairs": report.get("repairs", []), "failed": report.get("failed", [])}
+    if record["repairs"]:  # `state_recovery.py incidents` lists them; no one is interrupted for them
+        record["notices"] = [{"code": "SESSION_CORRUPTED", "kind": "sweep", "message": line}
+                             for line in record["repairs"]]
+    worth = any(record[k] for k in ("archived", "locks_removed", "quarantined", "repairs", "failed"))
+    store = SessionStore(layout, session_id, cfg["locks"]["timeout_seconds"], reducers=reducers)
     try:
-        cache = json.loads(fsutil.read_bytes_nofollow(cache_path))
-        cache = cache if isinstance(cache, dict) else {}
-    except (OSError, ValueError):
-        cache = {}
-    reports, fresh_cache = [], {}
-    backed_up = False
-    for other in repair.session_ids(layout):
-        if other == safe_name(session_id):
-            continue
-        key = _fingerprint(layout, other)
-        if key is not None and cache.get(other) == key:
-            fresh_cache[other] = key
-            continue
-        try:
-            report = repair.repair_session(layout, other, deep=True, backup_first=not backed_up, lock_timeout=0.5,
-                                           reducers=reducers)
-        except LockTimeout:
-            continue  # in use by a running hook: next time
-        backed_up = backed_up or report.backup is not None
-        if report.repaired:
-            reports.append(report)
-        if not report.still_failing:
-            fresh_cache[other] = _fingerprint(layout, other)
-    try:
-        fsutil.atomic_write(cache_path, json.dumps(fresh_cache).encode())
-    except OSError:
-        pass
-    return archived, reports
-
-
-def _fingerprint(layout, session_id: str) -> list | None:
-    from ..store import snapshot as logsnapshot
-
-    out = []
-    for path in (layout.session_file(session_id), layout.event_log(session_id),
-                 logsnapshot.path_for(layout.event_log(session_id))):
-        try:
-            st = os.stat(path)
-            out.append([st.st_size, st.st_mtime_ns, st.st_ino])
-        except OSError:
-            out.append(None)
-    return out if any(out) else None
+        with store.transaction() as txn:
+            done = upkeep(txn, cfg, layout)
+            if worth or done:
+                txn.commit({**record, "repairs": record["repairs"] + done})
+    except LockTimeout:
+        if worth:
+            store.spool(record)
 
 
 def on_session_start(txn, record: dict, cfg: dict, layout) -> list[dict]:
+    from ..core import later
     from ..upkeep import checks as health
 
-    limits = _limits(cfg)
     session_id = txn.store.session_id
     started = time.perf_counter()
-    own = _repair_own(txn, layout)
-    archived, others = _sweep_others(layout, session_id, limits, txn.store.reducers)
-    done = upkeep(txn, cfg, layout)
-    results = health.run_checks(layout, session_id, txn.store.reducers, full=True, state=txn.state, cfg=cfg)
+    new = txn.last_seq == 1  # this event is the session's first: nothing older to check or repair
+    own = None if new else _repair_own(txn, layout)
+    results = health.run_checks(layout, session_id, txn.store.reducers, full=not new, state=txn.state, cfg=cfg)
     repairs = list(txn.repairs)
-    if own.repaired:
+    if own is not None and own.repaired:
         repairs.append(own.summary())
-    repairs += [r.summary() for r in others]
-    if archived:
-        repairs.append(f"archived {len(archived)} stale session(s) to {archived[0].parent}")
-    repairs += done
     txn.commit({"event": HEALTH_EVENT, "status": health.overall(results), "checks": health.summary(results),
                 "repairs": [r[:300] for r in repairs], "ms": round((time.perf_counter() - started) * 1000, 1)})
+    later.add(after_answer, layout, session_id, cfg, txn.store.reducers)
     notices = []
     failing = [r for r in results if r.status == "fail"]
     if repairs:
         model_line = "lifeguard repaired its state at session start: " + " | ".join(repairs)
-        notices.append({"code": "SESSION_CORRUPTED" if (own.repaired or txn.repairs) else "STATE_SIZE_EXCEEDED",
-                        "kind": "context", "model": model_line[:1000].replace("\n", " ")})
+        notices.append({"code": "SESSION_CORRUPTED", "kind": "context", "model": model_line[:1000].replace("\n", " ")})
         mine = repairs[len(txn.repairs):]  # the store's own repairs are already told by the handler
         if mine:
             notices.append({"code": "SESSION_CORRUPTED", "kind": "user", "user": "lifeguard: " + "; ".join(mine)})
-    if own.level == "lost":
+    if own is not None and own.level == "lost":
         notices.append({"code": "SESSION_CORRUPTED", "kind": "user",
                         "user": f"lifeguard: this session's saved state could not be recovered and was started "
                                 f"clean; earlier history is lost. The damaged files are kept in {layout.quarantine_dir}."})

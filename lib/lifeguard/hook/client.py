@@ -52,9 +52,11 @@ def run_hook(event: str, hook_file: str) -> int:
         code = _via_helper(claude, event, hook_file)
         if code is not None:
             return code
+    from ..core import later
     from .runner import run
 
     code = run(event, hook_file)
+    later.spawn()  # what the hook left for after its answer (SessionStart's sweep), detached
     if claude is not None and os.environ.get("LIFEGUARD_HELPER", "1") != "0":
         try:
             _maybe_start_helper(claude)
@@ -185,19 +187,6 @@ def start_helper(claude: str) -> None:
     lib = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     argv = [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
             "from lifeguard.hook.helper import main; sys.exit(main(sys.argv[2]))", lib, claude]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid:
-        os.waitpid(pid, 0)
-        return
-    try:  # the child: detach, and let a grandchild (not a session leader) become the helper
-        os.setsid()
-        if os.fork() == 0:
-            null = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(null, fd)
-            os.closerange(3, 65536)
-            os.execv(sys.executable, argv)
-    finally:
-        os._exit(0)
+    from ..core.later import detached
+
+    detached(lambda: os.execv(sys.executable, argv))

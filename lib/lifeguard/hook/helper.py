@@ -340,11 +340,28 @@ def _worker(conn: socket.socket, listener: socket.socket) -> None:
 
         code = run(event, hook_file)
         conn.settimeout(1.0)
-        conn.sendall(bytes([code & 0xFF]))
+        try:
+            conn.sendall(bytes([code & 0xFF]))
+        except OSError:
+            pass  # the client went away: the hook still ran, and what it left for later is done
+        _after_answer(conn)
     except BaseException:  # noqa: BLE001 - the client sees the socket close and fails open
         pass
     finally:
         os._exit(0)
+
+
+def _after_answer(conn: socket.socket) -> None:
+    """Let go of the hook (its stdio, so Claude Code sees stdout close; the client's socket),
+    then do what it left for later (core/later.py) in this worker."""
+    from ..core import later
+
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    conn.close()
+    later.run()
 
 
 def _receive(conn: socket.socket) -> tuple[str, str, str, dict[str, str]]:

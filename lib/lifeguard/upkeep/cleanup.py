@@ -1,4 +1,4 @@
-"""Graded cleanup of a session's state, log compaction and stale-session archiving (stdlib only).
+"""Graded cleanup of a session's state, log compaction and idle-session archiving (stdlib only).
 
 Levels (the spec's "State Size and Memory Errors"), decided by `assess` from the `limits`
 config section:
@@ -210,69 +210,63 @@ def compact(layout: Layout, session_id: str, state: dict, seq: int) -> Path | No
     return target
 
 
-# -- stale sessions ---------------------------------------------------------------------------
+# -- idle sessions (the sweep's first step, upkeep/sweep.py) ----------------------------------
 
 
-def session_mtime(layout: Layout, session_id: str) -> float | None:
+def last_event_time(layout: Layout, session_id: str) -> float | None:
+    """When the session last had an event: the newest mtime of its state, snapshot, log and spool
+    folder (a hook that found the lock busy writes only there). None when none of them exists."""
     times = []
-    for path in (layout.session_file(session_id), layout.event_log(session_id)):
+    for path in owned_paths(layout, session_id)[:4]:
         try:
-            times.append(os.stat(path).st_mtime)
+            times.append(os.lstat(path).st_mtime)
         except OSError:
             pass
     return max(times) if times else None
 
 
-def archive_session(layout: Layout, session_id: str, reason: str) -> Path | None:
-    """Move one session's files into `state/archive/sessions/<id>-<stamp>/` under its lock
-    (skipped, returning None, when a hook holds it)."""
+def owned_paths(layout: Layout, session_id: str) -> list[Path]:
+    """Everything one session has in the state folder but its lock: state, snapshot, log, spool
+    folder, checkpoints folder."""
+    from .backup import checkpoint_dir, session_files
+
+    return session_files(layout, session_id) + [layout.session_spool(session_id), checkpoint_dir(layout, session_id)]
+
+
+def archive_session(layout: Layout, session_id: str, reason: str, idle_after: float, now: float) -> str | None:
+    """Archive one idle session: every file it owns (`owned_paths`) moved into
+    `state/archive/sessions/<id>-<stamp>/` (folders as `spool/`, `checkpoints/`), then its lock file
+    removed. Returns "archived", "lock removed" (nothing but the lock was left) or None: skipped
+    because a hook holds the lock, or because an event came after all (idleness is judged again
+    under the lock). Nothing is deleted but the empty lock file, removed while held so that a hook
+    waiting on it locks a new one (core/locking.py). Cut short, it leaves the rest in place, still
+    idle, for the next sweep."""
+    lock = SessionLock(layout.lock_file(session_id), 0)
     try:
-        with SessionLock(layout.lock_file(session_id), 0.2):
-            files = [p for p in (layout.session_file(session_id), logsnapshot.path_for(layout.event_log(session_id)),
-                                 layout.event_log(session_id)) if p.exists()]
-            if not files:
-                return None
+        lock.acquire()
+    except LockTimeout:
+        return None
+    try:
+        last = last_event_time(layout, session_id)
+        if last is not None and now - last <= idle_after:
+            return None
+        paths = [p for p in owned_paths(layout, session_id) if os.path.lexists(p)]
+        if paths:
             root = layout.archive_dir / "sessions"
             for folder in (layout.archive_dir, root):
                 fsutil.ensure_private_dir(folder)
             target = root / f"{safe_name(session_id)}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
             os.mkdir(target, fsutil.DIR_MODE)
             fsutil.atomic_write(target / "reason.txt", reason.encode())
-            for path in files:
-                os.rename(path, target / path.name)
+            for path in paths:
+                name = path.name if path.parent == layout.state_dir else path.parent.name
+                os.rename(path, target / name)
             fsutil.fsync_dir(target)
-            fsutil.fsync_dir(layout.state_dir)
-    except LockTimeout:
-        return None
-    return target  # the lock file stays: unlinking a flock target could let two holders in
-
-
-def archive_stale_sessions(layout: Layout, current: str, limits: dict, now: float | None = None) -> list[Path]:
-    """Archive sessions idle over `stale_session_hours`, then the oldest beyond `sessions_kept`."""
-    from .repair import session_ids
-
-    now = time.time() if now is None else now
-    stale_after = float(limits["stale_session_hours"]) * 3600
-    others = []
-    for session_id in session_ids(layout):
-        if session_id == safe_name(current):
-            continue
-        mtime = session_mtime(layout, session_id)
-        if mtime is not None:
-            others.append((mtime, session_id))
-    others.sort(reverse=True)  # newest first
-    moved = []
-    for index, (mtime, session_id) in enumerate(others):
-        if now - mtime > stale_after:
-            reason = f"idle for {(now - mtime) / 3600:.1f} h (over {limits['stale_session_hours']} h)"
-        elif index + 1 >= limits["sessions_kept"]:  # the current session counts too
-            reason = f"more than {limits['sessions_kept']} sessions kept"
-        else:
-            continue
-        target = archive_session(layout, session_id, reason)
-        if target is not None:
-            moved.append(target)
-    return moved
+        lock.unlink()
+        fsutil.fsync_dir(layout.state_dir)
+    finally:
+        lock.release()
+    return "archived" if paths else "lock removed"
 
 
 TEMP_GRACE_SECONDS = 3600  # a writer holds its temp file for milliseconds; an hour means abandoned

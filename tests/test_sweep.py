@@ -1,0 +1,182 @@
+"""The sweep of a workspace's other sessions (upkeep/sweep.py): what SessionStart leaves for after
+its answer. A workspace of 1,000 sessions; idle ones archived with all their files, live ones never;
+the answer never waits for it (in the hook's own process, a detached child; in the helper, its worker
+after answering)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from planted import install, many_sessions, session_paths
+
+from lifeguard.core import later
+from lifeguard.core.locking import LockTimeout, SessionLock
+from lifeguard.features.registry import FEATURES
+from lifeguard.hook import helper
+from lifeguard.hook.pipeline import handle
+from lifeguard.store import eventlog
+from lifeguard.upkeep import cleanup, sweep
+
+NEW = "starting-now"
+DAY = 24 * 3600
+
+
+def start(layout, session: str = NEW) -> dict:
+    return handle("SessionStart", {"session_id": session, "hook_event_name": "SessionStart", "source": "startup",
+                                   "cwd": str(layout.claude_dir.parent)}, layout)
+
+
+def contents(paths: list[Path], archived: bool = False) -> dict[str, bytes]:
+    """A session's files by where they sit in an archive folder (`spool/...`, `checkpoints/...` for
+    its folders) -> their bytes; from the state folder, or (`archived`) from the archive folder."""
+    out = {}
+    for path in paths:
+        if path.is_dir():
+            prefix = path.name if archived else path.parent.name
+            out.update({f"{prefix}/{f.relative_to(path)}": f.read_bytes() for f in path.rglob("*") if f.is_file()})
+        else:
+            out[path.name] = path.read_bytes()
+    return out
+
+
+def archived_folder(layout, sid: str) -> Path:
+    found = sorted((layout.archive_dir / "sessions").glob(f"{sid}-*"))
+    assert len(found) == 1, (sid, found)
+    return found[0]
+
+
+def sweep_records(layout, session: str = NEW) -> list[dict]:
+    return [r for r in eventlog.iter_records(layout.event_log(session)) if r.get("event") == "LifeguardSweep"]
+
+
+def test_a_thousand_sessions_idle_ones_archived_with_all_their_files_live_ones_never(tmp_path: Path) -> None:
+    layout = install(tmp_path / "proj")
+    stale = many_sessions(layout, 500, idle_hours=25, prefix="stale")
+    near = many_sessions(layout, 300, idle_hours=23, prefix="near")  # the near miss: not yet idle long enough
+    live = many_sessions(layout, 200, idle_hours=0.05, prefix="live")
+    for n in range(5):  # what older versions left after archiving: a lock file alone
+        layout.lock_file(f"gone-{n}").touch()
+    before = {sid: session_paths(layout, sid) for sid in stale + near + live}
+    assert all(len(paths) == 6 for sid, paths in before.items() if sid.endswith("0"))  # with extras
+    kept = {sid: contents([p for p in before[sid] if p != layout.lock_file(sid)]) for sid in stale[:30]}
+    untouched = {sid: contents(before[sid]) for sid in near[:30] + live[:30]}
+
+    answer = start(layout)
+
+    # the answer is out, and the sweep has not run: nothing was archived yet; it waits in the queue
+    assert isinstance(answer, dict) and "lifeguard repaired" not in json.dumps(answer)
+    assert all(os.path.lexists(p) for paths in before.values() for p in paths)
+    jobs = later.take()
+    assert [fn.__name__ for fn, _ in jobs] == ["after_answer"]
+    for fn, args in jobs:
+        fn(*args)
+
+    for sid in stale:
+        assert not [p for p in before[sid] if os.path.lexists(p)], sid  # lock, spool, snapshot, checkpoints too
+    for sid, data in kept.items():
+        folder = archived_folder(layout, sid)
+        moved = contents([p for p in folder.iterdir() if p.name != "reason.txt"], archived=True)
+        assert moved == data, sid  # every byte, in the archive
+        assert "no event for 25." in (folder / "reason.txt").read_text()
+    for sid in near + live:
+        assert [p for p in before[sid] if os.path.lexists(p)] == before[sid], sid
+    for sid, data in untouched.items():
+        assert contents(before[sid]) == data
+    assert not [n for n in os.listdir(layout.state_dir) if n.startswith(("session-stale", "session-gone"))]
+    [record] = sweep_records(layout)
+    assert record["archived"] == 500 and record["locks_removed"] == 5 and record["failed"] == []
+    assert sweep.last_report(layout)["archived"] == stale
+
+    # the next start finds nothing to do, and says nothing
+    start(layout, "starting-later")
+    for fn, args in later.take():
+        fn(*args)
+    assert sweep_records(layout, "starting-later") == []
+    assert len(list((layout.archive_dir / "sessions").iterdir())) == 500
+
+
+def test_a_session_in_use_or_back_in_use_is_not_archived(tmp_path: Path) -> None:
+    layout = install(tmp_path / "proj")
+    [held, woken] = many_sessions(layout, 2, idle_hours=30)
+    now = time.time()
+    with SessionLock(layout.lock_file(held), 1):  # a hook has it
+        assert cleanup.archive_session(layout, held, "idle", DAY, now) is None
+    with open(layout.event_log(woken), "ab"):
+        os.utime(layout.event_log(woken))  # an event came after the sweep listed it
+    assert cleanup.archive_session(layout, woken, "idle", DAY, now) is None
+    assert all(p.exists() for sid in (held, woken) for p in session_paths(layout, sid))
+    assert cleanup.archive_session(layout, held, "idle", DAY, now) == "archived"
+
+
+def test_a_hook_waiting_on_a_lock_that_its_holder_removes_locks_the_new_file(tmp_path: Path) -> None:
+    path = tmp_path / "session-x.lock"
+    holder = SessionLock(path, 1)
+    holder.acquire()
+    got: list[SessionLock] = []
+    waiter = threading.Thread(target=lambda: got.append(SessionLock(path, 10).__enter__()))
+    waiter.start()
+    holder.unlink()
+    holder.release()
+    waiter.join(10)
+    assert got and path.exists()
+    assert os.fstat(got[0]._fd).st_ino == os.stat(path).st_ino  # the new file, not the removed one
+    with pytest.raises(LockTimeout):
+        SessionLock(path, 0).acquire()  # and it is held
+    got[0].release()
+
+
+# -- the answer never waits for the sweep ---------------------------------------------------------
+
+
+def run_session_start(ws: Path, session: str, **env: str) -> subprocess.CompletedProcess:
+    data = json.dumps({"session_id": session, "hook_event_name": "SessionStart", "source": "startup",
+                       "cwd": str(ws)}).encode()
+    return subprocess.run([sys.executable, str(ws / ".claude" / "hooks" / "session_start.py")], input=data,
+                          capture_output=True, cwd=ws, timeout=60,
+                          env={**os.environ, "CLAUDE_PROJECT_DIR": str(ws), "LIFEGUARD_TIMEOUT": "10", **env})
+
+
+def wait_until(predicate, seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.mark.parametrize("via", ["own process", "helper"])
+def test_session_start_answers_while_its_sweep_is_held_back(tmp_path: Path, monkeypatch, via: str) -> None:
+    ws = tmp_path / "ws"
+    layout = install(ws)
+    stale = many_sessions(layout, 20, idle_hours=48)
+    if via == "helper":
+        monkeypatch.setenv("LIFEGUARD_HELPER", "1")
+        assert run_session_start(ws, "first").returncode == 0  # starts the helper (and sweeps)
+        assert wait_until(lambda: helper.running(str(layout.claude_dir)))
+        assert wait_until(lambda: len(sweep_records(layout, "first")) == 1)  # that sweep is over
+        stale = many_sessions(layout, 20, idle_hours=48, prefix="later")
+    try:
+        sweeping = SessionLock(layout.state_dir / sweep.SWEEP_LOCK, 1)
+        sweeping.acquire()  # another sweep is running: this one must wait for it
+        try:
+            proc = run_session_start(ws, NEW)
+            # the hook has answered and ended (stdout closed), yet its sweep cannot have run
+            assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
+            assert isinstance(json.loads(proc.stdout), dict)
+            assert all(layout.session_file(sid).exists() for sid in stale)
+        finally:
+            sweeping.release()
+        assert wait_until(lambda: not any(os.path.lexists(p) for sid in stale for p in session_paths(layout, sid)))
+        assert wait_until(lambda: len(sweep_records(layout)) == 1)
+        assert sweep_records(layout)[0]["archived"] == 20
+    finally:
+        helper.stop(str(layout.claude_dir))
