@@ -293,3 +293,127 @@ def test_what_features_derive_from_the_raw_input_is_scrubbed_and_repeats_still_m
     if "loop" in posts[0]:  # loops feature: its label quotes the command, scrubbed; same signature
         assert "[REDACTED:password:" in posts[0]["loop"]["label"]
         assert posts[0]["loop"]["sig"] == posts[1]["loop"]["sig"]
+
+
+# -- issue 14: the classes of secrets that still reached disk -------------------------------------
+
+# (label, text, the secret that must vanish): password flags of common command-line tools
+CLI_SECRETS = [
+    ("mysql -p glued", "mysql -uroot -pS3cretPW db", "S3cretPW"),
+    ("mysqldump -p glued quoted", "mysqldump -u me -p'Dump pw9' --all-databases", "Dump pw9"),
+    ("mariadb", "mariadb -h db -pMaria9x", "Maria9x"),
+    ("sshpass -p quoted", "sshpass -p 'Ssh pw7' ssh deploy@host", "Ssh pw7"),
+    ("sshpass -p glued", "sshpass -pSshGlued7 scp a b:", "SshGlued7"),
+    ("docker login -p", "docker login -u me -p DockerPW1 registry.example.com", "DockerPW1"),
+    ("podman login -p", "podman login --username me -p PodmanPW2 quay.io", "PodmanPW2"),
+    ("helm registry login -p", "helm registry login reg.io -u me -p HelmPW3", "HelmPW3"),
+    ("az login -p", "az login -u me@x.com -p AzurePW4", "AzurePW4"),
+    ("openssl -passin pass:", "openssl rsa -in k.pem -passin pass:OpenPW5 -out k2.pem", "OpenPW5"),
+    ("openssl -passout quoted", 'openssl genrsa -aes256 -passout "pass:Open PW6" 2048', "Open PW6"),
+    ("htpasswd -b", "htpasswd -b /etc/nginx/.htpasswd admin HtPw7x", "HtPw7x"),
+    ("htpasswd -nb", "htpasswd -nbB admin HtPw8x", "HtPw8x"),
+    ("redis-cli -a", "redis-cli -h cache -a RedisPW9 ping", "RedisPW9"),
+    ("sqlcmd -P", "sqlcmd -S db -U sa -P SqlPW10 -Q 'select 1'", "SqlPW10"),
+    ("ldapsearch -w", "ldapsearch -x -D cn=admin -w LdapPW11 -b dc=x", "LdapPW11"),
+    ("zip -P", "zip -P ZipPW12 out.zip a.txt", "ZipPW12"),
+    ("7z -p glued", "7z a -pSevenPW13 out.7z dir", "SevenPW13"),
+    ("keytool -storepass", "keytool -list -keystore k.jks -storepass StorePW14 -v", "StorePW14"),
+    ("keytool -keypass", "keytool -genkeypair -alias a -keypass KeyPW15 -keystore k.jks", "KeyPW15"),
+    ("smbclient -U user%pw", "smbclient //srv/share -U bob%SmbPW16", "SmbPW16"),
+    ("xfreerdp /p:", "xfreerdp /u:admin /p:RdpPW17 /v:host", "RdpPW17"),
+    ("gpg --passphrase", "gpg --batch --passphrase GpgPW19 -c file", "GpgPW19"),
+    ("wget --http-password", "wget --http-user=me --http-password=WgetPW20 https://x", "WgetPW20"),
+]
+TOLD_SECRETS = [  # passwords told in words, and .netrc lines
+    (".netrc one line", "machine api.example.com login me password NetrcPW1", "NetrcPW1"),
+    (".netrc lines", "machine api.example.com\n  login me\n  password netrcword", "netrcword"),
+    ("prose is", "the admin password is hunter2", "hunter2"),
+    ("prose for root", "The password for root is swordfish.", "swordfish"),
+    ("prose quoted", "password for the db server is 'Tr0ub4dor'", "Tr0ub4dor"),
+    ("prose set to", "then set the password to s3cretValue", "s3cretValue"),
+    ("passphrase", "my passphrase is: blue-Elephant-42", "blue-Elephant-42"),
+]
+
+
+@pytest.mark.parametrize("label,text,secret", CLI_SECRETS + TOLD_SECRETS, ids=[s[0] for s in CLI_SECRETS + TOLD_SECRETS])
+def test_password_flags_of_common_tools_and_passwords_told_in_words(red: redact.Redactor, label: str, text: str,
+                                                                     secret: str) -> None:
+    out = red.text(text)
+    assert secret not in out and "[REDACTED:password:" in out, out
+    assert out.replace(red.placeholder("password", secret), "") == text.replace(secret, ""), "only the secret went"
+
+
+@pytest.mark.parametrize("text", [
+    "mysql -p appdb",  # -p alone: mysql asks for the password
+    "ssh -p 2222 deploy@host && mkdir -p a/b && docker run -p 8080:80 nginx",
+    "mysql -P 3306 -h db appdb",
+    "openssl rsa -passin env:KEY_PASS -in k.pem",
+    "htpasswd -c /etc/nginx/.htpasswd admin",  # no -b: it prompts
+    "docker login --password-stdin -u me reg.io",
+    "password is required", "the password was changed yesterday", "use the password manager",
+    "passwords are hashed with bcrypt", "Enter password:", "5 passed, 1 failed in 0.2s",
+    "bypass: true and compass: north",
+])
+def test_near_misses_of_the_new_classes_are_left_alone(red: redact.Redactor, text: str) -> None:
+    assert red.text(text) == text
+
+
+def test_password_like_keys_whatever_the_value_type(red: redact.Redactor, configured: Layout) -> None:
+    data = {"password": 123456, "pin": 4321, "db_pass": 12.5, "passwords": ["Alpha1x", "Beta2x"],
+            "max_tokens": 4096, "port": 5432, "spinner": 3, "enabled": True}
+    for out in (red.value(data), record.summarize(data)):
+        text = json.dumps(out)
+        for secret in ("123456", "4321", "12.5", "Alpha1x", "Beta2x"):
+            assert secret not in text, (secret, text)
+        assert out["password"].startswith("[REDACTED:password:") and out["pin"].startswith("[REDACTED:")
+        assert (out["max_tokens"], out["port"], out["spinner"], out["enabled"]) == (4096, 5432, 3, True)
+
+
+def test_header_pairs_in_any_shape(red: redact.Redactor, configured: Layout) -> None:
+    data = {"headers": [["X-Auth", "HdrVal1x"], ["Accept", "application/json"]],
+            "tuple_headers": [("X-Api-Token", "HdrVal2x")],
+            "har": [{"name": "Authorization", "value": "HdrVal3x"}, {"name": "Accept", "value": "text/html"}],
+            "env": [{"name": "DB_PASSWORD", "value": "HdrVal4x"}, {"name": "HOME", "value": "/root"}],
+            "postman": [{"key": "x-auth-key", "value": "HdrVal5x", "type": "text"}]}
+    for out in (red.value(data), record.summarize(data)):
+        text = json.dumps(out)
+        for secret in ("HdrVal1x", "HdrVal2x", "HdrVal3x", "HdrVal4x", "HdrVal5x"):
+            assert secret not in text, (secret, text)
+        assert out["headers"][1] == ["Accept", "application/json"] and out["env"][1]["value"] == "/root"
+    # the same pairs written out in text (a script, a JSON document in a tool's output)
+    for text in ('headers = [["X-Auth", "HdrVal1x"]]', "h = ('X-Api-Token', 'HdrVal2x')", json.dumps(data)):
+        out = red.text(text)
+        assert not any(s in out for s in ("HdrVal1x", "HdrVal2x", "HdrVal3x", "HdrVal4x", "HdrVal5x")), out
+
+
+def test_tool_name_is_redacted(configured: Layout) -> None:
+    token = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
+    rec = record.build("PreToolUse", {"tool_name": f"mcp__vault__{token}", "tool_input": {}})
+    assert token not in json.dumps(rec) and rec["tool"].startswith("mcp__vault__[REDACTED:github-token:")
+
+
+# -- issue 14: user patterns that backtrack without bound ------------------------------------------
+
+
+def test_a_catastrophic_extra_pattern_is_refused_with_the_reason(layout: Layout) -> None:
+    import time
+
+    red = redact.Redactor(extra_patterns=[r"(x+x+)+y", r"ACME-[0-9]{6}"], state_dir=layout.state_dir)
+    assert any("extra_patterns[0]" in p and "backtrack" in p for p in red.problems)
+    started = time.monotonic()
+    out = red.text("ticket ACME-123456 " + "x" * 5000)
+    assert time.monotonic() - started < 1.0 and "ACME-123456" not in out
+
+
+def test_a_slow_extra_pattern_is_cut_off_and_its_text_withheld(layout: Layout, capsys) -> None:
+    import time
+
+    red = redact.Redactor(extra_patterns=[r"(a|aa)*c", r"ACME-[0-9]{6}"], state_dir=layout.state_dir)
+    assert red.problems == []  # not caught by the static check: the time limit catches it
+    started = time.monotonic()
+    out = red.text("ticket ACME-123456 " + "a" * 60)
+    assert time.monotonic() - started < 1.0  # (a|aa)*c on 60 a's would run for ages
+    assert "aaaaaaaa" not in out and "[REDACTED:unscanned:" in out  # what it did not finish is withheld
+    assert any("(a|aa)*c" in p and "ignored" in p for p in red.problems)
+    assert "(a|aa)*c" in capsys.readouterr().err
+    assert red.text("ticket ACME-123457") .startswith("ticket [REDACTED:custom:")  # the others still work

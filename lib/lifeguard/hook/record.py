@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable
 
 from ..redact import redactor as redact
+from ..redact.patterns import pair
 
 MAX_STR = 2000
 MAX_ITEMS = 50
@@ -42,12 +43,16 @@ def scrub(text: str) -> str:
     return text
 
 
-def scrub_field(name: str, text: str) -> str:
-    """`scrub` for a string stored under the key `name` (`"password": "hunter2"`)."""
+def scrub_field(name: str, value: str | int | float) -> str | int | float:
+    """`scrub` for a value stored under the key `name` (`"password": "hunter2"`, `"pin": 1234`);
+    a number comes back as it was unless it is a secret."""
     for fn in SCRUBBERS:
         field = getattr(fn, "field", None)
-        text = field(name, text) if field is not None else fn(text)
-    return text
+        if field is not None:
+            value = field(name, value)
+        elif isinstance(value, str):
+            value = fn(value)
+    return value
 
 
 def scrub_added(record: dict, built: set) -> None:
@@ -65,20 +70,27 @@ def summarize(value: Any, max_str: int = MAX_STR, depth: int = 0, name: str | No
         if size > max_str or len(value) > max_str:
             return value[:max_str] + f"...[truncated, {size} chars]"
         return value
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, (int, float)):  # a number under a secret name is a secret too (`"pin": 1234`)
+        return value if name is None else scrub_field(name, value)
     if depth >= MAX_DEPTH:
         return "[nested too deeply]"
     if isinstance(value, dict):
+        named = pair(value, name)  # {"name": "X-Auth", "value": ...}: the value is X-Auth's
         out = {}
         for i, (key, item) in enumerate(value.items()):
             if i >= MAX_ITEMS:
                 out["..."] = f"[{len(value) - MAX_ITEMS} more keys]"
                 break
-            out[summarize(str(key), 200)] = summarize(item, max_str, depth + 1, str(key))
+            item_name = named[0] if named and key == named[1] else str(key)
+            out[summarize(str(key), 200)] = summarize(item, max_str, depth + 1, item_name)
         return out
     if isinstance(value, (list, tuple)):
-        out_list = [summarize(item, max_str, depth + 1) for item in value[:MAX_ITEMS]]
+        named = pair(value, name)  # ["X-Auth", ...]: list-form headers
+        if named:
+            return [summarize(value[0], max_str, depth + 1), summarize(value[1], max_str, depth + 1, named[0])]
+        out_list = [summarize(item, max_str, depth + 1, name) for item in value[:MAX_ITEMS]]
         if len(value) > MAX_ITEMS:
             out_list.append(f"[{len(value) - MAX_ITEMS} more items]")
         return out_list
@@ -92,7 +104,7 @@ def build(event: str, inp: dict) -> dict:
     if inp.get("agent_type"):
         rec["agent_type"] = inp["agent_type"]
     if inp.get("tool_name"):
-        rec["tool"] = inp["tool_name"]
+        rec["tool"] = summarize(inp["tool_name"], 200)
     if inp.get("tool_use_id"):
         rec["tuid"] = inp["tool_use_id"]
     if "tool_input" in inp:

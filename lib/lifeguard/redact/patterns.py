@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import re
+
+from . import arguments
 TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
 if TYPE_CHECKING:
     from typing import Callable, Iterable
@@ -44,16 +46,23 @@ TOKEN_FORMATS: list[tuple[str, tuple[str, ...], str, Callable[[str], bool] | Non
 ]
 
 # -- secrets known by their position ---------------------------------------------------------
-POSITION_WORDS = ("://", "bearer", "basic", "--user", "-u", "token", "secret", "passw", "pwd", "key",
-                   "credential", "auth", "signature", "sig", "cookie")
+# (with arguments.FLAGS, the password flags of command-line tools, and "pass:", openssl's password source)
+POSITION_WORDS = ("://", "bearer", "basic", "--user", "-u", "token", "secret", "passw", "pass", "pwd", "key",
+                  "credential", "auth", "signature", "sig", "cookie", "pass:", *arguments.FLAGS)
 URL_TAIL = re.compile(r"[^\s/:@\"'<>]*:(?P<s>[^\s/@\"'<>]+)@")  # after "://": user:password@
 HDR_TAIL = re.compile(r"[ \t]+(?P<s>[a-z0-9._~+/=-]{8,})")  # after Bearer / Basic
-USER_TAIL = re.compile(r"[ \t]+[\"']?[^\s:\"']+:(?P<s>[^\s\"'@]+)")  # after curl's -u / --user
+USER_TAIL = re.compile(r"[ \t]+[\"']?[^\s:%\"']+[:%](?P<s>[^\s\"'@]+)")  # curl -u user:PW, smbclient -U user%PW
+PASS_SOURCE = re.compile(r"\"(?P<dq>[^\"\n]+)\"|'(?P<sq>[^'\n]+)'|(?P<bare>[^\s\"'`;&|<>()]+)")  # after pass:
 NAME_REST = re.compile(r"[a-z0-9_.-]*")
 # after a secret-looking name: `=v`, `: v`, `": "v"`, ` v` (flags only), optional auth scheme
 KV_TAIL = re.compile(
     r"\\?[\"']?(?P<sep>[ \t]*[:=][ \t]*|[ \t]+)(?P<scheme>(?:bearer|basic)[ \t]+)?"
     r"(?:\\?\"(?P<dq>(?:[^\"\\\n]|\\[^\"\n])*)\\?\"|'(?P<sq>[^'\n]*)'|(?P<bare>(?!=)[^\s\"'`&;|<>()]+))"
+)
+# after a quoted name: `", "VAL"` (list or tuple form) or `", "value": "VAL"` (HAR, Kubernetes env)
+PAIR_TAIL = re.compile(
+    r"\\?[\"'][ \t]*,[ \t]*(?:\\?[\"'](?:value|val)\\?[\"'][ \t]*:[ \t]*)?"
+    r"(?:\\?\"(?P<dq>(?:[^\"\\\n]|\\[^\"\n])*)\\?\"|'(?P<sq>[^'\n]*)')"
 )
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 SEP_FIRST = frozenset("\\\"' \t:=")  # what can follow a name in `name=value` and friends
@@ -62,10 +71,13 @@ PLAIN_WORD = re.compile(r"[A-Z]?[a-z]+")  # "Basic Configuration" is not a crede
 
 # Names: strong ones redact any real value, token/auth spare plain words and small numbers,
 # the rest (key, signature, cookie) redact only high-entropy values.
-_STRONG = ("passw", "pwd", "secret", "private_key", "private-key", "privatekey", "credential",
+_STRONG = ("passw", "passphrase", "passcode", "pwd", "secret", "private_key", "private-key", "privatekey", "credential",
            "api_key", "api-key", "apikey", "access_key", "access-key", "accesskey")
 _MEDIUM = ("token", "auth")
-NAME_RX = re.compile(r"token|secret|passw|pwd|key|credential|auth|signature|sig|cookie", re.IGNORECASE)
+NAME_RX = re.compile(r"token|secret|pass|pwd|key|credential|auth|signature|sig|cookie", re.IGNORECASE)
+# `pass` or `pin` as a whole name or its last part (DB_PASS, smtp.pass, storepass, card_pin), not bypass or spinner
+PASS_NAME = re.compile(r"-*(?:[a-z0-9]*[_.-])?(?:pass|pin|pincode)|[a-z]*(?:store|key)pass")
+TOLD = frozenset(("password", "passwords", "passwd", "passphrase", "passcode"))  # words a password is told after
 TRIVIAL = re.compile(
     r"(?:true|false|null|none|nil|yes|no|on|off|required|optional|str|string|bytes|int|bool|"
     r"number|boolean|any|object|dict|list|\*+|x+|\.\.\.|-|changeme|\[?redacted\]?|example)"
@@ -186,10 +198,10 @@ def name_kind(name: str, value: str) -> str | None:
     specific = token_kind(value)
     if specific:
         return specific
-    if any(k in low for k in _STRONG):
+    if any(k in low for k in _STRONG) or PASS_NAME.fullmatch(low):
         if "aws" in low and "secret" in low:
             return "aws-secret-key"
-        return "password" if ("passw" in low or "pwd" in low) else "secret"
+        return "password" if ("pass" in low or "pwd" in low) else "secret"
     if any(k in low for k in _MEDIUM):
         if re.fullmatch(r"[a-z]{1,12}|\d{1,9}", value):
             return None
@@ -197,16 +209,36 @@ def name_kind(name: str, value: str) -> str | None:
     return "secret" if high_entropy(value) else None
 
 
-def pattern_problem(pattern: object) -> str | None:
-    """Why `pattern` cannot be an extra redaction pattern, or None if it can."""
-    if not isinstance(pattern, str) or not pattern:
-        return "must be a non-empty string"
-    try:
-        rx = re.compile(pattern)
-    except re.error as exc:
-        return f"{pattern!r} is not a valid regular expression ({exc})"
-    if rx.match(""):
-        return f"{pattern!r} matches the empty string"
+def secret_name(name: str) -> bool:
+    """Whether `name` (a key, a header's name) may mark its value as a secret (see name_kind)."""
+    return NAME_RX.search(name) is not None or PASS_NAME.fullmatch(name.lower()) is not None
+
+
+def is_scalar(obj: object) -> bool:
+    """A string or a number (not a bool): what a secret can be stored as."""
+    return isinstance(obj, (str, int, float)) and not isinstance(obj, bool)
+
+
+_PAIR_NAMES = ("name", "Name", "key", "Key", "header", "Header", "field")
+_PAIR_VALUES = ("value", "Value", "val")
+_PAIR_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+
+
+def pair(obj: object, under: str | None = None) -> tuple[str, object] | None:
+    """(name, where its value is) when `obj` is a name/value pair in one of its usual shapes:
+    `["X-Auth", "VAL"]` (list-form headers, tuples) -> ("X-Auth", 1); `{"name": "X-Auth",
+    "value": "VAL"}` (HAR, Kubernetes env, Postman's key/value) -> ("X-Auth", "value").
+    Not when the container itself is stored under a secret-looking name `under`
+    (`"passwords": ["a", "b"]`): then every item is that secret's."""
+    if under is not None and secret_name(under):
+        return None
+    if isinstance(obj, (list, tuple)):
+        if len(obj) == 2 and isinstance(obj[0], str) and _PAIR_NAME.fullmatch(obj[0]) and is_scalar(obj[1]):
+            return obj[0], 1
+        return None
+    if isinstance(obj, dict) and 2 <= len(obj) <= 4:
+        name = next((obj[k] for k in _PAIR_NAMES if isinstance(obj.get(k), str)), None)
+        where = next((k for k in _PAIR_VALUES if k in obj), None)
+        if name is not None and where is not None:
+            return name, where
     return None
-
-

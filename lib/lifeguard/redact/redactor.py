@@ -6,8 +6,14 @@ Every string an event record keeps passes through here first (record.SCRUBBERS):
 - secrets known by their position: `name=value`, `name: value`, `"name": "value"`,
   `--name value`, `--name=value` for names like password, secret, token, api_key, auth (and,
   for generic names like `key` or `signature`, only high-entropy values), `Authorization:
-  Bearer/Basic ...`, `scheme://user:password@host`, `curl -u user:password`;
-- the user's extra patterns (config `redaction.extra_patterns`).
+  Bearer/Basic ...`, `scheme://user:password@host`, `curl -u user:password`,
+  `smbclient -U user%password`, `pass:password` (openssl), a header pair written out
+  (`["X-Auth", "v"]`, `{"name": "X-Auth", "value": "v"}`);
+- password flags of command-line tools and passwords told in words (arguments.py);
+- in structured data (`value`, and record.summarize through `field` and `patterns.pair`): a
+  value under a password-like name whatever its type (`"pin": 1234`), the items of a list
+  under one, and name/value pairs in any shape;
+- the user's extra patterns (config `redaction.extra_patterns`, kept in bounds by user_patterns.py).
 
 A secret becomes `[REDACTED:<kind>:<tag>]`, the tag a short HMAC of the secret keyed by a
 per-workspace salt (`state/redact.salt`): the same secret always gives the same placeholder,
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
     from typing import Any, Iterable, Mapping
 
 from ..core import fsutil
+from . import arguments, user_patterns
 from . import patterns as p
 
 PREFIX = "[REDACTED:"
@@ -59,7 +66,7 @@ class Redactor:
     def _compile_extra(self, patterns: list) -> list[re.Pattern]:
         good = []
         for i, pattern in enumerate(patterns):
-            problem = p.pattern_problem(pattern)
+            problem = user_patterns.problem(pattern)
             if problem:
                 self.problems.append(f"redaction.extra_patterns[{i}]: {problem}; pattern ignored")
                 continue
@@ -104,31 +111,41 @@ class Redactor:
             text = self._extra_pass(text)
         return text
 
-    def field(self, name: str, value: str) -> str:
-        """A string stored under `name` (a dict key): redacted whole if the name says secret."""
+    def field(self, name: str, value: str | int | float) -> str | int | float:
+        """A value stored under `name` (a dict key, a header's name): redacted whole if the name
+        says secret, whatever its type (`"pin": 1234` too); other strings are scanned."""
         if not self.enabled:
             return value
-        kind = p.name_kind(name, value) if p.NAME_RX.search(name) else None
-        if kind and not self._keep(value):
-            return self.placeholder(kind, value)
-        return self.text(value)
+        number = not isinstance(value, str)
+        raw = repr(value) if number else value
+        kind = p.name_kind(name, raw) if p.secret_name(name) else None
+        if kind and not self._keep(raw):
+            return self.placeholder(kind, raw)
+        return value if number else self.text(value)
 
-    def value(self, obj: Any, by_name: bool = True) -> Any:
+    def value(self, obj: Any, by_name: bool = True, name: str | None = None) -> Any:
         """A copy of `obj` (JSON-like data) with every string scrubbed, keys included; with
-        `by_name`, a string under a secret-looking key (`"password": ...`) is redacted whole."""
+        `by_name`, a value under a secret-looking name (`"password": ...`, a header pair) is
+        redacted whole. `name`: the key `obj` is stored under (list items inherit it)."""
+        if name is not None and by_name and p.is_scalar(obj):
+            return self.field(name, obj)
         if isinstance(obj, str):
             return self.text(obj)
         if isinstance(obj, dict):
+            named = p.pair(obj, name)
             out = {}
             for key, item in obj.items():
                 if isinstance(key, str):
-                    by_key = by_name and isinstance(item, str)
-                    out[self.text(key)] = self.field(key, item) if by_key else self.value(item, by_name)
+                    key_name = named[0] if named and key == named[1] else key
+                    out[self.text(key)] = self.value(item, by_name, key_name)
                 else:
                     out[key] = self.value(item, by_name)
             return out
         if isinstance(obj, (list, tuple)):
-            return [self.value(item, by_name) for item in obj]
+            named = p.pair(obj, name)
+            if named:
+                return [self.text(obj[0]), self.value(obj[1], by_name, named[0])]
+            return [self.value(item, by_name, name) for item in obj]
         return obj
 
     # -- the scan --------------------------------------------------------------------------
@@ -146,7 +163,7 @@ class Redactor:
                 pos = hit.start() + 1
                 continue
             start, end, replacement = found
-            if replacement is not None:
+            if replacement is not None and start >= done:
                 pieces.append(text[done:start])
                 pieces.append(replacement)
                 done = end
@@ -165,6 +182,11 @@ class Redactor:
         if word in pats.by_trigger and word not in p.POSITION_WORDS:
             return None
         before = low[at - 1] if at else " "
+        if word in arguments.FLAGS:
+            span = arguments.flag_secret(text, at)
+            return None if span is None else self._secret_at(text, *span, "password")
+        if word == "pass:":
+            return self._pass_source(text, hit.end(), before) if at else None
         if word == "://":
             return self._tail_secret(text, p.URL_TAIL.match(low, hit.end()), "url-password")
         if word in ("bearer", "basic"):
@@ -203,22 +225,63 @@ class Redactor:
             start -= 1
         if low.endswith("redacted:", 0, start):
             return (start, name_end, None)  # the kind inside one of our own placeholders
+        if low[start:name_end] == "htpasswd":
+            span = arguments.htpasswd_secret(text, name_end)
+            return (start, name_end, None) if span is None else self._secret_at(text, *span, "password")
         tail = p.KV_TAIL.match(low, name_end)
         if tail is None:
+            if start and low[start - 1] in "\"'":  # a quoted name: maybe a pair, ["X-Auth", "VAL"]
+                return self._pair_value(text, low, start, name_end)
             return (start, name_end, None)
         sep = tail.group("sep")
-        if low[start] != "-" and ":" not in sep and "=" not in sep:
-            return (start, name_end, None)  # `password hunter2` in prose: only --flags take a space
+        if low[start] != "-" and ":" not in sep and "=" not in sep:  # words, not `name=value`
+            told = arguments.told_secret(text, low, start, name_end) if low[start:name_end] in p.TOLD else None
+            return (start, name_end, None) if told is None else self._secret_at(text, *told, "password")
         group = "dq" if tail.group("dq") is not None else "sq" if tail.group("sq") is not None else "bare"
         s, e = tail.span(group)
         secret = text[s:e]
+        if group == "bare" and secret.startswith("-") and not sep.strip():
+            return (start, name_end, None)  # `--password-stdin -u me`: the next word is another flag
         if tail.group("scheme") and not p.TRIVIAL.fullmatch(secret):
             kind: str | None = p.token_kind(secret) or "auth-header"
         else:
             kind = p.name_kind(text[start:name_end], secret)
-        if kind is None or self._keep(secret):
+        if kind is None:
+            return (start, name_end, None)  # the value is scanned on: it may hold a secret of its own
+        if self._keep(secret):
             return (start, e, None)
         return (s, e, self.placeholder(kind, secret))
+
+    def _pair_value(self, text: str, low: str, start: int, name_end: int) -> Hit:
+        """A name/value pair written out: `["X-Auth", "VAL"]`, `("X-Auth", "VAL")`,
+        `{"name": "X-Auth", "value": "VAL"}` (the value belongs to the quoted name)."""
+        tail = p.PAIR_TAIL.match(low, name_end)
+        if tail is None:
+            return (start, name_end, None)
+        s, e = tail.span("dq" if tail.group("dq") is not None else "sq")
+        kind = p.name_kind(text[start:name_end], text[s:e])
+        if kind is None or self._keep(text[s:e]):
+            return (start, name_end, None)
+        return (s, e, self.placeholder(kind, text[s:e]))
+
+    def _pass_source(self, text: str, at: int, before: str) -> Hit | None:
+        """`pass:PW` (openssl's -passin/-passout and friends); `env:` and `file:` name no secret."""
+        if before in "\"'":  # "pass:PW with spaces"
+            close = text.find(before, at)
+            return self._secret_at(text, at, close if close > at else len(text), "password")
+        if not (before.isspace() or before == "="):
+            return None
+        source = p.PASS_SOURCE.match(text, at)
+        if source is None:
+            return None
+        return self._secret_at(text, *source.span(next(g for g in ("dq", "sq", "bare") if source.group(g) is not None)),
+                               "password")
+
+    def _secret_at(self, text: str, s: int, e: int, kind: str) -> Hit:
+        secret = text[s:e]
+        if self._keep(secret) or p.TRIVIAL.fullmatch(secret):
+            return (s, e, None)
+        return (s, e, self.placeholder(p.token_kind(secret) or kind, secret))
 
     def _tail_secret(self, text: str, tail: re.Match | None, kind: str) -> Hit | None:
         if tail is None:
@@ -230,12 +293,26 @@ class Redactor:
         return (s, e, self.placeholder(p.token_kind(secret) or kind, secret))
 
     def _extra_pass(self, text: str) -> str:
-        """The user's patterns, applied around (never inside) the placeholders already made."""
+        """The user's patterns, applied around (never inside) the placeholders already made, on
+        pieces of at most user_patterns.TEXT_LIMIT characters, each under a CPU-time budget."""
         parts = p.PLACEHOLDER_RX.split(text) if PREFIX in text else [text]
         for i in range(0, len(parts), 2):
-            for rx in self._extra:
-                parts[i] = rx.sub(self._extra_sub, parts[i])
+            if parts[i]:
+                parts[i] = "".join(self._extra_piece(piece) for piece in user_patterns.pieces(parts[i]))
         return "".join(parts)
+
+    def _extra_piece(self, piece: str) -> str:
+        for rx in list(self._extra):
+            try:
+                piece = user_patterns.run_limited(rx.sub, self._extra_sub, piece)
+            except user_patterns.TooSlow:  # never again in this process; the piece it did not finish is withheld
+                self._extra.remove(rx)
+                problem = (f"redaction.extra_patterns: {rx.pattern!r} took over {user_patterns.BUDGET_SECONDS * 1000:g} "
+                           f"ms on {len(piece)} characters (it backtracks too much); pattern ignored")
+                self.problems.append(problem)
+                _warn_once(problem)
+                return self.placeholder("unscanned", piece)
+        return piece
 
     def _extra_sub(self, m: re.Match) -> str:
         names = m.re.groupindex
@@ -377,7 +454,7 @@ class Scrubber:
     def __call__(self, text: str) -> str:
         return _active.text(text)
 
-    def field(self, name: str, value: str) -> str:
+    def field(self, name: str, value: str | int | float) -> str | int | float:
         return _active.field(name, value)
 
     def configure(self, cfg: Mapping | None, layout: Any = None) -> None:
