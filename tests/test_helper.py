@@ -99,7 +99,7 @@ SERVED = """
 import sys
 sys.path.insert(0, sys.argv[1])
 from lifeguard.hook import client
-code = client._via_helper(sys.argv[2], sys.argv[4], sys.argv[3])
+code = client.via_helper(sys.argv[2], sys.argv[4], sys.argv[3])
 sys.exit(99 if code is None else code)
 """
 
@@ -190,11 +190,14 @@ def test_the_worker_gets_the_hooks_environment_and_folder(ws: Path) -> None:
 
 
 class FakeHelper:
-    """A socket at state/helper.sock that misbehaves: `mode` "silent" never answers, "dies"
-    takes the hook (A, then G) and closes without an exit code."""
+    """A socket at state/helper.sock that misbehaves: `mode` "silent" never answers; "dies" takes
+    the hook (A, then the input with G) and closes without a word; "records" takes it, writes
+    its event record (with the invocation's id, as a worker does) and closes before saying "C".
+    The pid it gives is a stand-in process's, which the client may kill."""
 
     def __init__(self, ws: Path, mode: str):
         self.mode, self.connections = mode, 0
+        self.layout = Layout(ws / ".claude")
         state = ws / ".claude" / "state"
         state.mkdir(mode=0o700, exist_ok=True)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -206,10 +209,14 @@ class FakeHelper:
             os.chdir(here)
         self.sock.listen(8)
         self.held: list[socket.socket] = []
+        self.standin = subprocess.Popen(["sleep", "60"])
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
+        from lifeguard.hook import pipeline, protocol, wire
+        from lifeguard.store import inflight
+
         while True:
             try:
                 conn, _ = self.sock.accept()
@@ -219,12 +226,17 @@ class FakeHelper:
             if self.mode == "silent":
                 self.held.append(conn)
                 continue
-            conn.recv(1 << 16)
-            conn.sendall(b"A")
-            _data, ancillary, _flags, _addr = conn.recvmsg(1, socket.CMSG_SPACE(12))
-            for _level, _kind, payload in ancillary:  # the client's stdio: let go of it, as a dead worker does
-                for i in range(0, len(payload), 4):
-                    os.close(int.from_bytes(payload[i:i + 4], sys.byteorder))
+            _event, _hook, _cwd, invocation, _env = wire.read_request(conn)
+            conn.sendall(wire.accept(self.standin.pid))
+            assert conn.recv(1) == wire.GO
+            data = wire.recv_sized(conn, wire.MAX_INPUT_BYTES + 1)
+            if self.mode == "records":
+                inp = protocol.parse(data)
+                inflight.begin(invocation)
+                try:
+                    pipeline.handle(inp["hook_event_name"], inp, self.layout)
+                finally:
+                    inflight.begin(None)
             conn.close()
 
     def close(self) -> None:
@@ -239,20 +251,94 @@ class FakeHelper:
         assert not self.thread.is_alive()
         for conn in self.held:
             conn.close()
+        self.standin.kill()
+        self.standin.wait()
 
 
-def test_a_worker_that_ends_without_answering_fails_open_and_is_recorded(ws: Path) -> None:
+def test_a_worker_that_dies_before_writing_the_event_leaves_the_hook_to_the_client(ws: Path) -> None:
+    """Nothing acknowledged that no one wrote: the client runs the hook itself, once, quietly."""
     fake = FakeHelper(ws, "dies")
+    try:
+        res = run_hook(ws, event(1))
+        assert fake.standin.wait(timeout=10) == -9  # the client made sure its worker was gone
+    finally:
+        fake.close()
+    assert fake.connections == 1
+    assert res.returncode == 0 and res.stderr == b"", res.stderr
+    assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
+    assert logged_ids(ws) == ["toolu_0001"]
+    assert faults(ws) == []
+
+
+def test_a_worker_that_wrote_the_event_and_died_before_saying_so_is_not_run_again(ws: Path) -> None:
+    fake = FakeHelper(ws, "records")
     try:
         res = run_hook(ws, event(1))
     finally:
         fake.close()
-    assert fake.connections == 1
     assert res.returncode == 0
     lines = res.stderr.decode().strip().splitlines()
-    assert len(lines) == 1 and "HOOK_HELPER_LOST" in lines[0] and "Traceback" not in res.stderr.decode()
-    assert [f["code"] for f in faults(ws)] == ["HOOK_HELPER_LOST"]
-    assert logged_ids(ws) == []  # taken by the helper: never run a second time here
+    assert len(lines) == 1 and "HOOK_HELPER_LOST" in lines[0] and "after recording the event" in lines[0], lines
+    assert json.loads(res.stdout) == {}
+    assert logged_ids(ws) == ["toolu_0001"]  # once: found by its invocation id, not run again
+    (record,) = [r for r in eventlog.iter_records(Layout(ws / ".claude").event_log(SESSION))]
+    assert len(record["inv"]) == 16
+
+
+def lock_openers(path: Path) -> set[int]:
+    """Pids of the processes that have `path` open (from /proc/*/fd)."""
+    found = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
+                    found.add(int(pid))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.parametrize("how", ["killed", "stopped"])
+def test_a_worker_lost_before_writing_the_event_leaves_the_hook_to_the_client(ws: Path, how: str) -> None:
+    """The worker waits for the session lock (held here) when it is killed, or stopped: its
+    client ends it and runs the hook itself; the event is logged exactly once."""
+    import fcntl
+    import signal
+
+    start_helper(ws)
+    lock_path = Layout(ws / ".claude").lock_file(SESSION)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        proc = subprocess.Popen(hook_cmd(ws), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=hook_env(ws, LIFEGUARD_TIMEOUT="4"), cwd=ws)
+        proc.stdin.write(event(1))
+        proc.stdin.close()
+        assert wait_until(lambda: lock_openers(lock_path) - {proc.pid}), "the worker never reached the lock"
+        (worker,) = lock_openers(lock_path) - {proc.pid}
+        os.kill(worker, signal.SIGKILL if how == "killed" else signal.SIGSTOP)
+        if how == "killed":
+            assert wait_until(lambda: worker not in lock_openers(lock_path))
+        else:
+            time.sleep(0.2)  # let the stop take effect before the lock is free
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    started = time.monotonic()
+    assert proc.wait(timeout=30) == 0
+    took = time.monotonic() - started
+    out, err = proc.stdout.read(), proc.stderr.read()
+    assert err == b"", err
+    assert json.loads(out) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
+    assert took < 3.0  # a stopped worker is given its deadline (2 s + 0.5 s), not the whole timeout
+    assert logged_ids(ws) == ["toolu_0000", "toolu_0001"]
+    assert not Path(f"/proc/{worker}").exists() or b"Z" in Path(f"/proc/{worker}/stat").read_bytes().split()[2]
 
 
 def test_a_helper_that_does_not_answer_leaves_the_hook_to_run_here_once(ws: Path) -> None:

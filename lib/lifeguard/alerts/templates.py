@@ -285,7 +285,8 @@ TEMPLATES: dict[str, Template] = {
     ),
     "HOOK_HELPER_LOST": _t(
         "The resident helper stopped while running a hook",
-        "The hook was handed to lifeguard's resident helper, which ended before answering; the hook was skipped.",
+        "The hook was handed to lifeguard's resident helper, whose worker ended after recording the event, "
+        "before answering: the event is kept, the hook's answer was lost.",
         ["The helper was killed (out of memory, a kill by hand)", "A crash inside the hook's worker"],
         ["See the recorded faults: {incidents}", "Check the installation: {doctor}",
          "Turn the helper off if it keeps happening: helper.enabled false in .claude/lifeguard.json"],

@@ -2,23 +2,25 @@
 
 A hook costs a fresh Python process, and most of that cost is importing (json, pathlib, re)
 and compiling regexes, before any work. The resident helper (helper.py) is one process per
-installed `.claude/` that has done all that once; for each hook a forked copy of it runs the
-very same runner, with this process's stdin, stdout and stderr passed over a Unix
-socket. So this module imports nothing beyond what Python has loaded at startup, plus _socket and
-`timeout` (which imports only os).
+installed `.claude/` that has done all that once; for each hook a forked worker of it runs the
+very same runner on this hook's input (the exchange is in wire.py). So this module imports
+nothing beyond what Python has loaded at startup, plus _socket, select, `wire` and `timeout`
+(which import only os); it even runs under
+`python -I -S` (lifeguard-run's fast path, `fast()`), loading site-packages only on a fault.
 
-Protocol (all on `.claude/state/helper.sock`, a socket in the private state folder):
-  client -> helper  request (length-prefixed: event, hook file, cwd, LIFEGUARD_* and OTEL_* variables)
-  helper -> client  b"A"   (a forked worker holds the request)
-  client -> helper  b"G"   with fds 0, 1, 2 attached (SCM_RIGHTS); from here on the client
-                           never runs the hook itself
-  helper -> client  one byte, the exit code, once the hook is done
-Nothing ran before "G", so when anything fails before it (no helper, a stale socket, a
-wedged helper) the hook runs here instead, exactly once. After "G" the hook is the helper's:
-if the worker dies without an exit code the client fails open, like a killed hook.
+Exactly once, whatever dies when:
+- Nothing runs before the client sends "G", so when anything fails before it (no helper, a
+  stale socket, a helper that does not answer within ACK_SECONDS) the hook runs here instead.
+- After "G" the client keeps the input. The worker says "C" once the event record is durable
+  and "R" with the hook's output at the end. A worker that dies, or does not say "C" by its own
+  deadline (stopped, wedged), is killed, and once it is gone (its end of the socket closed)
+  the client runs the hook here, unless the log or spool already holds a record carrying this
+  invocation's id (it wrote, then died before saying so). Only then is anything acknowledged.
+- A worker that dies after "C" loses only its answer: the client fails open, event kept.
 
 No helper running (the first hook of a session, or after `helper.idle_minutes`): the hook
-runs here, then this process starts one in the background for the next hooks. Set
+runs here, then this process starts one in the background for the next hooks. A helper that
+does not answer is checked (really this workspace's helper, and stopped?) and replaced. Set
 LIFEGUARD_HELPER=0 in the environment, or `helper.enabled: false` in lifeguard.json, to never
 use one.
 """
@@ -29,7 +31,8 @@ import os
 import stat
 import sys
 
-from .timeout import settings_timeout
+from . import wire
+from .timeout import deadline_for, settings_timeout
 
 SOCKET = "helper.sock"
 STARTED = "helper.started"  # touched when a hook starts a helper: at most one try per RETRY_SECONDS
@@ -38,7 +41,9 @@ ACK_SECONDS = 2.0  # a worker normally answers within a few ms; past this the ho
 PASSED_ENV = ("CLAUDE_PROJECT_DIR",)  # plus every variable named with a PASSED_PREFIXES prefix
 # OTEL_*: where the exporter a hook may start sends to (telemetry/trigger.py) is this hook's choice
 PASSED_PREFIXES = ("LIFEGUARD_", "OTEL_")
-MAGIC = b"LGH1"
+NOT_TAKEN = 3  # fast(): the helper did not take the hook and stdin is untouched: run it the usual way
+END_SECONDS = 2.0  # how long a killed worker may take to let go of its socket (and its locks)
+POLL_SECONDS = 0.25  # how often a client whose worker is slow looks whether it is stopped
 
 
 def run_hook(event: str, hook_file: str) -> int:
@@ -48,8 +53,9 @@ def run_hook(event: str, hook_file: str) -> int:
     if env_disabled() and event != "SessionStart":  # SessionStart goes on to say lifeguard is off
         return 0
     claude = installed_claude_dir(hook_file)
-    if claude is not None and os.environ.get("LIFEGUARD_HELPER", "1") != "0":
-        code = _via_helper(claude, event, hook_file)
+    use_helper = claude is not None and os.environ.get("LIFEGUARD_HELPER", "1") != "0"
+    if use_helper:
+        code = via_helper(claude, event, hook_file)
         if code is not None:
             return code
     from ..core import later
@@ -57,12 +63,23 @@ def run_hook(event: str, hook_file: str) -> int:
 
     code = run(event, hook_file)
     later.spawn()  # what the hook left for after its answer (SessionStart's sweep), detached
-    if claude is not None and os.environ.get("LIFEGUARD_HELPER", "1") != "0":
+    if use_helper:
         try:
             _maybe_start_helper(claude)
         except Exception:  # noqa: BLE001 - only an optimisation; the hook has answered
             pass
     return code
+
+
+def fast(script: str, hook_file: str) -> int:
+    """lifeguard-run's fast path (`python -I -S`, no uv): the hook through the helper, or
+    NOT_TAKEN with stdin untouched, so that lifeguard-run runs the hook the usual way."""
+    event = "".join(part.capitalize() for part in script.split("_"))  # pre_tool_use -> PreToolUse
+    claude = installed_claude_dir(hook_file)
+    if claude is None or os.environ.get("LIFEGUARD_HELPER", "1") == "0":
+        return NOT_TAKEN
+    code = via_helper(claude, event, hook_file)
+    return NOT_TAKEN if code is None else code
 
 
 def installed_claude_dir(hook_file: str) -> str | None:
@@ -73,6 +90,7 @@ def installed_claude_dir(hook_file: str) -> str | None:
         return None  # a development setup: state elsewhere than beside the hooks
     claude = os.path.dirname(os.path.dirname(os.path.realpath(hook_file)))
     return claude if os.path.basename(claude) == ".claude" else None
+
 
 
 def trusted_socket(state_dir: str) -> bool:
@@ -88,11 +106,6 @@ def trusted_socket(state_dir: str) -> bool:
             and stat.S_ISSOCK(sock.st_mode) and sock.st_uid == uid)
 
 
-def encode_request(event: str, hook_file: str, cwd: str, env: dict[str, str]) -> bytes:
-    parts = [event, hook_file, cwd] + [f"{k}={v}" for k, v in env.items()]
-    body = b"\0".join(os.fsencode(p) for p in parts)
-    return MAGIC + len(body).to_bytes(4, "big") + body
-
 
 def passed_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if passed(k)}
@@ -101,6 +114,7 @@ def passed_env() -> dict[str, str]:
 def passed(name: str) -> bool:
     """Whether the environment variable `name` goes with a hook to the helper's worker."""
     return name in PASSED_ENV or name.startswith(PASSED_PREFIXES)
+
 
 
 def _connect(sock, path: str) -> None:
@@ -117,42 +131,203 @@ def _connect(sock, path: str) -> None:
         os.close(here)
 
 
-def _via_helper(claude: str, event: str, hook_file: str) -> int | None:
-    """The exit code the helper's worker gave, or None when the hook must run here."""
+
+
+def via_helper(claude: str, event: str, hook_file: str) -> int | None:
+    """The hook's exit code once the helper took it (and saw it through, or the client did),
+    or None when the helper did not take it: then nothing ran and stdin is untouched."""
     state_dir = os.path.join(claude, "state")
     if not trusted_socket(state_dir):
         return None
     import _socket
+    import time
 
+    started = time.monotonic()
+    invocation = os.urandom(8).hex()
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.settimeout(ACK_SECONDS)
         try:
             _connect(sock, os.path.join(state_dir, SOCKET))
-            sock.sendall(encode_request(event, os.path.abspath(hook_file), os.getcwd(), passed_env()))
-            if sock.recv(1) != b"A":
-                return None
-            # stdio goes with "G" only: descriptors sent to a helper that never answers would keep
-            # Claude Code waiting for this hook's stdout to close
-            fds = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in (0, 1, 2))
-            sock.sendmsg([b"G"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+            sock.sendall(wire.request(event, os.path.abspath(hook_file), os.getcwd(), invocation, passed_env()))
+            ack = wire.recv_exact(sock, 5)
         except OSError:  # no helper, a stale socket, a helper that did not answer in time
             return None
-        # the worker has the hook now, and its own deadline well under the settings timeout;
-        # wait for it until just before lifeguard-run's `timeout` (settings timeout - 1 s)
-        sock.settimeout(max(1.0, settings_timeout() - 1.5))
-        try:
-            code = sock.recv(1)
-        except OSError:
-            code = b""
-        if code:
-            return code[0]
-        from .runner import HelperLost, fail_open
-
-        fail_open(event, hook_file, HelperLost("lifeguard's resident helper stopped before finishing the hook"))
-        return 0
+        if len(ack) != 5 or ack[:1] != wire.ACCEPT:
+            return None  # turned away unrun (the helper's code changed)
+        return _see_through(sock, int.from_bytes(ack[1:], "big"), event, hook_file, invocation, started)
     finally:
         sock.close()
+
+
+def _see_through(sock, pid: int, event: str, hook_file: str, invocation: str, started: float) -> int:
+    """From "A" on the hook is this client's to finish: it ends exactly once, here or there."""
+    import time
+
+    try:  # a handle on the worker that cannot name another process once the pid is reused
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    timeout = settings_timeout()
+    deadline = started + deadline_for(timeout)
+    data = _read_input(deadline)
+    if data is None:  # stdin never closed: nothing to record, as when the hook runs alone
+        sock.close()  # the worker, still waiting for "G", ends unrun
+        _close(pidfd)
+        _full_library()
+        from .runner import DeadlineExceeded, fail_open
+
+        fail_open(event, hook_file, DeadlineExceeded(), started)
+        return 0
+    # the worker's own deadline spools an unwritten record at `deadline`: "C" comes by then
+    written_by, answer_by = deadline + 0.5, started + timeout - 1.3
+    written = False
+    try:
+        sock.sendall(wire.go(data))
+        while True:
+            left = (answer_by if written else written_by) - time.monotonic()
+            if left <= 0:
+                break
+            sock.settimeout(min(left, POLL_SECONDS))
+            try:
+                kind = sock.recv(1)
+            except TimeoutError:  # slow: fine while it runs, not when it is stopped
+                if _stopped(pid):
+                    break
+                continue
+            if kind == wire.WRITTEN:
+                written = True
+                continue
+            if kind == wire.RESULT:
+                got = wire.read_result(sock, wire.MAX_INPUT_BYTES)
+                if got is not None:
+                    _close(pidfd)
+                    _write(2, got[2])
+                    _write(1, got[1])
+                    return got[0]
+            break  # closed: the worker died
+    except OSError:  # the connection broke: the worker died
+        pass
+    gone, written = _end_worker(sock, pid, pidfd, written)
+    return _resume(event, hook_file, data, invocation, started, gone, written)
+
+
+def _read_input(deadline: float) -> bytes | None:
+    """The hook's stdin, up to wire.MAX_INPUT_BYTES + 1 bytes; None if it is still open at `deadline`."""
+    import select
+    import time
+
+    chunks, have = [], 0
+    while have <= wire.MAX_INPUT_BYTES:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([0], [], [], left)[0]:
+            return None
+        try:
+            chunk = os.read(0, min(1 << 20, wire.MAX_INPUT_BYTES + 1 - have))
+        except OSError:  # no stdin at all: an empty input, which the runner refuses
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+        have += len(chunk)
+    return b"".join(chunks)
+
+
+def _stopped(pid: int) -> bool:
+    """Whether process `pid` is stopped (SIGSTOP, or stopped by a tracer)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[:1] in ([b"T"], [b"t"])
+    except OSError:
+        return False
+
+
+def _end_worker(sock, pid: int, pidfd: int | None, written: bool) -> tuple[bool, bool]:
+    """Kill the worker and wait until its end of the socket closes, which happens only when it
+    has exited (the socket is its alone) and so holds no lock and can write nothing more.
+    Returns (gone, written): whether it is surely gone, and whether it had said "C"."""
+    import signal
+    import time
+
+    try:
+        if pidfd is not None:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except OSError:  # already gone
+        pass
+    _close(pidfd)
+    until, first = time.monotonic() + END_SECONDS, not written
+    try:
+        while True:
+            sock.settimeout(max(0.01, until - time.monotonic()))
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                return True, written
+            written = written or (first and chunk[:1] == wire.WRITTEN)  # a late "C"
+            first = False
+    except ConnectionResetError:  # closed with our input unread: gone all the same
+        return True, written
+    except OSError:  # still not gone (stuck in the kernel)
+        return False, written
+
+
+def _resume(event: str, hook_file: str, data: bytes, invocation: str, started: float, gone: bool,
+            written: bool) -> int:
+    """The worker is gone without answering: the hook ends here, its event written exactly once."""
+    _full_library()
+    from .runner import HelperLost, fail_open, run
+
+    if written:
+        reason = "lifeguard's resident helper stopped after recording the event, before answering"
+    elif not gone:
+        reason = "lifeguard's resident helper could not be ended; the hook's event may not be recorded"
+    else:
+        from ..core.paths import Layout, find_claude_dir
+        from ..store import inflight
+        from . import protocol
+
+        try:
+            session_id = protocol.parse(data).get("session_id") or "unknown"
+        except protocol.BadInput:
+            session_id = None  # no event to record: the runner says why
+        layout = Layout(find_claude_dir(hook_file))
+        if session_id is None or not inflight.written(layout, session_id, invocation):
+            import time
+
+            # what is left before lifeguard-run's `timeout` (settings timeout - 1 s), less the
+            # fault path's own budget; at least enough to spool the event
+            budget = max(0.3, started + settings_timeout() - 1.6 - time.monotonic())
+            code = run(event, hook_file, raw=data, invocation=invocation, started=started, budget=budget)
+            from ..core import later
+
+            later.spawn()  # what the hook left for after its answer, as in run_hook
+            return code
+        reason = "lifeguard's resident helper stopped after recording the event, before answering"
+    fail_open(event, hook_file, HelperLost(reason), started)
+    _write(1, b"{}")
+    return 0
+
+
+def _full_library() -> None:
+    """Under `python -S` (the fast path), site-packages only when the whole library is needed."""
+    if sys.flags.no_site and "site" not in sys.modules:
+        import site
+
+        site.main()
+
+
+def _write(fd: int, data: bytes) -> None:
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:
+        pass  # Claude Code went away; nothing to tell
+
+
+def _close(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
 
 
 def _maybe_start_helper(claude: str) -> None:
@@ -160,9 +335,8 @@ def _maybe_start_helper(claude: str) -> None:
     import time
 
     from ..config.load import load
-    from ..core.paths import Layout
-
     from ..config.switch import off_reason
+    from ..core.paths import Layout
 
     layout = Layout(claude)
     if off_reason(claude) is not None or not load(layout).get("helper", {}).get("enabled", True):
@@ -179,6 +353,7 @@ def _maybe_start_helper(claude: str) -> None:
     finally:
         os.close(fd)
     start_helper(claude)
+
 
 
 def start_helper(claude: str) -> None:

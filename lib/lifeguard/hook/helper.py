@@ -4,9 +4,9 @@ A hook started cold spends most of its time importing and compiling before any w
 client.py). The helper does that once, listens on `state/helper.sock`, and keeps two spare
 workers forked ahead, each waiting to accept one request. A worker is a copy of a process
 that has handled nothing, so every hook still starts from clean module state, runs the
-ordinary runner (`runner.run`) on the client's own stdin, stdout and stderr, and may crash
-or be killed without touching the helper or other hooks. Parallel tool calls get parallel
-workers; the store's locks order them as before.
+ordinary runner on the client's input (worker.py), and may crash or be killed without
+touching the helper or other hooks (the client then finishes the hook, client.py). Parallel
+tool calls get parallel workers; the store's locks order them as before.
 
 The helper goes away by itself:
 - after `helper.idle_minutes` without a request;
@@ -45,7 +45,8 @@ WARM_MODULES = (
     "lifeguard.features.loops.signature", "lifeguard.config.load", "lifeguard.hook.protocol",
     "lifeguard.hook.record", "lifeguard.core.fsutil", "lifeguard.store.inflight", "lifeguard.alerts.escalation",
     "lifeguard.upkeep.checks", "lifeguard.telemetry.samples", "lifeguard.telemetry.trigger",
-    "lifeguard.features.metrics", "shutil", "json", "zlib", "hashlib", "typing",
+    "lifeguard.features.metrics", "lifeguard.hook.worker", "lifeguard.hook.runner", "io",
+    "shutil", "json", "zlib", "hashlib", "typing",
 )
 
 
@@ -312,87 +313,14 @@ def _spare(listener: socket.socket, lock_fd: int, notify: int, life: int, lib_di
             return  # closed unanswered: the client runs the hook itself, with the new code
         os.close(life)
         os.close(notify)
-        _worker(conn, listener)
+        listener.close()
+        from . import worker
+
+        worker.serve(conn)
     except BaseException:  # noqa: BLE001
         pass
     finally:
         os._exit(0)
-
-
-def _worker(conn: socket.socket, listener: socket.socket) -> None:
-    """Serve one request: take it, and the client's stdio with it, then run the hook."""
-    try:
-        listener.close()
-        conn.settimeout(client.ACK_SECONDS)
-        event, hook_file, cwd, env = _receive(conn)
-        conn.sendall(b"A")
-        fds = _receive_stdio(conn)
-        if fds is None:
-            return  # the client gave up waiting and runs the hook itself
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-            os.close(fd)
-        os.chdir(cwd)
-        for key in [k for k in os.environ if client.passed(k)]:
-            del os.environ[key]
-        os.environ.update(env)
-        from .runner import run
-
-        code = run(event, hook_file)
-        conn.settimeout(1.0)
-        try:
-            conn.sendall(bytes([code & 0xFF]))
-        except OSError:
-            pass  # the client went away: the hook still ran, and what it left for later is done
-        _after_answer(conn)
-    except BaseException:  # noqa: BLE001 - the client sees the socket close and fails open
-        pass
-    finally:
-        os._exit(0)
-
-
-def _after_answer(conn: socket.socket) -> None:
-    """Let go of the hook (its stdio, so Claude Code sees stdout close; the client's socket),
-    then do what it left for later (core/later.py) in this worker."""
-    from ..core import later
-
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.close(null)
-    conn.close()
-    later.run()
-
-
-def _receive(conn: socket.socket) -> tuple[str, str, str, dict[str, str]]:
-    data = b""
-    while len(data) < 8 or len(data) < 8 + int.from_bytes(data[4:8], "big"):
-        more = conn.recv(1 << 16)
-        if not more:
-            raise ValueError("request cut short")
-        data += more
-        if data[:4] != client.MAGIC[: len(data)]:
-            raise ValueError("not a lifeguard request")
-    body = data[8: 8 + int.from_bytes(data[4:8], "big")]
-    parts = [os.fsdecode(p) for p in body.split(b"\0")]
-    event, hook_file, cwd = parts[:3]
-    env = dict(p.split("=", 1) for p in parts[3:] if "=" in p)
-    return event, hook_file, cwd, env
-
-
-def _receive_stdio(conn: socket.socket) -> list[int] | None:
-    """The client's "G" and its stdin, stdout and stderr; None if it gave up instead."""
-    data, ancillary, _flags, _addr = conn.recvmsg(1, socket.CMSG_SPACE(3 * 4))
-    fds: list[int] = []
-    for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
-                    for i in range(0, len(payload) - len(payload) % 4, 4)]
-    if data == b"G" and len(fds) == 3:
-        return fds
-    for fd in fds:
-        os.close(fd)
-    return None
 
 
 def stop(claude_dir: str, wait: float = 3.0) -> bool:

@@ -13,7 +13,7 @@ TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotatio
 if TYPE_CHECKING:
     from typing import Any, TypedDict
 
-MAX_INPUT_BYTES = 8 * 1024 * 1024
+from .wire import MAX_INPUT_BYTES  # noqa: E402,F401 - the client reads stdin to this bound too
 
 # Events whose output schema has a hookSpecificOutput in Claude Code 2.1.332 (others, such as
 # SessionEnd and PreCompact, reject or drop one; see docs/claude-code-hooks-notes.md).

@@ -17,7 +17,7 @@ import time
 
 from . import protocol
 from ..config import switch
-from .timeout import settings_timeout
+from .timeout import deadline_for, settings_timeout
 from ..core.paths import Layout, find_claude_dir
 from ..telemetry import samples, trigger
 
@@ -32,11 +32,6 @@ class HelperLost(Exception):
 
 def _on_alarm(signum, frame):  # noqa: ARG001 - signal handler signature
     raise DeadlineExceeded()
-
-
-def deadline_for(timeout: float) -> float:
-    """The internal deadline for a hook whose settings.json timeout is `timeout` seconds."""
-    return max(0.5, min(timeout * 0.6, timeout - 2.0))
 
 
 def _arm(seconds: float) -> None:
@@ -60,9 +55,14 @@ def _disarm() -> None:
 
 
 
-def run(event: str, hook_file: str, handler=None) -> int:
-    """Run one hook invocation; returns the exit code (always 0)."""
-    started = time.monotonic()
+def run(event: str, hook_file: str, handler=None, raw: bytes | None = None, invocation: str | None = None,
+        started: float | None = None, on_written=None, budget: float | None = None) -> int:
+    """Run one hook invocation; returns the exit code (always 0). Through the helper, the client
+    or worker passes the input it read (`raw`), the invocation's id and what to call once the
+    event record is written (inflight.begin), and when the hook started (`started`,
+    time.monotonic()): the deadlines count from then, unless `budget` gives the handler's
+    seconds from now (a client finishing a hook its worker left)."""
+    started = time.monotonic() if started is None else started
     off = _off_notice(event, hook_file)
     if off is not None:
         return off
@@ -72,9 +72,15 @@ def run(event: str, hook_file: str, handler=None) -> int:
     inp: dict = {}
     layout: Layout | None = None
     previous_hook, sys.unraisablehook = sys.unraisablehook, _on_unraisable
+    from ..store import inflight
+
+    inflight.begin(invocation, on_written)
     try:
-        _arm(deadline_for(settings_timeout()))
-        raw = sys.stdin.buffer.read(protocol.MAX_INPUT_BYTES + 1)
+        if budget is None:
+            budget = deadline_for(settings_timeout()) - (time.monotonic() - started)
+        _arm(max(0.01, budget))
+        if raw is None:
+            raw = sys.stdin.buffer.read(protocol.MAX_INPUT_BYTES + 1)
         inp = protocol.parse(raw)
         event = inp.get("hook_event_name") or event
         layout = Layout(find_claude_dir(hook_file))
@@ -137,9 +143,9 @@ def _afterwards(event: str, inp: dict, layout: Layout | None, started: float, fa
         pass
 
 
-def fail_open(event: str, hook_file: str, exc: BaseException) -> None:
+def fail_open(event: str, hook_file: str, exc: BaseException, started: float) -> None:
     """Fail open for a fault met outside `run` (client.py): one stderr line, the fault recorded."""
-    _fail_open(event, {}, None, hook_file, exc, 0.0)
+    _fail_open(event, {}, None, hook_file, exc, time.monotonic() - started)
 
 
 def describe(exc: BaseException) -> tuple[str, str]:
@@ -214,7 +220,7 @@ def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, e
             if pending is None:
                 from .pipeline import prepare
 
-                pending = prepare(event, inp, layout)[1]
+                pending = inflight.tag(prepare(event, inp, layout)[1])
             pending.setdefault("notices", []).append({"code": code, "kind": "fault", "message": text[:300]})
             SessionStore(layout, inp.get("session_id") or "unknown", reducers=FEATURES).spool(pending)
         if isinstance(session_id, str) and code not in ("SESSION_LOCKED", "HOOK_TIMEOUT", "PERSISTENCE_FAILED"):

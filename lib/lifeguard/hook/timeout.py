@@ -15,3 +15,8 @@ def settings_timeout() -> float:
         return value if value > 0 else DEFAULT_TIMEOUT
     except ValueError:
         return DEFAULT_TIMEOUT
+
+
+def deadline_for(timeout: float) -> float:
+    """The internal deadline for a hook whose settings.json timeout is `timeout` seconds."""
+    return max(0.5, min(timeout * 0.6, timeout - 2.0))

@@ -6,6 +6,11 @@ so "written" and "cleared" happen together. When the deadline fires while a reco
 held, the runner spools it (no lock needed) and the next hook commits it; when none was held
 yet (out of time before the record was built) and none was written, the runner builds it
 first. A hook that exits 0 never loses its event, and never records it twice.
+
+Through the resident helper an invocation has an id (client.py): the record carries it
+(`"inv"`), the worker tells its client the moment the record is written (`begin`'s
+`on_written`), and a client whose worker died checks with `written` before running the hook
+again.
 """
 
 from __future__ import annotations
@@ -18,11 +23,26 @@ if TYPE_CHECKING:
 
 _held: dict | None = None
 _settled = False  # this invocation's record was written (committed or spooled)
+_invocation: str | None = None
+_on_written = None
+
+
+def begin(invocation: str | None, on_written=None) -> None:
+    """A new invocation: its id (None outside the helper) and what to call once its record is written."""
+    global _invocation, _on_written
+    _invocation, _on_written = invocation, on_written
+
+
+def tag(record: dict) -> dict:
+    """`record` with this invocation's id, when it has one."""
+    if _invocation:
+        record["inv"] = _invocation
+    return record
 
 
 def hold(record: dict) -> None:
     global _held
-    _held = record
+    _held = tag(record)
 
 
 def held() -> dict | None:
@@ -39,6 +59,8 @@ def release(record: dict) -> None:
     global _held, _settled
     if _held is record:
         _held, _settled = None, True
+        if _on_written is not None:
+            _on_written()
 
 
 @contextmanager
@@ -53,3 +75,36 @@ def durable() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def written(layout, session_id: str, invocation: str) -> bool:
+    """Whether a record of `invocation` is in the session's spool, its log or (compacted just
+    now) its newest archived segment. For a client whose worker is gone, and so writes no more.
+    Read in the order records move (spool -> log -> archive; each move writes the new place
+    before it removes the old), so a record on the move is seen in one place or the next."""
+    import os
+
+    from ..core import fsutil
+
+    needles = (f'"inv":"{invocation}"'.encode(), f'"inv": "{invocation}"'.encode())  # log and spool spacing
+
+    def holds(path) -> bool:
+        try:
+            data = fsutil.read_bytes_nofollow(path)
+        except OSError:
+            return False
+        return any(needle in data for needle in needles)
+
+    folder = layout.session_spool(session_id)
+    try:
+        spooled = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+    except OSError:
+        spooled = []
+    if any(holds(folder / name) for name in spooled) or holds(layout.event_log(session_id)):
+        return True
+    prefix = layout.event_log(session_id).stem + "-upto"
+    try:
+        archived = sorted(n for n in os.listdir(layout.archive_dir) if n.startswith(prefix))
+    except OSError:
+        return False
+    return bool(archived) and holds(layout.archive_dir / archived[-1])

@@ -1,0 +1,58 @@
+"""One hook run by a forked copy of the resident helper (helper.py), for one client (client.py).
+
+The worker takes the request, says "A" with its pid, gets the hook's input with "G", runs the
+ordinary runner on it, says "C" the moment the event record is durable, and answers "R" with
+the exit code and what the hook wrote to stdout and stderr (the client prints them: so a
+hook the client has to finish itself never prints twice). See wire.py for the bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import sys
+
+from . import client, wire
+from .timeout import deadline_for, settings_timeout
+
+
+def serve(conn: socket.socket) -> None:
+    """Serve one request on `conn`; any failure just closes it (the client then sees the hook
+    through itself, client.py)."""
+    conn.settimeout(client.ACK_SECONDS)
+    event, hook_file, cwd, invocation, env = wire.read_request(conn)
+    for key in [k for k in os.environ if client.passed(k)]:
+        del os.environ[key]
+    os.environ.update(env)
+    conn.sendall(wire.accept(os.getpid()))
+    # the client reads the hook's stdin before "G": at most until the hook's deadline
+    conn.settimeout(deadline_for(settings_timeout()) + 1.0)
+    if conn.recv(1) != wire.GO:
+        return  # the client gave up (stdin never closed): nothing ran
+    data = wire.recv_sized(conn, wire.MAX_INPUT_BYTES + 1)
+    if data is None:
+        return
+    os.chdir(cwd)
+
+    def confirm() -> None:
+        try:
+            conn.sendall(wire.WRITTEN)
+        except OSError:
+            pass  # the client is gone: the record is written all the same
+
+    out, err = io.StringIO(), io.StringIO()
+    sys.stdout, sys.stderr = out, err
+    from .runner import run
+
+    code = run(event, hook_file, raw=data, invocation=invocation, on_written=confirm)
+    conn.settimeout(1.0)
+    try:
+        conn.sendall(wire.result(code, out.getvalue().encode("utf-8", "replace"),
+                                 err.getvalue().encode("utf-8", "replace")))
+    except OSError:
+        pass  # the client went away: the hook still ran, and what it left for later is done
+    conn.close()  # the client has its answer; then what the hook left for later (core/later.py)
+    from ..core import later
+
+    later.run()
