@@ -341,6 +341,33 @@ def test_a_worker_lost_before_writing_the_event_leaves_the_hook_to_the_client(ws
     assert not Path(f"/proc/{worker}").exists() or b"Z" in Path(f"/proc/{worker}/stat").read_bytes().split()[2]
 
 
+def test_a_hook_that_runs_out_of_time_in_its_worker_is_reported_as_a_timeout(ws: Path) -> None:
+    """The worker's deadline strikes while it waits for the lock: the event goes to the spool,
+    once, and the client says what the worker said (HOOK_TIMEOUT), not that it lost the worker."""
+    import fcntl
+
+    config = ws / ".claude" / "lifeguard.json"
+    data = json.loads(config.read_text())
+    data["locks"]["timeout_seconds"] = 5  # longer than the hook's deadline (1 s for a 3 s timeout)
+    config.write_text(json.dumps(data))
+    start_helper(ws)
+    layout = Layout(ws / ".claude")
+    fd = os.open(layout.lock_file(SESSION), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        res = subprocess.run(hook_cmd(ws), input=event(1), capture_output=True, env=hook_env(ws, LIFEGUARD_TIMEOUT="3"),
+                             cwd=ws, timeout=30)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    assert res.returncode == 0 and json.loads(res.stdout) == {}
+    lines = res.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "[HOOK_TIMEOUT]" in lines[0], lines
+    assert [f["code"] for f in faults(ws)] == ["HOOK_TIMEOUT"]
+    assert run_hook(ws, event(2)).returncode == 0  # the next hook commits the spooled event
+    assert logged_ids(ws) == ["toolu_0000", "toolu_0001", "toolu_0002"]
+
+
 def test_a_helper_that_does_not_answer_leaves_the_hook_to_run_here_once(ws: Path) -> None:
     fake = FakeHelper(ws, "silent")
     try:

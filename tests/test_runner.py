@@ -238,7 +238,10 @@ def test_deadline_after_commit_does_not_duplicate(home, monkeypatch, extra_featu
 
 
 def test_deadline_before_the_record_exists_builds_and_spools_it(home, monkeypatch):
-    """Out of time while still starting up (imports under load): the event is still kept."""
+    """Out of time before the handler began building the record, its code loaded (a worker, say):
+    the fault path builds it, once."""
+    from lifeguard.hook import pipeline  # noqa: F401 - loaded, as in a worker
+
     monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")
     monkeypatch.setattr(inflight, "_held", None)
     monkeypatch.setattr(inflight, "_settled", False)
@@ -250,6 +253,37 @@ def test_deadline_before_the_record_exists_builds_and_spools_it(home, monkeypatc
     assert "HOOK_TIMEOUT" in res.stderr
     (record,) = drain(home)
     assert record["event"] == "PostToolUse" and record["tool"] == "Bash" and record["input"] == {"command": "ls"}
+    assert record["notices"][-1]["code"] == "HOOK_TIMEOUT"
+
+
+class SlowAnnotate:
+    """A feature whose annotate (part of building the record) takes longer than the hook's budget."""
+
+    calls: list[str] = []
+
+    @staticmethod
+    def annotate(inp, record, cfg):
+        SlowAnnotate.calls.append(inp["tool_use_id"])
+        time.sleep(30)
+
+
+def test_a_record_too_slow_to_build_is_not_built_again_and_a_bare_one_is_kept(home, monkeypatch, extra_feature):
+    """The fault path does not redo the slow work (it would run out of time again and lose the
+    event): it keeps what is known for sure, the event, the tool and the call's id."""
+    monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")
+    monkeypatch.setattr(inflight, "_held", None)
+    monkeypatch.setattr(inflight, "_settled", False)
+    SlowAnnotate.calls.clear()
+    extra_feature(SlowAnnotate)
+    started = time.monotonic()
+    res = run(monkeypatch, json.dumps({**POST, "tool_use_id": "toolu_9"}).encode())
+    took = time.monotonic() - started
+    assert SlowAnnotate.calls == ["toolu_9"]
+    assert res.out == {} and "HOOK_TIMEOUT" in res.stderr and "recorded in" in res.stderr
+    assert took < 1.5  # the 0.5 s deadline, then no slow work a second time
+    (record,) = drain(home)
+    assert record["event"] == "PostToolUse" and record["tool"] == "Bash" and record["tuid"] == "toolu_9"
+    assert "input" not in record and "result" not in record
     assert record["notices"][-1]["code"] == "HOOK_TIMEOUT"
 
 

@@ -229,7 +229,7 @@ def _torture(layout, log_path, lock_path, env, hook, via_helper):
     assert None not in records, f"seed {seed}: a damaged line in the live log"
     assert [r["seq"] for r in records] == list(range(1, len(records) + 1)), f"seed {seed}"
 
-    logged = [r["input"]["marker"] for r in records if r.get("event") == "PostToolUse"]
+    logged = [r["tuid"].removeprefix("toolu_") for r in records if r.get("event") == "PostToolUse"]
     assert len(logged) == len(set(logged)), f"seed {seed}: an event was logged twice"
     lost = sorted(survived - set(logged))
     assert not lost, f"seed {seed}: lost events {[(m, stderr[m]) for m in lost]}"
@@ -308,6 +308,7 @@ def test_helper_workers_killed_or_stopped_at_random(tmp_path, how):
     env.update(CLAUDE_PROJECT_DIR=str(tmp_path), LIFEGUARD_HELPER="1")
     sessions = [f"{SID}-{i}" for i in range(SESSIONS)]
     sent: dict[str, str] = {}  # marker -> session
+    said: dict[str, bytes] = {}  # marker -> what its hook wrote to stderr
     victims = 0
     try:
         warmup = subprocess.run([sys.executable, str(hook)], input=event_for("warm-up", sessions[0]), env=env,
@@ -343,6 +344,7 @@ def test_helper_workers_killed_or_stopped_at_random(tmp_path, how):
                         pass
             for proc, (marker, _session) in zip(procs, batch):
                 out, err = proc.communicate(timeout=120)
+                said[marker] = err
                 assert proc.returncode == 0, (marker, err)
                 assert isinstance(json.loads(out), dict), (marker, out, err)
                 assert b"Traceback" not in err, err
@@ -358,10 +360,12 @@ def test_helper_workers_killed_or_stopped_at_random(tmp_path, how):
             pass
         records = list(eventlog.iter_records(layout.event_log(session)))
         assert [r["seq"] for r in records] == list(range(1, len(records) + 1)), f"seed {seed}"
-        logged = [r["input"]["marker"] for r in records if r.get("event") == "PostToolUse"]
+        logged = [r["tuid"].removeprefix("toolu_") for r in records if r.get("event") == "PostToolUse"]
         assert len(logged) == len(set(logged)), f"seed {seed}: an event was logged twice in {session}"
         expected = {m for m, s in sent.items() if s == session}
-        assert set(logged) == expected, f"seed {seed}: lost {sorted(expected - set(logged))}"
+        lost = sorted(expected - set(logged))
+        assert not lost, f"seed {seed}: lost {[(m, said.get(m)) for m in lost]}"
+        assert set(logged) <= expected, f"seed {seed}: events nobody sent"
         assert not any(r.get("event") == "LifeguardFault" for r in records), f"seed {seed}"
         state = state_mod.load(layout.session_file(session))
         assert state == reducer.replay_log(layout.event_log(session), session, FEATURES), f"seed {seed}"

@@ -23,6 +23,7 @@ SUMMARY_FIELDS = ("rule", "metric", "value", "level", "severity")
 def prepare(event: str, inp: dict, layout: Layout) -> tuple:
     """(config, event record) for one invocation; also how the runner keeps the event of a
     hook that ran out of time before it got this far."""
+    inflight.attempt()
     cfg = config_mod.load(layout)
     record_mod.configure(cfg, layout)  # redaction: settings and the workspace's salt
     record = record_mod.build(event, inp)

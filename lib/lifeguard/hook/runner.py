@@ -151,7 +151,7 @@ def fail_open(event: str, hook_file: str, exc: BaseException, started: float) ->
 def describe(exc: BaseException) -> tuple[str, str]:
     """(error code, one-line description) for a fault."""
     if isinstance(exc, HelperLost):
-        return "HOOK_HELPER_LOST", f"{exc}; the hook's event may not be recorded"
+        return "HOOK_HELPER_LOST", str(exc)  # says whether the event was recorded
     if isinstance(exc, protocol.BadInput):
         return "HOOK_INPUT_INVALID", f"bad hook input: {exc}"
     if isinstance(exc, DeadlineExceeded):
@@ -191,38 +191,28 @@ def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, e
     # kills the hook (the settings timeout less 1 s), and at least 1 s
     _arm(max(1.0, settings_timeout() - 1.0 - elapsed - 0.25))
     try:
+        from ..store import inflight
+
+        if code == "HOOK_TIMEOUT" and not inflight.settled() and isinstance(inp, dict) and inp:
+            _keep_unsaved(event, inp, layout, text)  # the event first: the fault line is only a note
         fault = {"ts": now_iso(), "event": event, "code": code, "message": text,
                  "exception": type(exc).__name__, "elapsed_ms": round(elapsed * 1000, 1),
                  "pid": os.getpid()}
         session_id = inp.get("session_id") if isinstance(inp, dict) else None
         if isinstance(session_id, str):
             fault["session"] = session_id
-        from ..redact import redactor as redact
+        if code not in ("HOOK_TIMEOUT", "HOOK_HELPER_LOST"):  # fixed texts need no costly redactor
+            from ..redact import redactor as redact
 
-        if redact.active().state_dir != layout.state_dir:  # failed before the handler set it up
-            redact.configure(None, layout)
-        fault = redact.scrub_value(fault)  # an exception's text can quote the input
-        text = fault["message"]
+            if redact.active().state_dir != layout.state_dir:  # failed before the handler set it up
+                redact.configure(None, layout)
+            fault = redact.scrub_value(fault)  # an exception's text can quote the input
+            text = fault["message"]
         fsutil.ensure_private_dir(layout.state_dir)
         fsutil.quarantine_planted(layout.quarantine_dir, layout.faults_log)  # never append through a link
         line = json.dumps(fault, ensure_ascii=True, default=str) + "\n"
         fsutil.append_durable(layout.faults_log, line.encode("ascii"))
         where = str(layout.faults_log.relative_to(layout.claude_dir.parent)) if layout.claude_dir.is_absolute() else str(layout.faults_log)
-        from ..store import inflight
-
-        if code == "HOOK_TIMEOUT" and not inflight.settled() and isinstance(inp, dict) and inp:
-            # out of time before the event was saved: keep it in the spool (no lock needed) for the
-            # next hook to commit; built here, the same way, if the handler had not got that far
-            from ..features.registry import FEATURES
-            from ..store.session import SessionStore
-
-            pending = inflight.held()
-            if pending is None:
-                from .pipeline import prepare
-
-                pending = inflight.tag(prepare(event, inp, layout)[1])
-            pending.setdefault("notices", []).append({"code": code, "kind": "fault", "message": text[:300]})
-            SessionStore(layout, inp.get("session_id") or "unknown", reducers=FEATURES).spool(pending)
         if isinstance(session_id, str) and code not in ("SESSION_LOCKED", "HOOK_TIMEOUT", "PERSISTENCE_FAILED"):
             from ..features.registry import FEATURES
             from ..store.session import SessionStore
@@ -236,3 +226,43 @@ def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, e
         return where
     finally:
         _disarm()
+
+
+def _keep_unsaved(event: str, inp: dict, layout: Layout, text: str) -> None:
+    """Out of time before the event was saved: keep it in the spool (no lock needed) for the next
+    hook to commit. Written with the deadline held back: a hook that exits 0 never loses its
+    event, and writing a spool file takes milliseconds (spooling folds nothing: no features)."""
+    from ..store import inflight
+
+    pending = inflight.held()
+    if pending is None:
+        pending = inflight.tag(_unsaved_record(event, inp, layout))
+    pending.setdefault("notices", []).append({"code": "HOOK_TIMEOUT", "kind": "fault", "message": text[:300]})
+    with inflight.durable():
+        from ..store.session import SessionStore
+
+        SessionStore(layout, inp.get("session_id") or "unknown", reducers=()).spool(pending)
+
+
+def _unsaved_record(event: str, inp: dict, layout: Layout) -> dict:
+    """The record of an event whose hook ran out of time before its handler held one. Built the
+    handler's way only when the handler had not begun building it and that code is loaded (a
+    warm worker): building is what may have been slow (a huge input, a slow redaction pattern),
+    and importing it is what is slow under load, so neither is done a second time. Else a bare
+    record of what is sure: the event, and the tool and call it was about (plain names only,
+    so no unredacted text reaches the log)."""
+    from ..store import inflight
+
+    pipeline = sys.modules.get(__package__ + ".pipeline")
+    if pipeline is not None and not inflight.attempted():
+        try:
+            return pipeline.prepare(event, inp, layout)[1]
+        except DeadlineExceeded:  # slow after all: what is sure, below
+            pass
+    record: dict = {"event": event}
+    for key, field in (("tool_name", "tool"), ("tool_use_id", "tuid"), ("agent_id", "agent")):
+        value = inp.get(key)
+        if isinstance(value, str) and 0 < len(value) <= 200 and value.replace("_", "").replace("-", "").isalnum():
+            record[field] = value
+    return record
+

@@ -23,14 +23,25 @@ if TYPE_CHECKING:
 
 _held: dict | None = None
 _settled = False  # this invocation's record was written (committed or spooled)
+_attempted = False  # building this invocation's record began (it may be what ran out of time)
 _invocation: str | None = None
 _on_written = None
 
 
 def begin(invocation: str | None, on_written=None) -> None:
     """A new invocation: its id (None outside the helper) and what to call once its record is written."""
-    global _invocation, _on_written
-    _invocation, _on_written = invocation, on_written
+    global _invocation, _on_written, _attempted
+    _invocation, _on_written, _attempted = invocation, on_written, False
+
+
+def attempt() -> None:
+    """Building the record begins (the runner does not begin it a second time)."""
+    global _attempted
+    _attempted = True
+
+
+def attempted() -> bool:
+    return _attempted
 
 
 def tag(record: dict) -> dict:
