@@ -225,3 +225,24 @@ def test_the_collector_named_in_lifeguard_json(layout, monkeypatch) -> None:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", preferred.url)  # the exporter's own environment wins
         assert export.run(str(layout.claude_dir)) == 0
         assert total(preferred.metric("lifeguard.tool.calls")) == 5 and total(collector.metric("lifeguard.tool.calls")) == 5
+
+
+def test_the_workspace_path_stays_home(layout, monkeypatch) -> None:
+    """A fault's message names a file in the workspace: the path is taken out unless include_paths."""
+    from lifeguard.features.registry import FEATURES
+    from lifeguard.store.session import SessionStore
+
+    workspace = str(layout.claude_dir.parent.absolute())
+    hook(layout, monkeypatch, {"session_id": "hurt", "hook_event_name": "SessionStart", "source": "startup"})
+    with SessionStore(layout, "hurt", reducers=FEATURES).transaction() as txn:  # as runner.py records a fault
+        txn.commit({"event": "LifeguardFault", "hook": "PreToolUse",
+                    "fault": {"code": "PERSISTENCE_FAILED",
+                              "message": f"No space left on device ({workspace}/.claude/state/session-hurt.json)"}})
+    monkeypatch.setenv("LIFEGUARD_OTEL", "1")
+    with Collector() as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        assert export.run(str(layout.claude_dir)) == 0, status(layout)
+        (fault,) = [r for r in collector.logs() if r.attrs["lifeguard.code"] == "PERSISTENCE_FAILED"]
+        assert fault.body == "No space left on device (<workspace>/.claude/state/session-hurt.json)"
+        assert fault.attrs["lifeguard.kind"] == "fault" and fault.attrs["hook.event"] == "PreToolUse"
+        assert all(workspace not in str(r.body) for r in collector.logs())

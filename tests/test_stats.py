@@ -86,3 +86,24 @@ def test_stats_unknown_session_and_empty_workspace(tmp_path) -> None:
     assert proc.returncode == 0 and "No sessions recorded" in proc.stdout
     proc = run_tool(layout, "stats", "--session", "nope")
     assert proc.returncode == 1 and "no event log for session nope" in proc.stderr
+
+
+def test_what_a_record_counts_for() -> None:
+    from lifeguard.telemetry import measures
+
+    health = {"event": "LifeguardHealth", "repairs": [
+        "the state file was unreadable", "rebuilt the state by replaying the event log (3 events)",
+        "repair level: major", "session other: critical repair: restored a checkpoint"]}
+    assert measures.counts(health) == [(measures.REPAIRS, {"lifeguard.repair.level": "major"}),
+                                       (measures.REPAIRS, {"lifeguard.repair.level": "critical"})]
+    torn = {"event": "LifeguardHealth", "repairs": ["quarantined 12 damaged bytes at the end of the event log"]}
+    assert measures.counts(torn) == [(measures.REPAIRS, {"lifeguard.repair.level": "minor"})]
+    refused = {"event": "PreToolUse", "tool": "Bash", "notices": [
+        {"code": "TOOL_LOOP_BLOCKED", "kind": "deny", "rule": "cycle"},
+        {"code": "CIRCUIT_OPEN", "kind": "deny"}]}  # a refusal while open is no trip
+    assert measures.counts(refused) == [(measures.LOOPS_REFUSED, {"lifeguard.rule": "cycle"})]
+    failed = {"event": "PostToolUseFailure", "tool": "mcp__db__query", "notices": [
+        {"code": "CIRCUIT_OPEN", "kind": "context"}, {"code": "STOP_LOOP_DETECTED", "kind": "halt"}]}
+    assert measures.counts(failed) == [
+        (measures.TOOL_CALLS, {"tool.name": "mcp__db__query"}), (measures.TOOL_FAILURES, {"tool.name": "mcp__db__query"}),
+        (measures.BREAKER_TRIPS, {"tool.name": "mcp__db__query"}), (measures.LOOPS_REFUSED, {"lifeguard.rule": "repeated_stop"})]

@@ -23,6 +23,7 @@ from datetime import datetime
 from ..store import eventlog
 from ..core import fsutil
 from ..core.paths import Layout, safe_name
+from ..telemetry import measures
 from .analyze import session_names
 
 SHORT_ID = 8
@@ -129,12 +130,7 @@ def _from_log(layout: Layout, name: str) -> list[dict]:
     path = layout.state_dir / f"events-{name}.jsonl"
     for record in eventlog.iter_records(path):
         base = {"ts": record.get("ts"), "session": name, "seq": record.get("seq"), "event": record.get("hook") or record.get("event")}
-        for notice in record.get("notices") or ():
-            if isinstance(notice, dict):
-                out.append({**base, "code": notice.get("code"), "kind": notice.get("kind"), "message": notice.get("message")})
-        fault = record.get("fault")
-        if isinstance(fault, dict):
-            out.append({**base, "code": fault.get("code"), "kind": "fault", "message": fault.get("message")})
+        out.extend({**base, **item} for item in measures.incidents(record))
     return out
 
 

@@ -72,14 +72,16 @@ def run(claude_dir: str) -> int:
         return 0
     folder = layout.state_dir / samples.FOLDER
     fsutil.ensure_private_dir(folder)
-    with _exclusive(folder / LOCK):
-        status = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "metrics": None, "logs": None}
-        try:
+    status = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "metrics": None, "logs": None}
+    try:
+        with _exclusive(folder / LOCK):
             _check_protocol()
             status.update(send(layout, cfg))
-        except Unsupported as exc:
-            status["error"] = str(exc)
-        _write_json(folder / STATUS, status)
+    except Unsupported as exc:
+        status["error"] = str(exc)
+    except Exception as exc:  # noqa: BLE001 - detached: the status file is the only place to say it
+        status["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+    _write_json(folder / STATUS, status)
     return 0 if not status.get("error") else 1
 
 
@@ -89,6 +91,7 @@ def send(layout: Layout, cfg: dict) -> dict:
     folder = layout.state_dir / samples.FOLDER
     cursor = _read_json(folder / CURSOR) or {}
     workspace = _workspace_attributes(layout, cfg)
+    hide = None if "lifeguard.workspace.path" in workspace else str(layout.claude_dir.absolute().parent)
     failures = _capture_sdk_errors()
     out: dict = {}
 
@@ -118,7 +121,7 @@ def send(layout: Layout, cfg: dict) -> dict:
     exporter, sent = OTLPLogExporter(), 0
     for start in range(0, len(incidents), LOG_BATCH):
         batch = incidents[start:start + LOG_BATCH]
-        if exporter.export(_log_records(batch, workspace)).name != "SUCCESS":
+        if exporter.export(_log_records(batch, workspace, hide)).name != "SUCCESS":
             out.setdefault("error", "logs not accepted: " + (failures.last or "the collector did not answer"))
             break
         sent += len(batch)
@@ -217,7 +220,7 @@ def _metrics(records: dict[str, list[dict]], new_samples: list[dict], workspace:
     return MetricsData(resource_metrics=resource_metrics)
 
 
-def _log_records(batch: list[tuple[str, dict, dict]], workspace: dict) -> list:
+def _log_records(batch: list[tuple[str, dict, dict]], workspace: dict, hide: str | None) -> list:
     from opentelemetry._logs import SeverityNumber
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
@@ -239,11 +242,18 @@ def _log_records(batch: list[tuple[str, dict, dict]], workspace: dict) -> list:
             attrs["tool.name"] = str(record["tool"])
         provider.get_logger(SCOPE, VERSION).emit(
             timestamp=int(when * 1e9) if when is not None else None, severity_text=text,
-            severity_number=SeverityNumber(number), body=redact.redact(str(item.get("message") or code))[:1000],
+            severity_number=SeverityNumber(number), body=_message(item, code, hide),
             attributes=attrs, event_name="lifeguard.incident")
     for provider in providers.values():
         provider.shutdown()
     return list(memory.get_finished_logs())
+
+
+def _message(item: dict, code: str, hide: str | None) -> str:
+    """An incident's message as sent: secrets scrubbed, and the workspace path (repair notes
+    name the quarantine folder) taken out when it is not to be sent."""
+    text = redact.redact(str(item.get("message") or code))
+    return (text.replace(hide, "<workspace>") if hide else text)[:1000]
 
 
 # -- plumbing ----------------------------------------------------------------------------------------

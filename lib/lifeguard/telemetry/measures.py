@@ -35,7 +35,8 @@ COUNTERS = {
 HISTOGRAMS = {HOOK_DURATION: "ms", STATE_QUERY: "ms", SESSION_INIT: "ms"}
 
 OUTCOMES = ("PostToolUse", "PostToolUseFailure")
-_REPAIR_LEVEL = re.compile(r"\b(minor|major|critical|lost) repair\b")
+# repair.py's notes: "session X: major repair: ..." (another session's), "repair level: major" (this one's)
+_REPAIR_LEVEL = re.compile(r"\b(minor|major|critical|lost) repair\b|\brepair level: (minor|major|critical|lost)\b")
 
 
 def counts(record: dict) -> list[tuple[str, dict]]:
@@ -59,9 +60,11 @@ def counts(record: dict) -> list[tuple[str, dict]]:
             out.append((BREAKER_TRIPS, {"tool.name": tool}))
         elif code == "HOOK_TIMEOUT":
             out.append((HOOK_TIMEOUTS, {"hook.event": hook}))
-    for note in record.get("repairs") or ():
-        found = _REPAIR_LEVEL.search(str(note))
-        out.append((REPAIRS, {"lifeguard.repair.level": found.group(1) if found else "minor"}))
+    notes = record.get("repairs") or ()
+    levels = [m.group(1) or m.group(2) for note in notes if (m := _REPAIR_LEVEL.search(str(note)))]
+    if notes and not levels:  # notes of a fix without a level (a torn log line quarantined, ...)
+        levels = ["minor"]
+    out.extend((REPAIRS, {"lifeguard.repair.level": level}) for level in levels)
     return out
 
 
