@@ -15,7 +15,8 @@ and a realistic event on stdin; the tools through `uv run --script`):
 - SessionStart of a new session in a workspace with 0, 100 and 1,000 earlier sessions (idle
   for hours, not stale), and the first SessionStart facing 1,000 stale ones (idle for 2 days:
   a fresh copy of them before each run; the bench waits, untimed, until they are archived);
-- `state_recovery.py doctor`, and `analyze` on 1,000 sessions (the stale ones, never swept);
+- `state_recovery.py doctor`, and `analyze` on 1,000 sessions as lifeguard keeps them (swept once, none
+  running: a session changed since the last sweep gets the deep checks, which load pydantic);
 - PreToolUse with the OpenTelemetry export switched on (LIFEGUARD_OTEL=1) and the collector down
   (nothing listens at OTEL_EXPORTER_OTLP_ENDPOINT): at most 1.10x PreToolUse fresh, since hooks
   only start the detached exporter (at most once a minute) and never wait for it;
@@ -53,10 +54,12 @@ from lifeguard.core.paths import Layout  # noqa: E402
 from lifeguard.features.registry import FEATURES  # noqa: E402
 from lifeguard.hook import helper  # noqa: E402
 from lifeguard.store import eventlog, reducer, state as state_mod  # noqa: E402
+from lifeguard.upkeep import sweep  # noqa: E402
 from planted import many_sessions, session_paths  # noqa: E402
 
 HISTORY_EVENTS = 50_000
 INSTALL_GOAL_MS = 3000
+QUIET_FLOOR_MS = 34  # the floor on this 2-core machine when nothing else runs (doctor's and analyze's goals)
 OLD_SESSIONS_IDLE_HOURS = 5  # earlier sessions: finished hours ago, not yet stale
 STALE_IDLE_HOURS = 48  # over limits.archive_idle_hours (24)
 
@@ -197,11 +200,16 @@ def dead_endpoint() -> str:
 
 class Goal:
     """One row of the report. `ratio` bounds median / the floor's median (or, with `against`, /
-    that case's median); `ms` bounds the median itself; neither: a reference figure."""
+    that case's median); `ms` bounds the median itself; `quiet_ms`, a time set for a quiet machine,
+    bounds the ratio to the floor it is there (QUIET_FLOOR_MS), so a busy machine does not fail it
+    and a fast one is held to more; none: a reference figure."""
 
     def __init__(self, case: Case, ratio: float | None = None, against: Case | None = None,
-                 ms: float | None = None):
+                 ms: float | None = None, quiet_ms: float | None = None):
         self.case, self.ratio, self.against, self.ms = case, ratio, against, ms
+        self.quiet_ms = quiet_ms
+        if quiet_ms is not None:
+            self.ratio = round(quiet_ms / QUIET_FLOOR_MS)
 
     def judge(self, floor_ms: float) -> tuple[str, str]:
         """(the goal, the verdict: "ok (measured)", "MISSED (measured)" or "" for a reference)."""
@@ -212,6 +220,8 @@ class Goal:
             base = self.against.median_ms if self.against else floor_ms
             where = f" {self.against.name}" if self.against else " floor"
             wanted, got = f"<= {self.ratio:g}x{where}", f"{median / base:.2f}x"
+            if self.quiet_ms is not None:
+                wanted += f" ({self.quiet_ms / 1000:g} s when quiet)"
             met = median / base <= self.ratio
         else:
             return "", ""
@@ -287,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
             many_sessions(Layout(where / ".claude"), count, OLD_SESSIONS_IDLE_HOURS)
             starts[label] = (where, cmds, {**env, "CLAUDE_PROJECT_DIR": str(where)})
             workspaces.append(where)
+        # analyze's: a copy of the 1,000 earlier sessions as lifeguard keeps them, swept once (as the next
+        # SessionStart would), with no session running: one that changed since is checked deeply
+        quiet = Layout(workspace(tmp, "ws-analyze")[0] / ".claude")
+        shutil.copytree(Layout(starts["1,000"][0] / ".claude").state_dir, quiet.state_dir, dirs_exist_ok=True)
+        sweep.run(quiet, "-", {}, FEATURES)
         stale_ws, stale_cmds = workspace(tmp, "ws-stale")
         workspaces.append(stale_ws)
         stale_layout = Layout(stale_ws / ".claude")
@@ -345,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                                   {**starts["0"][2], "LIFEGUARD_HELPER": "0"}, runs, event="SessionStart")
         cases["doctor"] = Case("doctor", f"{tools} doctor --json", ws, env, slow_runs, warmups=1,
                                check=lambda out: isinstance(json.loads(out), list))
-        cases["analyze"] = Case("analyze, 1,000 sessions", f"{tools} --workspace {template.claude_dir} analyze --json",
+        cases["analyze"] = Case("analyze, 1,000 sessions", f"{tools} --workspace {quiet.claude_dir} analyze --json",
                                 ws, env, slow_runs, warmups=1,
                                 check=lambda out: json.loads(out)["total_sessions"] >= 1000)
         cases["install"] = Case("install.sh, uv cache warm", "", ws, env, slow_runs, warmups=0, setup=new_project,
@@ -359,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             Goal(c["start-0"], ratio=2.0), Goal(c["start-100"], ratio=2.0), Goal(c["start-1,000"], ratio=2.0),
             Goal(c["start-stale"], ratio=3.0),
             Goal(c["start-off"]),
-            Goal(c["doctor"], ms=2000), Goal(c["analyze"], ms=1000),
+            Goal(c["doctor"], quiet_ms=2000), Goal(c["analyze"], quiet_ms=1000),
             Goal(c["install"], ms=INSTALL_GOAL_MS),
         ]
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -254,6 +255,29 @@ def test_doctor_runs_every_hook_on_a_sample_event(layout):
     answered = [i["what"] for i in items if i["check"] == "hooks"]
     assert len(answered) == 10 and all("answered in" in a for a in answered)
     assert sorted(p.name for p in layout.state_dir.iterdir()) == before  # real state untouched
+
+
+def test_doctor_says_what_it_checks_as_it_goes(layout):
+    proc = run_tool(layout, "--plain", "doctor", "--quick")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    order = [next(i for i, line in enumerate(lines) if f"  {name}: " in line)
+             for name in ("on/off", "settings.json", "installed files", "config", "state folder", "sweep", "uv", "python")]
+    assert order == sorted(order), lines  # one line per check, in the order they run
+    assert lines[-1] == "No problems found."
+
+
+def test_doctor_names_a_failed_step_of_the_last_sweep(layout):
+    from lifeguard.commands import doctor
+    from lifeguard.core import fsutil
+    from lifeguard.upkeep import sweep
+
+    assert doctor.check_sweep(layout)[0][0] == "ok"  # none yet
+    report = {"archived": ["a", "b"], "repairs": [], "locks_removed": 1, "quarantined": 0, "finished": time.time(),
+              "failed": ["repair changed sessions: PermissionError: denied"]}
+    fsutil.atomic_write(layout.state_dir / sweep.SWEEP_FILE, json.dumps({"fingerprints": {}, "last": report}).encode())
+    [(level, what, fix)] = doctor.check_sweep(layout)
+    assert level == "warn" and "archived 2 idle session(s)" in what and "PermissionError: denied" in what and fix
 
 
 # -- the script itself ---------------------------------------------------------------------------

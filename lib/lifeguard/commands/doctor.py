@@ -12,8 +12,15 @@ Each check is a small function returning findings `(level, what, fix)`, level "o
 - open urgent alerts (urgent_alerts.txt), and your guarded hooks that keep failing or timing out
 - uv is present (and on PATH, not only in hooks/uv.path) and its cache is not locked
 - Python is recent enough
-- each hook answers a sample event within its budget (run in a scratch copy of the
-  workspace's config, so the real state is never touched)
+- what the last sweep of the sessions did, and whether a step of it failed
+- each hook answers a sample event within its budget: one per core at a time, each its own session,
+  in a scratch folder with the default settings (so the real state is never touched; the
+  settings were checked above)
+
+On a terminal each check's findings are printed as soon as it has run (the live hooks last),
+then one line sums up. Everything is read from files already written (lifeguard.json through
+its validated cache), so doctor loads pydantic only when that cache is out of date: about 1 s
+in all, most of it the hooks' own start.
 """
 
 from __future__ import annotations
@@ -257,7 +264,7 @@ def check_config(layout: Layout) -> list[Finding]:
                        f"{installer.REPO / '.claude' / 'lifeguard.json'} to {layout.config_file})")]
         return [warn(f"{layout.config_file} is missing; the defaults are used", "reinstall with install.sh to write it")]
     try:
-        cfg = config_mod.validate_file(layout)
+        cfg = config_mod.load(layout, keep=False)  # validated once per change of the file (its cache)
     except ImportError:
         return [warn("pydantic is not installed in this interpreter, so lifeguard.json was not validated",
                      "run this tool with: uv run --script")]
@@ -458,12 +465,15 @@ SAMPLES: dict[str, dict] = {
 
 
 def sample_event(event: str, cwd: str) -> dict:
-    return {"session_id": SAMPLE_SESSION, "transcript_path": "", "cwd": cwd, "hook_event_name": event,
+    return {"session_id": f"{SAMPLE_SESSION}-{event}", "transcript_path": "", "cwd": cwd, "hook_event_name": event,
             "permission_mode": "default", **SAMPLES.get(event, {})}
 
 
 def check_hooks_live(layout: Layout, ui) -> list[Finding]:
-    """Run each lifeguard hook of settings.json on a sample event, as Claude Code would."""
+    """Run each lifeguard hook of settings.json on a sample event, as Claude Code would: one per
+    core at a time (each its own session, so none waits for another's lock), in a scratch folder."""
+    from concurrent.futures import ThreadPoolExecutor
+
     try:
         settings = json.loads((layout.claude_dir / "settings.json").read_bytes())
     except FileNotFoundError:
@@ -471,18 +481,59 @@ def check_hooks_live(layout: Layout, ui) -> list[Finding]:
     except (OSError, ValueError):
         return []  # check_settings reports it
     entries = lifeguard_entries(settings) or (plugin_entries() if enabled_plugin(layout) else [])
+    if not entries:
+        return []
     project = str(layout.claude_dir.parent)
-    findings: list[Finding] = []
     with tempfile.TemporaryDirectory(prefix="lifeguard-doctor-") as scratch:
         home = Path(scratch) / ".claude"
         home.mkdir()
-        if layout.config_file.exists():
-            shutil.copyfile(layout.config_file, home / layout.config_file.name)
         env = {**os.environ, "CLAUDE_PROJECT_DIR": project, "LIFEGUARD_HOME": str(home),
                "CLAUDE_PLUGIN_ROOT": str(installer.REPO)}
-        for event, hook in ui.progress(entries, "Running each hook on a sample event"):
-            findings.extend(run_hook(event, hook, env, project))
-    return findings
+        # as many at once as there are cores: more would only queue for them (and for uv's cache)
+        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+            results = list(pool.map(lambda entry: run_hook(*entry, env, project), entries))
+        _await_sweep(Layout(home))
+    return [finding for found in results for finding in found]
+
+
+def _await_sweep(scratch: Layout, seconds: float = 3.0) -> None:
+    """SessionStart's sweep runs after its answer (core/later.py): let the scratch's finish before
+    the folder goes, so that it does not make the folder again."""
+    from ..core.locking import LockTimeout, SessionLock
+    from ..upkeep import sweep
+
+    deadline = time.monotonic() + seconds
+    while sweep.last_report(scratch) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        with SessionLock(scratch.lock_file(f"{SAMPLE_SESSION}-SessionStart"), max(0.0, deadline - time.monotonic())):
+            pass  # its last step records what it did in that session
+    except (LockTimeout, OSError):
+        pass
+
+
+def check_sweep(layout: Layout) -> list[Finding]:
+    """What the last sweep of the other sessions did (upkeep/sweep.py), and what failed in it."""
+    from ..upkeep import sweep
+
+    last = sweep.last_report(layout)
+    if last is None:
+        return [ok("no sweep yet (the next session start runs one, after its answer)")]
+    when = _ago(time.time() - float(last.get("finished") or 0))
+    did = (f"archived {len(last.get('archived') or ())} idle session(s), repaired {len(last.get('repairs') or ())}, "
+           f"removed {last.get('locks_removed', 0)} stray lock file(s)")
+    failed = last.get("failed") or []
+    if failed:
+        return [warn(f"the last sweep ({when}) {did}; a step failed: {'; '.join(failed)[:300]}",
+                     "it is tried again at the next session start; if it keeps failing, see the step named")]
+    return [ok(f"the last sweep ({when}) {did}")]
+
+
+def _ago(seconds: float) -> str:
+    for below, unit, name in ((120, 1, "s"), (7200, 60, "min"), (172800, 3600, "h")):
+        if seconds < below:
+            return f"{seconds / unit:.0f} {name} ago"
+    return f"{seconds / 86400:.0f} days ago"
 
 
 def run_hook(event: str, hook: dict, env: dict, project: str) -> list[Finding]:
@@ -523,7 +574,8 @@ def _last_line(data: bytes) -> str:
 # -- the command -------------------------------------------------------------------------
 
 
-def diagnose(layout: Layout, ui, live: bool = True) -> list[tuple[str, Finding]]:
+def diagnose(layout: Layout, ui, live: bool = True, told=None) -> list[tuple[str, Finding]]:
+    """Every check's findings, in order; `told(name, findings)` is called as each check ends."""
     sections = [
         ("on/off", lambda: check_switch(layout)),
         ("settings.json", lambda: check_settings(layout)),
@@ -534,6 +586,7 @@ def diagnose(layout: Layout, ui, live: bool = True) -> list[tuple[str, Finding]]
         ("resident helper", lambda: check_helper(layout)),
         ("urgent alerts", lambda: check_urgent(layout)),
         ("guarded hooks", lambda: check_guarded(layout)),
+        ("sweep", lambda: check_sweep(layout)),
         ("uv", lambda: check_uv(layout)),
         ("python", check_python),
     ]
@@ -541,24 +594,33 @@ def diagnose(layout: Layout, ui, live: bool = True) -> list[tuple[str, Finding]]
         sections.append(("hooks", lambda: check_hooks_live(layout, ui)))
     results = []
     for name, check in sections:
-        for finding in check():
-            results.append((name, finding))
+        found = check()
+        results.extend((name, finding) for finding in found)
+        if told is not None:
+            told(name, found)
     return results
 
 
 def run(args, layout: Layout, ui) -> int:
-    results = diagnose(layout, ui, live=not args.quick)
-    problems = [(name, f) for name, f in results if f[0] == "fail"]
     if args.json:
+        results = diagnose(layout, ui, live=not args.quick)
         ui.raw(json.dumps([{"check": n, "level": f[0], "what": f[1], "fix": f[2]} for n, f in results], indent=2))
-        return 1 if problems else 0
+        return 1 if any(f[0] == "fail" for _, f in results) else 0
     ui.say(f"Checking lifeguard in {layout.claude_dir}")
-    ui.table("Doctor", ["Check", "Result", "What", "Fix"],
-             [(name, LABELS[f[0]], f[1], f[2] or "-") for name, f in results],
-             styles=[STYLES[f[0]] for _, f in results])
+
+    def told(name: str, found: list[Finding]) -> None:
+        for level, what, fix in found:
+            ui.say(f"{LABELS[level]:4}  {name}: {what}", style=STYLES[level])
+            if fix:
+                ui.say(f"      fix: {fix}")
+        if name == "python" and not args.quick:
+            ui.say("....  hooks: running each one on a sample event, one per core at a time")
+
+    results = diagnose(layout, ui, live=not args.quick, told=told)
+    problems = sum(1 for _, f in results if f[0] == "fail")
     warnings = sum(1 for _, f in results if f[0] == "warn")
     if problems:
-        ui.say(f"{len(problems)} problem(s), {warnings} warning(s): apply each fix above, then run doctor again.", style="bold red")
+        ui.say(f"{problems} problem(s), {warnings} warning(s): apply each fix above, then run doctor again.", style="bold red")
         return 1
     if warnings:
         ui.say(f"No problems found, but {warnings} warning(s) above.", style="yellow")

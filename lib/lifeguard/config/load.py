@@ -156,9 +156,10 @@ class Config(dict):
         self.problems = problems or []
 
 
-def load(layout: Layout) -> Config:
-    """The effective settings, with the features LIFEGUARD_SKIP names turned off."""
-    return _skip_features(_load(layout))
+def load(layout: Layout, keep: bool = True) -> Config:
+    """The effective settings, with the features LIFEGUARD_SKIP names turned off. `keep=False`:
+    a validation is not written to the cache (a tool that must not touch the state folder)."""
+    return _skip_features(_load(layout, keep))
 
 
 def _skip_features(config: Config) -> Config:
@@ -173,7 +174,7 @@ def _skip_features(config: Config) -> Config:
     return config
 
 
-def _load(layout: Layout) -> Config:
+def _load(layout: Layout, keep: bool = True) -> Config:
     try:
         st = os.stat(layout.config_file)
         raw = fsutil.read_bytes_nofollow(layout.config_file, 1 << 20)
@@ -191,6 +192,8 @@ def _load(layout: Layout) -> Config:
     except (OSError, ValueError, AttributeError, KeyError):
         pass
     config = validate_file(layout)
+    if not keep:
+        return config
     try:
         fsutil.ensure_private_dir(layout.state_dir)
         fsutil.quarantine_planted(layout.quarantine_dir, cache_path)  # else every hook would re-validate

@@ -70,7 +70,7 @@ class Sweep:
                 self.report["locks_removed"] += 1
 
     def repair_changed(self) -> None:
-        known = self.saved.get("fingerprints") if isinstance(self.saved.get("fingerprints"), dict) else {}
+        known = known_healthy(self.layout)
         healthy: dict = {}
         backed_up = False
         for session_id in self.others():
@@ -145,6 +145,12 @@ def last_report(layout: Layout) -> dict | None:
     """What the last sweep did (SWEEP_FILE's `last`), None before the first."""
     last = _read(layout).get("last")
     return last if isinstance(last, dict) else None
+
+
+def known_healthy(layout: Layout) -> dict:
+    """session id -> its fingerprint when the last sweep checked it deeply and found it healthy."""
+    found = _read(layout).get("fingerprints")
+    return found if isinstance(found, dict) else {}
 
 
 def fingerprint(layout: Layout, session_id: str) -> list | None:
