@@ -53,6 +53,20 @@ def archived_folder(layout, sid: str) -> Path:
     return found[0]
 
 
+def settled(files: dict[str, bytes], sid: str) -> dict[str, bytes]:
+    """A session's files without what bringing its spool into its log changes: the spool, the
+    log the record went into, and the state that folded it in."""
+    return {k: v for k, v in files.items()
+            if k not in (f"session-{sid}.json", f"events-{sid}.jsonl") and not k.startswith("spool/")}
+
+
+def drained_into(log: Path, files_before: dict[str, bytes]) -> bool:
+    """Whether the records that waited in the spool (files_before) are now the log's last, once each."""
+    waiting = [json.loads(v) for k, v in files_before.items() if k.startswith("spool/")]
+    logged = [r for r in eventlog.iter_records(log) if r.get("spool")]
+    return [r["spool"] for r in logged] == [w["spool"] for w in waiting]
+
+
 def sweep_records(layout, session: str = NEW) -> list[dict]:
     return [r for r in eventlog.iter_records(layout.event_log(session)) if r.get("event") == "LifeguardSweep"]
 
@@ -81,18 +95,22 @@ def test_a_thousand_sessions_idle_ones_archived_with_all_their_files_live_ones_n
 
     for sid in stale:
         assert not [p for p in before[sid] if os.path.lexists(p)], sid  # lock, spool, snapshot, checkpoints too
+    # a record its last hook spooled (the lock was busy) went into its log first (issue 14)
     for sid, data in kept.items():
         folder = archived_folder(layout, sid)
         moved = contents([p for p in folder.iterdir() if p.name != "reason.txt"], archived=True)
-        assert moved == data, sid  # every byte, in the archive
+        assert settled(moved, sid) == settled(data, sid), sid  # every other byte, in the archive
+        assert drained_into(folder / f"events-{sid}.jsonl", data), sid
         assert "no event for 25." in (folder / "reason.txt").read_text()
     for sid in near + live:
         assert [p for p in before[sid] if os.path.lexists(p)] == before[sid], sid
     for sid, data in untouched.items():
-        assert contents(before[sid]) == data
+        assert settled(contents(before[sid]), sid) == settled(data, sid)
+        assert drained_into(layout.event_log(sid), data), sid
     assert not [n for n in os.listdir(layout.state_dir) if n.startswith(("session-stale", "session-gone"))]
     [record] = sweep_records(layout)
     assert record["archived"] == 500 and record["locks_removed"] == 5 and record["failed"] == []
+    assert record["drained"] == 100  # every 10th session had a record waiting in its spool
     assert sweep.last_report(layout)["archived"] == stale
 
     # the next start finds nothing to do, and says nothing

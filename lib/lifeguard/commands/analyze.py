@@ -4,6 +4,8 @@ A session is `corrupted` when its state file is unreadable, or one of upkeep.che
 data checks fails (schema, consistency, event-log integrity, dependency cycles); `stale` when
 nothing happened for `limits.archive_idle_hours` (the next sweep archives it); otherwise `healthy`.
 It is `large` (a flag, on top of its status) when its state and log together pass LARGE_MB.
+`spooled` counts its records still waiting in `spool/<id>/` (hooks that found its lock busy;
+the next hook of the session, any SessionStart's sweep or `repair` brings them into the log).
 Exit code 1 when any session is corrupted, so scripts can act on it.
 
 A session whose files are exactly as the last sweep found them healthy (upkeep/sweep.py: same
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from ..store import eventlog
 from ..store import state as state_mod
+from ..store.session import spooled
 from ..core.paths import Layout
 from ..upkeep import sweep
 
@@ -50,15 +53,18 @@ def session_names(layout: Layout) -> list[str]:
 
 
 def inspect(layout: Layout, name: str, now: float | None = None, stale_hours: float = 24,
-            healthy: dict | None = None) -> dict:
+            healthy: dict | None = None, waiting: int = 0) -> dict:
     """One session's report: status, sizes, last activity, issues (one plain line each).
-    `healthy`: the last sweep's fingerprints of the sessions it found healthy."""
+    `healthy`: the last sweep's fingerprints of the sessions it found healthy; `waiting`: its
+    records in the spool."""
     now = time.time() if now is None else now
     state_path = layout.state_dir / f"session-{name}.json"
     log_path = layout.state_dir / f"events-{name}.jsonl"
     report = {"session": name, "file": state_path.name, "status": "healthy", "large": False,
-              "size_mb": 0.0, "last_activity": None, "issues": []}
+              "size_mb": 0.0, "last_activity": None, "spooled": waiting, "issues": []}
     issues: list[str] = report["issues"]
+    if waiting:
+        issues.append(f"{waiting} spooled event(s) not in the log yet (its hooks found the session busy)")
     corrupted = False
     size = sum(_size(p) for p in (state_path, log_path))
     report["size_mb"] = round(size / (1024 * 1024), 3)
@@ -105,11 +111,12 @@ def inspect(layout: Layout, name: str, now: float | None = None, stale_hours: fl
 def analyze(layout: Layout, ui=None, now: float | None = None) -> dict:
     from ..config.load import load
 
-    names = session_names(layout)
+    waiting = spooled(layout)
+    names = sorted(set(session_names(layout)) | set(waiting))
     items = ui.progress(names, "Analysing sessions") if ui is not None else names
     stale_hours = float(load(layout)["limits"]["archive_idle_hours"])
     healthy = sweep.known_healthy(layout)
-    details = [inspect(layout, name, now, stale_hours, healthy) for name in items]
+    details = [inspect(layout, name, now, stale_hours, healthy, waiting.get(name, 0)) for name in items]
     count = lambda status: sum(1 for d in details if d["status"] == status)  # noqa: E731
     return {
         "state_dir": str(layout.state_dir),
@@ -120,6 +127,7 @@ def analyze(layout: Layout, ui=None, now: float | None = None) -> dict:
         "stale_hours": stale_hours,
         "large_sessions": sum(1 for d in details if d["large"]),
         "quarantined_files": _quarantined(layout),
+        "spooled_events": sum(waiting.values()),
         "details": details,
     }
 
@@ -137,12 +145,15 @@ def run(args, layout: Layout, ui) -> int:
         (f"Stale (no activity {report['stale_hours']:g} h)", report["stale_sessions"]),
         (f"Large (> {LARGE_MB:g} MB)", report["large_sessions"]),
         ("Files in quarantine", report["quarantined_files"]),
+        ("Spooled events", report["spooled_events"]),
     ])
-    attention = [d for d in report["details"] if d["status"] != "healthy" or d["large"]]
+    attention = [d for d in report["details"] if d["status"] != "healthy" or d["large"] or d["spooled"]]
     if attention:
         ui.table("Sessions needing attention", ["Session file", "Status", "Size (MB)", "Last activity", "Issues"],
                  [(d["file"], d["status"] + (", large" if d["large"] else ""), f"{d['size_mb']:.2f}",
                    d["last_activity"], d["issues"]) for d in attention])
+    if report["spooled_events"]:
+        ui.say(f"Bring the spooled events into their logs with: {args.tool} repair --all", style="bold")
     if report["corrupted_sessions"]:
         ui.say(f"Repair them with: {args.tool} repair --all   (originals are kept in quarantine)", style="bold")
         return 1

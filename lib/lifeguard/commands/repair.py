@@ -1,7 +1,9 @@
 """`repair --all | SESSION_FILE`: upkeep.repair's decision tree, on demand.
 
 Everything a repair replaces is kept: a pre-repair backup of the whole state folder first,
-and the replaced files themselves in state/quarantine/ (see upkeep.repair).
+and the replaced files themselves in state/quarantine/ (see upkeep.repair). Then the records
+still waiting in the sessions' spools (their last hooks found the lock busy, and no later hook
+came) are brought into their logs, in order and exactly once (store.session.drain_all).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from ..features.registry import FEATURES
 from ..upkeep import repair as repair_api
 from ..core.locking import LockTimeout
 from ..core.paths import Layout
+from ..store.session import DEFAULT_LOCK_TIMEOUT, drain_all
 
 _FILE = re.compile(r"^(?:session-(.+)\.json|events-(.+)\.jsonl|events-(.+)\.snapshot\.json)$")
 
@@ -48,14 +51,22 @@ def run(args, layout: Layout, ui) -> int:
                         f"See the sessions with: {args.tool} analyze")
                 return 2
             reports = [repair_api.repair_session(layout, session_id, reducers=FEATURES)]
+        drained, busy = drain_all(layout, FEATURES, DEFAULT_LOCK_TIMEOUT,
+                                  only=None if args.all else reports[0].session_id)
     except LockTimeout as exc:
         ui.warn(f"lifeguard: a hook is using the session ({exc}); try again in a moment, or stop Claude Code first.")
         return 1
     if args.json:
         ui.raw(json.dumps([r.to_dict() for r in reports], indent=2))
         return 1 if any(r.still_failing for r in reports) else 0
+    if drained:
+        ui.say(f"Brought {sum(drained.values())} spooled event(s) into the logs of {len(drained)} session(s): "
+               + ", ".join(f"{session} ({count})" for session, count in drained.items()))
+    for session in busy:
+        ui.warn(f"lifeguard: session {session} is in use; its spooled events go into its log with its next hook "
+                f"(or run repair again).")
     if not reports:
-        ui.say(f"No sessions in {layout.state_dir}; nothing to repair.")
+        ui.say(f"No sessions in {layout.state_dir}; nothing to repair." if not drained else "No sessions to repair.")
         return 0
     ui.table("Repair", ["Session", "Result", "What was done", "Still failing"],
              [(r.session_id, r.level if r.repaired else "healthy", r.actions or "-", r.still_failing or "-") for r in reports])

@@ -211,13 +211,14 @@ def after_answer(layout, session_id: str, cfg: dict, reducers) -> None:
     if not layout.state_dir.is_dir():
         return  # removed since the hook ran (a scratch workspace, e.g. doctor's): nothing to sweep
     report = sweep.run(layout, session_id, cfg, reducers) or {}
-    record = {"event": SWEEP_EVENT, "archived": len(report.get("archived", ())),
+    record = {"event": SWEEP_EVENT, "drained": sum(report.get("drained", {}).values()),
+              "archived": len(report.get("archived", ())),
               "locks_removed": report.get("locks_removed", 0), "quarantined": report.get("quarantined", 0),
               "repairs": report.get("repairs", []), "failed": report.get("failed", [])}
     if record["repairs"]:  # `state_recovery.py incidents` lists them; no one is interrupted for them
         record["notices"] = [{"code": "SESSION_CORRUPTED", "kind": "sweep", "message": line}
                              for line in record["repairs"]]
-    worth = any(record[k] for k in ("archived", "locks_removed", "quarantined", "repairs", "failed"))
+    worth = any(record[k] for k in ("drained", "archived", "locks_removed", "quarantined", "repairs", "failed"))
     store = SessionStore(layout, session_id, cfg["locks"]["timeout_seconds"], reducers=reducers)
     try:
         with store.transaction() as txn:

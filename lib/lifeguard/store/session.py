@@ -27,7 +27,7 @@ from . import eventlog, inflight, reducer
 from ..core import fsutil
 from . import state as state_mod
 from ..core import clock
-from ..core.locking import SessionLock
+from ..core.locking import LockTimeout, SessionLock
 from ..core.paths import Layout
 
 DEFAULT_LOCK_TIMEOUT = 2.0
@@ -41,6 +41,7 @@ class Transaction:
         self.fresh = fresh  # no state and no log yet: the first record fixes the start time
         self.dirty = False
         self.repairs: list[str] = []  # human-readable notes of what loading had to fix
+        self.drained = 0  # records this transaction brought in from the spool
 
     def commit(self, record: dict) -> int:
         ts = record.get("ts") or clock.now_iso()
@@ -84,12 +85,18 @@ class SessionStore:
         self.ensure_dirs()
         planted = self._move_planted()
         with SessionLock(self.lock_path, self.lock_timeout):
-            txn = self._open()
-            txn.repairs[:0] = planted
-            self._drain_spool(txn)
-            yield txn
-            if txn.dirty:
-                state_mod.save(self.state_path, txn.state)
+            with self.locked(planted) as txn:
+                yield txn
+
+    @contextmanager
+    def locked(self, planted: list[str] | tuple = ()) -> Iterator[Transaction]:
+        """`transaction` for a caller that already holds this session's lock."""
+        txn = self._open()
+        txn.repairs[:0] = planted
+        self._drain_spool(txn)
+        yield txn
+        if txn.dirty:
+            state_mod.save(self.state_path, txn.state)
 
     # -- loading -----------------------------------------------------------------
 
@@ -146,6 +153,13 @@ class SessionStore:
             inflight.release(given)
         return path
 
+    def drain(self, held: bool = False) -> int:
+        """Bring this session's spool into its log now (one short transaction; `held`: the caller
+        holds the lock); how many records that committed. For a session no hook will come back
+        to (see `drain_all`, and cleanup.archive_session)."""
+        with (self.locked() if held else self.transaction()) as txn:
+            return txn.drained
+
     def _drain_spool(self, txn: Transaction) -> None:
         folder = self.layout.session_spool(self.session_id)
         try:
@@ -172,4 +186,46 @@ class SessionStore:
                     continue
                 record["spool"] = name
                 txn.commit(record)
+                txn.drained += 1
             os.unlink(path)
+
+
+def waiting(folder: Path | str) -> int:
+    """How many records wait in one session's spool folder (0 when there is none)."""
+    try:
+        return sum(1 for name in os.listdir(folder) if name.endswith(".json"))
+    except OSError:
+        return 0
+
+
+def spooled(layout: Layout) -> dict[str, int]:
+    """Session (its file-name id) -> how many records wait in its spool, for every spool that
+    holds any. Links planted in the spool folder are not followed."""
+    try:
+        entries = list(os.scandir(layout.spool_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    found = {entry.name: waiting(entry.path) for entry in entries if entry.is_dir(follow_symlinks=False)}
+    return {name: count for name, count in sorted(found.items()) if count}
+
+
+def drain_all(layout: Layout, reducers, lock_timeout: float, skip: str | None = None,
+              only: str | None = None) -> tuple[dict[str, int], list[str]]:
+    """Bring every session's spool into its log: the records of a session whose last hooks found
+    its lock busy (a recovery tool held it while they ran) wait there until someone does. Each
+    session is one transaction of its own, so the records go in exactly once and in order, as
+    the session's next hook would have put them. Returns ({session: records committed},
+    [sessions left because a hook holds their lock: it drains them itself]). `skip`: a session
+    left out (the one whose hook runs this); `only`: that session alone."""
+    drained, busy = {}, []
+    for session_id in spooled(layout):
+        if session_id == skip or (only is not None and session_id != only):
+            continue
+        try:
+            count = SessionStore(layout, session_id, lock_timeout, reducers=reducers).drain()
+        except LockTimeout:
+            busy.append(session_id)
+            continue
+        if count:
+            drained[session_id] = count
+    return drained, busy

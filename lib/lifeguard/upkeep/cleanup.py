@@ -30,6 +30,7 @@ from pathlib import Path
 from ..core import fsutil
 from ..store import snapshot as logsnapshot
 from ..store import state as state_mod
+from ..store.session import SessionStore, waiting
 from ..core.locking import LockTimeout, SessionLock
 from ..core.paths import Layout, safe_name
 
@@ -233,14 +234,17 @@ def owned_paths(layout: Layout, session_id: str) -> list[Path]:
     return session_files(layout, session_id) + [layout.session_spool(session_id), checkpoint_dir(layout, session_id)]
 
 
-def archive_session(layout: Layout, session_id: str, reason: str, idle_after: float, now: float) -> str | None:
+def archive_session(layout: Layout, session_id: str, reason: str, idle_after: float, now: float,
+                    reducers=None) -> str | None:
     """Archive one idle session: every file it owns (`owned_paths`) moved into
     `state/archive/sessions/<id>-<stamp>/` (folders as `spool/`, `checkpoints/`), then its lock file
     removed. Returns "archived", "lock removed" (nothing but the lock was left) or None: skipped
     because a hook holds the lock, or because an event came after all (idleness is judged again
     under the lock). Nothing is deleted but the empty lock file, removed while held so that a hook
     waiting on it locks a new one (core/locking.py). Cut short, it leaves the rest in place, still
-    idle, for the next sweep."""
+    idle, for the next sweep. With `reducers`, records waiting in its spool (its last hooks found
+    the lock busy) are first brought into its log, under the same lock (issue 14): judged idle
+    before, so that doing it does not make the session look active."""
     lock = SessionLock(layout.lock_file(session_id), 0)
     try:
         lock.acquire()
@@ -250,6 +254,9 @@ def archive_session(layout: Layout, session_id: str, reason: str, idle_after: fl
         last = last_event_time(layout, session_id)
         if last is not None and now - last <= idle_after:
             return None
+        if reducers is not None and not os.path.islink(layout.session_spool(session_id)) \
+                and waiting(layout.session_spool(session_id)):
+            SessionStore(layout, session_id, reducers=reducers).drain(held=True)
         paths = [p for p in owned_paths(layout, session_id) if os.path.lexists(p)]
         if paths:
             root = layout.archive_dir / "sessions"

@@ -12,6 +12,10 @@ that started, the limits, the time and the report), and a new kind of upkeep is 
   all its files (state, snapshot, log, spool, checkpoints), into `archive/sessions/<id>-<stamp>/`
   and its lock file removed (cleanup.archive_session); a lock file left alone is removed too.
   Never for the number of sessions, never the session that started, never one a hook holds.
+- drain stranded spools: records spooled by a session's last hooks (its lock was busy) wait in
+  `spool/<id>/` until a transaction of that session commits them; no later hook of that session
+  may come, so every other session's spool is brought into its log here (exactly once, in order:
+  store.session.drain_all; an idle session's was brought in by the archiving, under its lock).
 - repair changed sessions: the others whose files changed since the last sweep (a fingerprint of
   size, mtime and inode per file) are checked and repaired like `state_recovery.py repair`.
 - quarantine abandoned temp files: left by writers killed mid-write.
@@ -34,6 +38,7 @@ from ..core import fsutil
 from ..core.locking import LockTimeout, SessionLock
 from ..core.paths import Layout, safe_name
 from ..store import snapshot as logsnapshot
+from ..store.session import drain_all, waiting
 from . import cleanup, repair
 
 SWEEP_FILE = "health-sweep.json"  # the fingerprints of the sessions last found healthy, and the last report
@@ -47,13 +52,18 @@ class Sweep:
         self.layout, self.limits, self.reducers = layout, limits, reducers
         self.current = safe_name(current)
         self.now = time.time() if now is None else now
-        self.report: dict = {"archived": [], "locks_removed": 0, "repairs": [], "quarantined": 0, "failed": []}
+        self.report: dict = {"drained": {}, "archived": [], "locks_removed": 0, "repairs": [], "quarantined": 0,
+                             "failed": []}
         self.saved = _read(layout)
 
     def others(self) -> list[str]:
         return [s for s in repair.session_ids(self.layout) if s != self.current]
 
     # -- the steps ------------------------------------------------------------------------------
+
+    def drain_spools(self) -> None:
+        drained, _ = drain_all(self.layout, self.reducers, REPAIR_LOCK_WAIT, skip=self.current)
+        self.report["drained"].update(drained)
 
     def archive_idle(self) -> None:
         idle_after = float(self.limits["archive_idle_hours"]) * 3600
@@ -63,9 +73,12 @@ class Sweep:
                 continue
             reason = (f"no event for {(self.now - last) / 3600:.1f} h (limits.archive_idle_hours: "
                       f"{self.limits['archive_idle_hours']:g})" if last is not None else "a lock file alone")
-            outcome = cleanup.archive_session(self.layout, session_id, reason, idle_after, self.now)
+            pending = waiting(self.layout.session_spool(session_id))  # brought into its log by the archiving
+            outcome = cleanup.archive_session(self.layout, session_id, reason, idle_after, self.now, self.reducers)
             if outcome == "archived":
                 self.report["archived"].append(session_id)
+                if pending:
+                    self.report["drained"][session_id] = pending
             elif outcome == "lock removed":
                 self.report["locks_removed"] += 1
 
@@ -105,6 +118,7 @@ class Sweep:
 
 STEPS = (
     ("archive idle sessions", Sweep.archive_idle),
+    ("drain stranded spools", Sweep.drain_spools),
     ("repair changed sessions", Sweep.repair_changed),
     ("quarantine abandoned temp files", Sweep.quarantine_temp_files),
 )
