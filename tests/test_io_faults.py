@@ -202,3 +202,39 @@ def test_failed_fsync_is_not_committed_and_not_retried(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert layout.event_log(SID).stat().st_size == size  # the line was cut off again
     verify(layout, {1, 2})
+
+
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device", "somewhere")
+
+
+@pytest.mark.parametrize("fails, said, told", [
+    # only the snapshot could not be written: the event IS in the log
+    (("snapshot",), "event logged; the state snapshot was not updated",
+     "this event is in the log; only the state snapshot is behind"),
+    # the log could not be written, the spool could
+    (("log",), "event not logged; kept in the spool for the next hook",
+     "this event is kept in the spool and is added to the log later"),
+    (("log", "spool"), "event not saved: neither the log nor the spool could be written",
+     "events are not being recorded until then"),
+])
+def test_a_full_disk_says_exactly_what_was_saved(tmp_path, monkeypatch, capsys, fails, said, told):
+    from lifeguard.core import fsutil
+    from lifeguard.store import eventlog
+
+    layout = baseline(tmp_path, "ws")
+    capsys.readouterr()
+    if "snapshot" in fails:
+        monkeypatch.setattr(state_mod, "save", _no_space)
+    if "log" in fails:
+        monkeypatch.setattr(eventlog, "append", _no_space)
+    if "spool" in fails:
+        monkeypatch.setattr(fsutil, "atomic_write", _no_space)
+    out = hook(layout, "PostToolUse", tool_name="Bash", tool_input={"command": "ls"}, tool_response={})
+    err = capsys.readouterr().err
+    assert f"lifeguard: {said} (No space left on device" in err
+    assert "state not saved" not in err and "working from memory" not in err
+    assert told in out["systemMessage"]
+    monkeypatch.undo()
+    logged = [r["event"] for r in eventlog.iter_records(layout.event_log(SID))]
+    assert logged.count("PostToolUse") == (1 if "log" in fails else 2)

@@ -91,20 +91,24 @@ def describe(exc: OSError) -> str:
 
 
 def notice(layout: Layout, exc: OSError, kept: str) -> dict:
-    text = (f"lifeguard cannot write its state in {layout.state_dir}: {describe(exc)}. It keeps working from "
-            f"memory for now; {kept}. It catches up by itself once writing works again "
-            "(free some disk space or fix the folder's permissions).")
+    text = (f"lifeguard cannot write its state in {layout.state_dir}: {describe(exc)}; {kept}. It catches up "
+            "by itself once writing works again (free some disk space or fix the folder's permissions).")
     return {"code": "PERSISTENCE_FAILED", "kind": "user", "user": text}
 
 
-def fallback(layout: Layout, store, session_id: str, record: dict, exc: OSError, committed: bool) -> dict | None:
-    """Keep an uncommitted event in the spool if possible; the once-per-session notice (or None)."""
+def fallback(layout: Layout, store, session_id: str, record: dict, exc: OSError,
+             committed: bool) -> tuple[str, dict | None]:
+    """Keep an uncommitted event in the spool if possible. Returns what was saved, in a few
+    words for the stderr line, and the once-per-session notice (or None)."""
     if committed:
-        kept = "this event is in the log; only the state snapshot is behind"
+        said, kept = ("event logged; the state snapshot was not updated",
+                      "this event is in the log; only the state snapshot is behind")
     else:
         try:
             store.spool(record)
-            kept = "this event is kept in the spool and is added to the log later"
+            said, kept = ("event not logged; kept in the spool for the next hook",
+                          "it works from memory for now; this event is kept in the spool and is added to the log later")
         except OSError:
-            kept = "events are not being recorded until then"
-    return notice(layout, exc, kept) if first_time(layout, session_id) else None
+            said, kept = ("event not saved: neither the log nor the spool could be written",
+                          "it works from memory for now; events are not being recorded until then")
+    return said, (notice(layout, exc, kept) if first_time(layout, session_id) else None)

@@ -82,10 +82,10 @@ def handle(event: str, inp: dict, layout: Layout) -> dict:
             raise
         if not checked:  # decide from a read-only view of the state, as if nothing happened
             notices.extend(_checks(degraded.readonly_state(layout, session_id), record, cfg))
-        note = degraded.fallback(layout, store, session_id, record, exc, committed)
+        said, note = degraded.fallback(layout, store, session_id, record, exc, committed)
         if note is not None:
             notices.append(note)
-        sys.stderr.write(f"lifeguard: state not saved ({degraded.describe(exc)}); working from memory\n")
+        sys.stderr.write(f"lifeguard: {said} ({degraded.describe(exc)})\n")
     return protocol.build_output(event, notices)
 
 
