@@ -76,6 +76,12 @@ def run(event: str, hook_file: str, handler=None, raw: bytes | None = None, invo
 
     inflight.begin(invocation, on_written)
     try:
+        if handler is None:
+            # imported before the deadline is armed: a hook that ran out of time in the middle of
+            # its imports would have to import them all again to keep its event (the fault path
+            # builds the record with every feature), and on a crowded machine could not. The
+            # import still counts against the budget, which runs from `started`.
+            from .pipeline import handle as handler
         if budget is None:
             budget = deadline_for(settings_timeout()) - (time.monotonic() - started)
         _arm(max(0.01, budget))
@@ -84,8 +90,6 @@ def run(event: str, hook_file: str, handler=None, raw: bytes | None = None, invo
         inp = protocol.parse(raw)
         event = inp.get("hook_event_name") or event
         layout = Layout(find_claude_dir(hook_file))
-        if handler is None:
-            from .pipeline import handle as handler
         out = handler(event, inp, layout)
         _disarm()
     except BaseException as exc:  # noqa: BLE001 - failing open is the point
