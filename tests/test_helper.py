@@ -398,6 +398,47 @@ def test_a_socket_in_a_folder_others_can_write_is_not_used(ws: Path) -> None:
     assert logged_ids(ws) == ["toolu_0001"]
 
 
+@pytest.mark.parametrize("kind", ["file", "fifo", "symlink", "folder"])
+def test_anything_but_a_socket_at_the_socket_path_is_moved_aside_and_a_helper_starts(ws: Path, kind: str) -> None:
+    state = ws / ".claude" / "state"
+    state.mkdir(mode=0o700, exist_ok=True)
+    sock, target = state / client.SOCKET, ws / "target.txt"
+    target.write_text("keep me")
+    if kind == "file":
+        sock.write_text("not a socket")
+    elif kind == "fifo":
+        os.mkfifo(sock)
+    elif kind == "symlink":
+        sock.symlink_to(target)
+    else:
+        sock.mkdir()
+    res = run_hook(ws, event(1))
+    assert res.returncode == 0
+    lines = res.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "moved it to" in lines[0] and "quarantine" in lines[0], lines
+    assert wait_until(lambda: helper_up(ws)), "no helper started once the path was free"
+    moved = [p for p in (state / "quarantine").iterdir() if p.name.endswith(client.SOCKET)]
+    assert len(moved) == 1 and os.path.lexists(moved[0])
+    assert target.read_text() == "keep me"  # a link is moved, never followed
+    assert run_via_helper_only(ws, event(2)).returncode == 0
+    assert logged_ids(ws) == ["toolu_0001", "toolu_0002"]
+
+
+def test_nothing_of_the_helper_is_created_through_a_symlinked_state_folder(ws: Path, tmp_path: Path) -> None:
+    import shutil
+
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(ws / ".claude" / "state", elsewhere)  # what install made, now behind a link
+    (ws / ".claude" / "state").symlink_to(elsewhere)
+    for n in range(2):
+        assert run_hook(ws, event(n)).returncode == 0
+    client.start_helper(claude_of(ws))  # and a helper started anyway gives up at once
+    time.sleep(1.0)
+    assert not helper.running(claude_of(ws))
+    helper_files = {client.SOCKET, client.STARTED, helper.LOCK, helper.PID}
+    assert not helper_files & {p.name for p in elsewhere.iterdir()}, sorted(p.name for p in elsewhere.iterdir())
+
+
 # -- the helper's lifetime ---------------------------------------------------------------------
 
 
@@ -488,3 +529,75 @@ def test_a_hook_served_by_the_helper_imports_next_to_nothing(ws: Path) -> None:
     for costly in ("json", "pathlib", "re", "lifeguard.hook.runner", "lifeguard.hook.pipeline", "typing"):
         assert costly not in imported, costly
     assert logged_ids(ws) == ["toolu_0000", "toolu_0001"]
+
+
+# -- lifeguard-run's fast path: no uv while the helper is up ------------------------------------
+
+
+FAKE_UV = """#!/bin/sh
+echo called >>"$0.calls"
+exec {real} "$@"
+"""
+
+
+def fast_path_ws(ws: Path) -> Path:
+    """`ws` with its hooks' Python recorded (python.path) and a uv that notes each call."""
+    import shutil
+
+    hooks = ws / ".claude" / "hooks"
+    (hooks / "python.path").write_text(sys.executable + "\n")
+    fake = ws / "fake-uv"
+    fake.write_text(FAKE_UV.format(real=shutil.which("uv")))
+    fake.chmod(0o755)
+    (hooks / "uv.path").write_text(f"{fake}\n")
+    return fake
+
+
+def run_launcher(ws: Path, data: bytes, script: str = "pre_tool_use", **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(ws / ".claude" / "hooks" / "lifeguard-run"), script, "10"], input=data,
+                          capture_output=True, env=hook_env(ws, **extra), cwd=ws, timeout=60)
+
+
+def uv_calls(fake: Path) -> int:
+    calls = Path(f"{fake}.calls")
+    return len(calls.read_text().splitlines()) if calls.exists() else 0
+
+
+def test_lifeguard_run_hands_a_hook_to_the_helper_without_uv(ws: Path) -> None:
+    fake = fast_path_ws(ws)
+    start_helper(ws)
+    res = run_launcher(ws, event(1))
+    assert res.returncode == 0 and res.stderr == b"", res.stderr
+    assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
+    assert uv_calls(fake) == 0
+    assert logged_ids(ws) == ["toolu_0000", "toolu_0001"]
+    res = run_launcher(ws, event(2), LIFEGUARD_HELPER="0")  # helper off: the usual way, through uv
+    assert res.returncode == 0 and uv_calls(fake) == 1
+    assert logged_ids(ws) == ["toolu_0000", "toolu_0001", "toolu_0002"]
+
+
+def test_lifeguard_run_falls_back_to_uv_when_the_helper_does_not_take_the_hook(ws: Path) -> None:
+    """A helper turning the hook away (its code changed): stdin untouched, so uv runs it as usual."""
+    fake = fast_path_ws(ws)
+    start_helper(ws)
+    manifest = ws / ".claude" / installer.MANIFEST
+    manifest.write_text(manifest.read_text() + "\n")
+    res = run_launcher(ws, event(1))
+    assert res.returncode == 0 and res.stderr == b"", res.stderr
+    assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
+    assert uv_calls(fake) == 1
+    assert logged_ids(ws) == ["toolu_0000", "toolu_0001"]
+
+
+def test_the_fast_path_finishes_a_hook_whose_worker_died(ws: Path) -> None:
+    """Under `python -I -S` the client loads site-packages only now, and runs the hook itself."""
+    fake = fast_path_ws(ws)
+    helper_fake = FakeHelper(ws, "dies")
+    try:
+        res = run_launcher(ws, event(1))
+    finally:
+        helper_fake.close()
+    assert res.returncode == 0 and res.stderr == b"", res.stderr
+    assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
+    assert uv_calls(fake) == 0
+    assert logged_ids(ws) == ["toolu_0001"]

@@ -93,17 +93,24 @@ def installed_claude_dir(hook_file: str) -> str | None:
 
 
 
-def trusted_socket(state_dir: str) -> bool:
-    """The state folder is ours, a real folder no one else can write, holding our socket: the
-    request carries our stdin and stdout, so it must not go to a socket someone else planted."""
-    uid = os.getuid()
+def trusted_state(state_dir: str) -> bool:
+    """The state folder is ours: a real folder (not a symlink: nothing of the helper is created
+    through one), owned by this user, that no one else can write."""
     try:
         folder = os.lstat(state_dir)
+    except OSError:
+        return False
+    return stat.S_ISDIR(folder.st_mode) and folder.st_uid == os.getuid() and not folder.st_mode & 0o022
+
+
+def trusted_socket(state_dir: str) -> bool:
+    """A trusted state folder holding our socket: the request carries the hook's input, so it
+    must not go to a socket someone else planted."""
+    try:
         sock = os.lstat(os.path.join(state_dir, SOCKET))
     except OSError:
         return False
-    return (stat.S_ISDIR(folder.st_mode) and folder.st_uid == uid and not folder.st_mode & 0o022
-            and stat.S_ISSOCK(sock.st_mode) and sock.st_uid == uid)
+    return trusted_state(state_dir) and stat.S_ISSOCK(sock.st_mode) and sock.st_uid == os.getuid()
 
 
 
@@ -341,6 +348,9 @@ def _maybe_start_helper(claude: str) -> None:
     layout = Layout(claude)
     if off_reason(claude) is not None or not load(layout).get("helper", {}).get("enabled", True):
         return
+    if not trusted_state(str(layout.state_dir)):
+        return  # a symlinked or shared state folder: no helper, and nothing created through it
+    _move_aside_from_socket_path(layout)
     marker = os.path.join(claude, "state", STARTED)
     try:
         if time.time() - os.lstat(marker).st_mtime < RETRY_SECONDS:
@@ -354,6 +364,26 @@ def _maybe_start_helper(claude: str) -> None:
         os.close(fd)
     start_helper(claude)
 
+
+
+def _move_aside_from_socket_path(layout) -> None:
+    """Anything but a socket at helper.sock (a file, FIFO, symlink, folder) would keep every
+    helper from starting: it goes into quarantine (the entry itself, never opened or followed),
+    and the hook says so on stderr."""
+    from ..core import fsutil
+
+    sock = layout.state_dir / SOCKET
+    try:
+        if stat.S_ISSOCK(os.lstat(sock).st_mode):
+            return
+    except FileNotFoundError:
+        return
+    kind = fsutil.planted_kind(sock) or "file"
+    where = fsutil.quarantine_file(layout.quarantine_dir, sock, f"a {kind} at {SOCKET}, where lifeguard's resident "
+                                   "helper listens: moved aside so that a helper can start")
+    if where is not None:
+        sys.stderr.write(f"lifeguard: a {kind} (not lifeguard's socket) was at {sock}; moved it to {where} so that "
+                         "the resident helper can start\n")
 
 
 def start_helper(claude: str) -> None:
