@@ -439,6 +439,76 @@ def test_nothing_of_the_helper_is_created_through_a_symlinked_state_folder(ws: P
     assert not helper_files & {p.name for p in elsewhere.iterdir()}, sorted(p.name for p in elsewhere.iterdir())
 
 
+def test_a_stopped_helper_is_replaced_after_one_hook_waited_for_it(ws: Path) -> None:
+    """The helper and its spares stopped: one hook waits for an answer (2 s) and runs itself;
+    it finds the lock holder is this workspace's helper, stopped, ends it and starts a fresh
+    one, which serves the next hooks at once."""
+    import signal
+
+    start_helper(ws)
+    old = int((ws / ".claude" / "state" / helper.PID).read_text())
+    from lifeguard.core import proc
+
+    stopped = [old, *proc.children(old)]
+    for pid in stopped:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        res = run_hook(ws, event(1))
+        assert res.returncode == 0 and res.stderr == b"", res.stderr
+        assert wait_until(lambda: helper_up(ws) and (ws / ".claude" / "state" / helper.PID).read_text().strip()
+                          != str(old)), "no fresh helper"
+        res = run_via_helper_only(ws, event(2))
+        assert res.returncode == 0  # taken by the fresh helper (99: not taken)
+    finally:
+        for pid in stopped:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert not Path(f"/proc/{old}").exists() or b" Z " in Path(f"/proc/{old}/stat").read_bytes()
+    assert logged_ids(ws) == ["toolu_0000", "toolu_0001", "toolu_0002"]
+
+
+HOLDER = """import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("whose", ["lifeguard's", "another program's"])
+def test_a_session_lock_held_by_a_stopped_process(ws: Path, whose: str) -> None:
+    """A stopped lifeguard process of this workspace (here a hook script in .claude/hooks/) holding
+    the session lock is killed by the next hook, which then records its event at once; a stopped
+    process of anyone else is left alone, and the hook spools after its bounded wait (2 s)."""
+    import signal
+
+    folder = ws / ".claude" / "hooks" if whose == "lifeguard's" else ws
+    script = folder / "holder_test.py"
+    script.write_text(HOLDER)
+    lock_path = Layout(ws / ".claude").lock_file(SESSION)
+    (ws / ".claude" / "state").mkdir(mode=0o700, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, str(script), str(lock_path)], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        os.kill(holder.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        res = run_hook(ws, event(1), LIFEGUARD_HELPER="0")
+        took = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert res.returncode == 0
+    if whose == "lifeguard's":
+        assert res.stderr == b""
+        assert logged_ids(ws) == ["toolu_0001"]  # committed by the hook itself, not spooled
+        assert holder.returncode == -signal.SIGKILL
+    else:
+        assert b"event kept in the spool" in res.stderr and took >= 2.0
+        assert logged_ids(ws) == []
+
+
 # -- the helper's lifetime ---------------------------------------------------------------------
 
 

@@ -4,7 +4,10 @@ The hot hooks take it on every tool call, so it is a direct `fcntl.flock` rather
 `filelock` (whose import alone costs more than the rest of a hook). It speaks the same
 protocol as `filelock.UnixFileLock` (an exclusive flock on the same file), so tools that
 use filelock exclude the hooks and vice versa. The kernel drops the lock when its holder
-dies, so a kill -9 never leaves a stale lock behind. A lock file may be removed, but only by
+dies, so a kill -9 never leaves a stale lock behind; a holder that is stopped (SIGSTOP) never
+lets go, so a waiter kills it when it is one of lifeguard's own processes of the same `.claude/`
+(a hook or a helper worker: a kill -9 of those is safe, and a worker's client then finishes its
+hook). A lock file may be removed, but only by
 its holder (`unlink`, when a session is archived): a waiter that then gets the lock sees the
 file gone and locks the new one.
 """
@@ -19,6 +22,7 @@ from pathlib import Path
 from .fsutil import FILE_MODE
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+STOPPED_CHECK_SECONDS = 0.25  # how often a waiter looks whether the holder is a stopped lifeguard process
 
 
 class LockTimeout(TimeoutError):
@@ -32,16 +36,21 @@ class SessionLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        deadline = time.monotonic() + self.timeout
+        started = time.monotonic()
+        deadline, look = started + self.timeout, started + STOPPED_CHECK_SECONDS
         delay = 0.001
         fd = self._open()
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                if time.monotonic() >= deadline:
+                now = time.monotonic()
+                if now >= deadline:
                     os.close(fd)
                     raise LockTimeout(f"lock {self.path.name} held for over {self.timeout:g}s")
+                if now >= look:
+                    look = now + STOPPED_CHECK_SECONDS
+                    self._end_stopped_holder()
                 time.sleep(delay)
                 delay = min(delay * 2, 0.02)
                 continue
@@ -50,6 +59,16 @@ class SessionLock:
                 return
             os.close(fd)  # removed by its holder while we waited (an archived session): lock the new file
             fd = self._open()
+
+    def _end_stopped_holder(self) -> None:
+        from . import proc
+
+        holder = proc.flock_holder(self.path)
+        if holder and holder != os.getpid() and proc.stopped(holder) and proc.lifeguard_of(holder, str(self.path.parent.parent)):
+            try:
+                os.kill(holder, 9)  # SIGKILL: the kernel then drops its lock
+            except OSError:
+                pass
 
     def unlink(self) -> None:
         """Remove the lock file while holding it. Whoever waits on it then finds, once it has the

@@ -158,7 +158,10 @@ def via_helper(claude: str, event: str, hook_file: str) -> int | None:
             _connect(sock, os.path.join(state_dir, SOCKET))
             sock.sendall(wire.request(event, os.path.abspath(hook_file), os.getcwd(), invocation, passed_env()))
             ack = wire.recv_exact(sock, 5)
-        except OSError:  # no helper, a stale socket, a helper that did not answer in time
+        except TimeoutError:  # a helper that does not answer: checked, and replaced if stopped
+            _unanswered(claude)
+            return None
+        except OSError:  # no helper, a stale socket
             return None
         if len(ack) != 5 or ack[:1] != wire.ACCEPT:
             return None  # turned away unrun (the helper's code changed)
@@ -199,7 +202,9 @@ def _see_through(sock, pid: int, event: str, hook_file: str, invocation: str, st
             try:
                 kind = sock.recv(1)
             except TimeoutError:  # slow: fine while it runs, not when it is stopped
-                if _stopped(pid):
+                from ..core.proc import stopped
+
+                if stopped(pid):
                     break
                 continue
             if kind == wire.WRITTEN:
@@ -238,15 +243,6 @@ def _read_input(deadline: float) -> bytes | None:
         chunks.append(chunk)
         have += len(chunk)
     return b"".join(chunks)
-
-
-def _stopped(pid: int) -> bool:
-    """Whether process `pid` is stopped (SIGSTOP, or stopped by a tracer)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rpartition(b")")[2].split()[:1] in ([b"T"], [b"t"])
-    except OSError:
-        return False
 
 
 def _end_worker(sock, pid: int, pidfd: int | None, written: bool) -> tuple[bool, bool]:
@@ -335,6 +331,15 @@ def _write(fd: int, data: bytes) -> None:
 def _close(fd: int | None) -> None:
     if fd is not None:
         os.close(fd)
+
+
+def _unanswered(claude: str) -> None:
+    try:
+        from .helper import replace_unanswering
+
+        replace_unanswering(claude)
+    except Exception:  # noqa: BLE001 - the hook runs here all the same
+        pass
 
 
 def _maybe_start_helper(claude: str) -> None:

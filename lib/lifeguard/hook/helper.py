@@ -367,6 +367,42 @@ def stop(claude_dir: str, wait: float = 3.0) -> bool:
     return False
 
 
+def replace_unanswering(claude_dir: str) -> bool:
+    """After a helper did not answer a hook in time: when the holder of `helper.lock` really is
+    this workspace's helper (/proc: its command line names this `.claude/`) and it, or spare
+    workers of it, are stopped, kill those. A stopped helper goes with its socket (and the
+    start marker), so the next hooks do not wait for it and this hook starts a fresh one, its
+    lock now free; stopped spares are simply forked again by a live helper. A helper that is
+    only busy is left alone. True if anything was killed."""
+    from ..core import proc
+
+    state_dir = os.path.join(claude_dir, "state")
+    holder = proc.flock_holder(os.path.join(state_dir, LOCK))
+    if not holder or not proc.lifeguard_of(holder, claude_dir):
+        return False
+    stuck = [pid for pid in [holder, *proc.children(holder)] if proc.stopped(pid)]
+    for pid in stuck:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if holder in stuck:
+        for name in (client.SOCKET, client.STARTED):
+            path = os.path.join(state_dir, name)
+            try:
+                if name != client.SOCKET or _is_socket(path):
+                    os.unlink(path)
+            except OSError:
+                pass
+    return bool(stuck)
+
+
+def _is_socket(path: str) -> bool:
+    import stat
+
+    return stat.S_ISSOCK(os.lstat(path).st_mode)
+
+
 def _is_helper(pid: int) -> bool:
     """Where /proc tells, only a process running lifeguard's helper is signalled."""
     try:
