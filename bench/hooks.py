@@ -20,8 +20,12 @@ and a realistic event on stdin; the tools through `uv run --script`):
 - PreToolUse with the OpenTelemetry export switched on (LIFEGUARD_OTEL=1) and the collector down
   (nothing listens at OTEL_EXPORTER_OTLP_ENDPOINT): at most 1.10x PreToolUse fresh, since hooks
   only start the detached exporter (at most once a minute) and never wait for it;
-- for reference (no goal): PreToolUse and SessionStart with the resident helper turned off
-  (LIFEGUARD_HELPER=0), i.e. the first hook of a session, before the helper is up;
+- PreToolUse and PostToolUse with the resident helper turned off (LIFEGUARD_HELPER=0): at most
+  1.5x the floor (the first hooks of a session, before the helper is up, cost this); with it up
+  (lifeguard-run's fast path: the hooks' Python runs only the stdlib client, no uv) at most 0.6x;
+- for reference (no goal): SessionStart with the resident helper turned off;
+- the memory of the resident helper and its workers together (proportional set size, from
+  /proc/PID/smaps_rollup, after the runs): at most 20 MB;
 - install.sh into a fresh project with uv's cache warm (the bench's own install warmed it).
 The hooks run as installed, so through the resident helper (lib/lifeguard/helper.py) that the
 warm-up runs start; the benchmark waits for it before timing.
@@ -58,6 +62,9 @@ from lifeguard.upkeep import sweep  # noqa: E402
 from planted import many_sessions, session_paths  # noqa: E402
 
 HISTORY_EVENTS = 50_000
+HOT_GOAL = 0.6  # PreToolUse / PostToolUse with the helper up: lifeguard-run's fast path, no uv
+HOT_OFF_GOAL = 1.5  # the same with the helper off (LIFEGUARD_HELPER=0): uv and a cold Python
+HELPER_PSS_GOAL_MB = 20.0  # the helper and its workers together, proportional set size
 INSTALL_GOAL_MS = 3000
 QUIET_FLOOR_MS = 34  # the floor on this 2-core machine when nothing else runs (doctor's and analyze's goals)
 OLD_SESSIONS_IDLE_HOURS = 5  # earlier sessions: finished hours ago, not yet stale
@@ -228,6 +235,30 @@ class Goal:
         return wanted, f"{'ok' if met else 'MISSED'} ({got})"
 
 
+def helper_pss_mb(claude: Path) -> float | None:
+    """The proportional set size of the resident helper of `claude` and its workers (the spares
+    waiting for hooks), in MB: shared pages counted once across them. None without /proc."""
+    pid = int((claude / "state" / helper.PID).read_text())
+    pids = [pid] + [int(name) for name in os.listdir("/proc") if name.isdigit() and _parent(int(name)) == pid]
+    total_kb = 0
+    for one in pids:
+        try:
+            with open(f"/proc/{one}/smaps_rollup") as f:
+                total_kb += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+        except (OSError, StopIteration):
+            if one == pid:
+                return None
+    return total_kb / 1024
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rpartition(b")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def quietly(fn, *args, **kwargs):
     with open(os.devnull, "w") as quiet:
         stdout, sys.stdout = sys.stdout, quiet
@@ -346,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
                               event="PostToolUse", session=long_session),
             "pre-off": Case("PreToolUse, helper off", commands["PreToolUse"], ws, {**env, "LIFEGUARD_HELPER": "0"},
                             runs, event="PreToolUse"),
+            "post-off": Case("PostToolUse, helper off", commands["PostToolUse"], ws, {**env, "LIFEGUARD_HELPER": "0"},
+                             runs, event="PostToolUse"),
             "pre-otel-down": Case("PreToolUse, OTel on, collector down", commands["PreToolUse"], ws,
                                   {**env, "LIFEGUARD_OTEL": "1", "OTEL_EXPORTER_OTLP_ENDPOINT": dead_endpoint()},
                                   runs, event="PreToolUse"),
@@ -368,9 +401,10 @@ def main(argv: list[str] | None = None) -> int:
         c = cases
         goals = [
             Goal(c["floor"]),
-            Goal(c["pre"], ratio=1.5), Goal(c["pre-long"], ratio=1.15, against=c["pre"]),
-            Goal(c["post"], ratio=1.5), Goal(c["post-long"], ratio=1.15, against=c["post"]),
-            Goal(c["pre-off"]), Goal(c["pre-otel-down"], ratio=1.10, against=c["pre"]),
+            Goal(c["pre"], ratio=HOT_GOAL), Goal(c["pre-long"], ratio=1.15, against=c["pre"]),
+            Goal(c["post"], ratio=HOT_GOAL), Goal(c["post-long"], ratio=1.15, against=c["post"]),
+            Goal(c["pre-off"], ratio=HOT_OFF_GOAL), Goal(c["post-off"], ratio=HOT_OFF_GOAL),
+            Goal(c["pre-otel-down"], ratio=1.10, against=c["pre"]),
             Goal(c["start-0"], ratio=2.0), Goal(c["start-100"], ratio=2.0), Goal(c["start-1,000"], ratio=2.0),
             Goal(c["start-stale"], ratio=3.0),
             Goal(c["start-off"]),
@@ -412,6 +446,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"{wanted:30} {verdict}")
             if verdict.startswith("MISSED"):
                 missed.append(f"{goal.case.name}: {verdict[8:-1]}, goal {wanted}")
+        pss = helper_pss_mb(ws / ".claude")
+        met = pss is not None and pss <= HELPER_PSS_GOAL_MB
+        got = "not measurable (no /proc smaps_rollup)" if pss is None else f"{pss:.1f} MB"
+        print(f"{'resident helper + workers, PSS':40} {got:>18}  {'<= ' + str(HELPER_PSS_GOAL_MB) + ' MB':30} "
+              f"{'ok' if met else 'MISSED'}")
+        if not met:
+            missed.append(f"resident helper + workers: {got}, goal <= {HELPER_PSS_GOAL_MB} MB")
         if missed:
             print("\nbench: goal missed: " + "; ".join(missed))
             return 1
