@@ -91,6 +91,7 @@ def test_doctor_knows_the_plugin(tmp_path, monkeypatch):
     (level, what, _fix), = doctor.check_settings(layout)
     assert level == "ok" and "plugin lifeguard@lifeguard: 10 hooks" in what
     assert doctor.check_manifest(layout)[0][0] == "ok" and doctor.check_config(layout)[0][0] == "ok"
+    assert "without the resident helper" in doctor.check_helper(layout)[0][1]  # the client uses none for a plugin
     installer.install(project, warm=False)  # and install.sh too: each hook would run twice
     (level, what, fix), = doctor.check_settings(layout)
     assert level == "warn" and "runs twice" in what and "--uninstall" in fix and "plugin disable" in fix

@@ -374,6 +374,8 @@ def check_helper(layout: Layout) -> list[Finding]:
 
     if not load(layout).get("helper", {}).get("enabled", True):
         return [ok("the resident helper is turned off (helper.enabled in lifeguard.json): each hook runs in its own process")]
+    if not (layout.claude_dir / installer.MANIFEST).exists() and enabled_plugin(layout):
+        return [ok("the plugin's hooks run without the resident helper: each in its own process")]
     return [ok("no resident helper running now; the next hook starts one")]
 
 
