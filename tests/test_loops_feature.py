@@ -203,6 +203,11 @@ def test_allow_list_lets_a_poll_repeat(layout: Layout) -> None:
         assert not denied(pre) and context(post) == ""
     outs = [run_call(layout, "gh run view 42", error=None, output="in progress") for _ in range(6)]
     assert denied(outs[5][0])  # near miss: not on the list
+    long_url = "https://ci.example.com/" + "x" * 200 + "/status"
+    configure(layout, loops={"allow": ["WebFetch(*/status)"]})
+    for _ in range(8):  # the whole argument is matched, not the label cut to 80 characters
+        pre, post = run_call(layout, long_url, tool="WebFetch", error=None, output="queued")
+        assert not denied(pre) and context(post) == ""
 
 
 def test_thresholds_come_from_the_config(layout: Layout) -> None:

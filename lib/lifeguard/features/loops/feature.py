@@ -87,12 +87,11 @@ def annotate(inp: dict, record: dict, cfg: dict) -> None:
 
 def allowed(tool: str, tool_input, patterns) -> bool:
     """Does `loops.allow` let this call repeat? A pattern is a tool name (`mcp__ci__*`) or a tool
-    with a pattern of its main argument in parentheses (`Bash(gh run watch*)`)."""
+    with a pattern of its main argument (the command, a path, a URL) in parentheses
+    (`Bash(gh run watch*)`)."""
     if not patterns:
         return False
-    main = sig_mod.call_label(tool, tool_input)[len(tool) + 2:] if isinstance(tool_input, dict) else ""
-    command = tool_input.get("command") if isinstance(tool_input, dict) else None
-    main = command.strip() if isinstance(command, str) else main
+    main = sig_mod.main_argument(tool_input)
     for pattern in patterns:
         name, _, arg = str(pattern).partition("(")
         if not fnmatchcase(tool, name.strip()):

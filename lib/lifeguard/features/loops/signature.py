@@ -76,14 +76,17 @@ def call_signature(tool: str, tool_input: dict | None) -> str:
     return digest(tool + "\0" + canonical(kept))
 
 
-def call_label(tool: str, tool_input: dict | None) -> str:
-    """A short human description of a call, for messages ("Bash: pytest -x")."""
-    inp = tool_input or {}
+def main_argument(tool_input: dict | None) -> str:
+    """What a call is about, whole: its command, path, pattern, URL, query or prompt, else its input."""
+    inp = tool_input if isinstance(tool_input, dict) else {}
     main = next((inp[k] for k in ("command", "file_path", "path", "pattern", "url", "query", "prompt")
                  if isinstance(inp.get(k), str)), None)
-    if main is None:
-        main = canonical(inp) if inp else ""
-    main = " ".join(main.split())
+    return " ".join((main if main is not None else canonical(inp) if inp else "").split())
+
+
+def call_label(tool: str, tool_input: dict | None) -> str:
+    """A short human description of a call, for messages ("Bash: pytest -x")."""
+    main = main_argument(tool_input)
     if len(main) > LABEL_CHARS:
         main = main[: LABEL_CHARS - 3] + "..."
     return f"{tool}: {main}" if main else tool
