@@ -67,3 +67,13 @@ def test_a_refused_loop_reaches_the_collector(workspace: Path, tmp_path: Path) -
         refused = [r for r in collector.logs() if r.attrs.get("lifeguard.code") == "TOOL_LOOP_BLOCKED"]
         assert refused[0].resource["session.id"] == session and refused[0].severity_text == "ERROR"
         assert "widget" in str(refused[0].body) and refused[0].attrs["tool.name"] == "Bash"
+
+    # the same session's numbers, locally
+    proc = subprocess.run([str(workspace / ".claude" / "lifeguard"), "stats", "--session", session, "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["tools"]["Bash"]["calls"] == runs == report["tools"]["Bash"]["failures"]
+    assert report["loops_refused"] and sum(report["loops_refused"].values()) >= 1
+    assert {"SessionStart", "PreToolUse", "PostToolUseFailure", "Stop", "SessionEnd"} <= set(report["hooks"])
+    assert report["session_init"]["count"] == 1 and report["error_rate"]["series"][-1] == 100.0
