@@ -100,10 +100,10 @@ def test_minor_trailing_comma_repaired_in_place(layout):
 def test_minor_missing_section_filled_from_defaults(layout):
     good = commit(layout, 3)
     damaged = dict(good)
-    del damaged["organization"]
+    del damaged["communication"]
     layout.session_file(SID).write_text(json.dumps(damaged))
     report = repair.repair_session(layout, SID, reducers=FEATURES)
-    assert report.level == "minor" and "organization" in report.summary()
+    assert report.level == "minor" and "communication" in report.summary()
     assert assert_consistent(layout) == good
 
 

@@ -19,7 +19,7 @@ def test_default_state_is_valid():
 
 
 def test_every_section_is_required():
-    for section in ("session", "organization", "execution", "communication", "observability", "persistence"):
+    for section in ("session", "execution", "communication", "observability", "persistence"):
         data = fresh()
         del data[section]
         problems = schema.validate_state(data)

@@ -30,7 +30,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import codes as errors, render
+from . import codes, render
 from .templates import template
 from ..core import fsutil
 from ..hook import record as record_mod
@@ -41,13 +41,13 @@ STEPS = ("log", "notify_user", "attempt_recovery", "escalate_to_human", "emergen
 
 # The spec's CRITICAL types (SESSION_CORRUPTED, STATE_CONSISTENCY_FAILED, AGENT_SYSTEM_FAILURE) in
 # this taxonomy's names; any code whose taxonomy severity is "critical" is CRITICAL too.
-CRITICAL_CODES = frozenset({"SESSION_CORRUPTED", "STATE_VALIDATION_FAILED"})
+CRITICAL_CODES = frozenset({codes.SESSION_CORRUPTED, codes.STATE_VALIDATION_FAILED})
 # HIGH when their severity is error or critical, else MEDIUM (the spec's list).
-HIGH_IF_SEVERE = frozenset({"AGENT_CRASHED", "MESSAGE_DELIVERY_FAILED", "HOOK_EXECUTION_FAILED"})
+HIGH_IF_SEVERE = frozenset({codes.AGENT_CRASHED, codes.MESSAGE_DELIVERY_FAILED, codes.HOOK_EXECUTION_FAILED})
 # Performance and resource degradation.
-MEDIUM_CODES = frozenset({"PERFORMANCE_DEGRADED", "RESOURCE_EXHAUSTION", "ERROR_RATE_HIGH"})
+MEDIUM_CODES = frozenset({codes.PERFORMANCE_DEGRADED, codes.RESOURCE_EXHAUSTION, codes.ERROR_RATE_HIGH})
 # Codes whose recovery is about the session state (validate, back up, repair).
-STATE_CODES = frozenset({"SESSION_CORRUPTED", "STATE_VALIDATION_FAILED", "LOG_TORN_LINE", "STATE_CONFLICT"})
+STATE_CODES = frozenset({codes.SESSION_CORRUPTED, codes.STATE_VALIDATION_FAILED, codes.LOG_TORN_LINE, codes.STATE_CONFLICT})
 
 ALERTS_LOG = "alerts.log"
 URGENT_FILE = "urgent_alerts.txt"
@@ -57,8 +57,8 @@ ALERT_BACKUPS_KEPT = 5
 
 def level_for(code: str, severity: str | None = None) -> str:
     """The alert level of an incident, from its code and severity (the spec's rules)."""
-    severity = severity or errors.lookup(code).severity
-    if code in CRITICAL_CODES or errors.lookup(code).severity == "critical":
+    severity = severity or codes.lookup(code).severity
+    if code in CRITICAL_CODES or codes.lookup(code).severity == "critical":
         return "CRITICAL"
     if code in HIGH_IF_SEVERE:
         return "HIGH" if severity in ("error", "critical") else "MEDIUM"
@@ -96,8 +96,8 @@ def escalate(notices: list[dict], state: dict, record: dict, section: dict, layo
 
 
 def from_notice(notice: dict, record: dict, session_id: str) -> dict:
-    code = str(notice.get("code") or "INTERNAL_ERROR")
-    severity = str(notice.get("severity") or errors.lookup(code).severity)
+    code = str(notice.get("code") or codes.INTERNAL_ERROR)
+    severity = str(notice.get("severity") or codes.lookup(code).severity)
     return {
         "ts": record.get("ts") or _now_iso(),
         "level": level_for(code, severity),
@@ -184,10 +184,10 @@ def emergency_stop(alert: dict, state: dict, record: dict, section: dict, layout
     recent = critical_incidents(state, record.get("ts") or _now_iso(), rule["window_seconds"])
     if len(recent) < rule["critical_count"]:
         return None
-    codes = ", ".join(sorted({str(i.get("code")) for i in recent}))
+    names = ", ".join(sorted({str(i.get("code")) for i in recent}))
     minutes = rule["window_seconds"] / 60
     steps = render.guidance(layout)
-    text = (f"lifeguard stopped the session: {len(recent)} critical failures ({codes}) within "
+    text = (f"lifeguard stopped the session: {len(recent)} critical failures ({names}) within "
             f"{minutes:g} minutes. Your data is kept. Check it with: {steps['analyze']}; "
             f"then repair: {steps['repair_all']}; details in {steps['urgent']}.")
     return {"code": alert["code"], "kind": "halt", "user": text}

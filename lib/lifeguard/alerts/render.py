@@ -13,7 +13,7 @@ import shlex
 import textwrap
 
 from ..core.paths import Layout, tool_command
-from . import codes as errors
+from . import codes
 from .templates import Template, template
 
 
@@ -80,7 +80,7 @@ def _looks_like_command(text: str) -> bool:
 def render_block(code: str, layout: Layout, details: str = "", level: str = "") -> str:
     """The framed, multi-line message for terminals and urgent_alerts.txt."""
     tpl = filled(code, layout)
-    entry = errors.lookup(code)
+    entry = codes.lookup(code)
     inner = WIDTH - 4
     lines: list[str] = []
 

@@ -10,6 +10,7 @@ Stdlib only: the alerts feature renders these on the hot path when a notice esca
 from __future__ import annotations
 
 from typing import NamedTuple
+from . import codes
 
 FIELDS = ("title", "message", "causes", "actions", "workaround", "data_safety", "automatic")
 
@@ -36,16 +37,7 @@ _FAIL_OPEN = "Lifeguard fails open: your session goes on without this check; the
 
 TEMPLATES: dict[str, Template] = {
     # -- session management ---------------------------------------------------------
-    "SESSION_INIT_FAILED": _t(
-        "Failed to initialize the session",
-        "Lifeguard could not set up the state for this session.",
-        ["No write permission on {claude_dir}", "A corrupted configuration file", "Disk full or out of memory"],
-        ["Check the installation: {doctor}", "Look at the state folder: {analyze}",
-         "If it stays broken: {emergency_clean}"],
-        "Claude Code keeps working; lifeguard's protection is off for this session until the cause is fixed.",
-        _KEPT, "The next hook retries the setup; damaged files found on the way are quarantined.",
-    ),
-    "WORKSPACE_ACCESS_DENIED": _t(
+    codes.WORKSPACE_ACCESS_DENIED: _t(
         "No permission on the .claude folder",
         "Lifeguard cannot read or write its state folder.",
         ["The folder belongs to another user (e.g. created with sudo)", "A read-only file system or mount",
@@ -56,7 +48,7 @@ TEMPLATES: dict[str, Template] = {
         "Nothing was written or removed; existing state is untouched.",
         "Lifeguard fails open on every hook and catches up from the event log once writing works again.",
     ),
-    "CONFIG_CORRUPTED": _t(
+    codes.CONFIG_CORRUPTED: _t(
         "Invalid lifeguard configuration",
         "Some values in {config} are invalid; the defaults are used for those values.",
         ["A typo or a value out of range in {config}", "A hand edit that left invalid JSON"],
@@ -65,7 +57,7 @@ TEMPLATES: dict[str, Template] = {
         "Nothing to do right away: every invalid value falls back to its default.",
         _NO_DATA, "Each invalid value is replaced by its default; the problem is reported once per change.",
     ),
-    "RESOURCE_EXHAUSTION": _t(
+    codes.RESOURCE_EXHAUSTION: _t(
         "Not enough system resources",
         "The machine is short of disk space, memory or CPU for lifeguard's work.",
         ["Disk almost full", "Other processes using most memory or CPU", "A very large state or event log"],
@@ -74,15 +66,7 @@ TEMPLATES: dict[str, Template] = {
         "Close other heavy programs; lifeguard keeps working in memory for a hook that cannot write.",
         _KEPT, "Lifeguard archives completed work and compacts large logs when limits are reached.",
     ),
-    "SESSION_TIMEOUT": _t(
-        "Session exceeded its maximum lifetime",
-        "This session has been running longer than the configured limit.",
-        ["A long-running session left open", "A session that was never ended cleanly"],
-        ["Start a new Claude Code session when convenient", "Review what it did: {incidents}"],
-        "You can keep working; the limit only triggers housekeeping.",
-        _KEPT, "Old sessions are archived (not deleted) at the next session start.",
-    ),
-    "SESSION_CORRUPTED": _t(
+    codes.SESSION_CORRUPTED: _t(
         "Session state corrupted",
         "The session state failed validation and could not be used as it was.",
         ["An unexpected shutdown or kill during a write", "A hand edit of the state file",
@@ -93,7 +77,7 @@ TEMPLATES: dict[str, Template] = {
         "Lifeguard already rebuilt the state from the event log; you can keep working.",
         _LOG_TRUTH, "The state is rebuilt from the event log when it is loaded; originals are quarantined.",
     ),
-    "SESSION_LOCKED": _t(
+    codes.SESSION_LOCKED: _t(
         "Session state locked by another process",
         "Another hook held this session's lock for longer than the wait allows.",
         ["Several hooks running at once (parallel tool calls)", "A slow disk", "A hung process holding the lock"],
@@ -103,16 +87,8 @@ TEMPLATES: dict[str, Template] = {
         "The event was written to {state_dir}/spool/ and is applied by the next hook.",
         "The next hook drains the spool into the event log in order.",
     ),
-    "SESSION_ZOMBIE": _t(
-        "Session exists but is unresponsive",
-        "A session's state shows activity that stopped without the session ending.",
-        ["Claude Code was killed or the machine restarted", "A terminal closed without ending the session"],
-        ["List sessions needing attention: {analyze}", "Review its last incidents: {incidents}"],
-        "Start a new session; the old one's state is kept.",
-        _KEPT, "Stale sessions are archived at the next session start.",
-    ),
     # -- state management -----------------------------------------------------------
-    "STATE_CONFLICT": _t(
+    codes.STATE_CONFLICT: _t(
         "Concurrent modification conflict",
         "Two writers changed the same session state at the same time.",
         ["Two Claude Code windows sharing one session id", "A tool editing files in {state_dir}"],
@@ -120,7 +96,7 @@ TEMPLATES: dict[str, Template] = {
         "Work in one window per session.",
         _LOG_TRUTH, "The session lock serialises writers; the log decides what happened.",
     ),
-    "STATE_SIZE_EXCEEDED": _t(
+    codes.STATE_SIZE_EXCEEDED: _t(
         "Session state is too large",
         "The state has grown past its size limit.",
         ["A very long session", "Many subagents or tasks kept in the state"],
@@ -128,7 +104,7 @@ TEMPLATES: dict[str, Template] = {
         "Keep working; lifeguard trims what it keeps.",
         _KEPT, "Completed work is archived and the log compacted; archives are kept, not deleted.",
     ),
-    "STATE_VALIDATION_FAILED": _t(
+    codes.STATE_VALIDATION_FAILED: _t(
         "State failed schema validation",
         "The session state does not have the shape lifeguard expects.",
         ["A hand edit of the state file", "A state written by a newer lifeguard version",
@@ -138,15 +114,7 @@ TEMPLATES: dict[str, Template] = {
         "Lifeguard rebuilds the state from the event log; you can keep working.",
         _LOG_TRUTH, "Missing sections are filled from the defaults, or the state is rebuilt from the log.",
     ),
-    "STATE_CIRCULAR_REFERENCE": _t(
-        "Circular reference in the state",
-        "The state refers back to itself, so it cannot be saved as JSON.",
-        ["A bug in a feature that stored an object inside itself"],
-        ["Repair: {repair_all}", "Report it with the output of {incidents}"],
-        "Keep working; the faulty update is dropped.",
-        _LOG_TRUTH, "The state is rebuilt from the event log.",
-    ),
-    "STATE_SIZE_LIMIT_EXCEEDED": _t(
+    codes.STATE_SIZE_LIMIT_EXCEEDED: _t(
         "State size exceeds the configured limit",
         "The state is over the size limit set in {config}.",
         ["A long session", "A limit set too low in {config}"],
@@ -154,7 +122,7 @@ TEMPLATES: dict[str, Template] = {
         "Keep working; lifeguard applies its graded cleanup.",
         _KEPT, "Lifeguard archives completed work (kept, not deleted) to get back under the limit.",
     ),
-    "MEMORY_EXHAUSTION": _t(
+    codes.MEMORY_EXHAUSTION: _t(
         "Not enough memory for state operations",
         "A hook ran out of memory while handling the session state.",
         ["Other programs using most of the memory", "A very large state or event log"],
@@ -162,7 +130,7 @@ TEMPLATES: dict[str, Template] = {
         "Lifeguard fails open; Claude Code keeps working.",
         _LOG_TRUTH, _FAIL_OPEN,
     ),
-    "PERSISTENCE_FAILED": _t(
+    codes.PERSISTENCE_FAILED: _t(
         "Writing state to disk failed",
         "Lifeguard could not write its state or event log.",
         ["Disk full", "A read-only or failing disk", "Permissions changed on {state_dir}"],
@@ -172,14 +140,7 @@ TEMPLATES: dict[str, Template] = {
         "What was committed before stays intact; a write that failed was never half-applied.",
         "Writes are atomic; the next hook retries and catches up from the log.",
     ),
-    "CACHE_OVERFLOW": _t(
-        "In-memory cache exceeded its capacity",
-        "A cache grew past its limit and was trimmed.",
-        ["A very busy session"],
-        ["Nothing needed; if it repeats, check {incidents}"],
-        "Keep working.", _NO_DATA, "The oldest cache entries are dropped; they are rebuilt on demand.",
-    ),
-    "LOG_TORN_LINE": _t(
+    codes.LOG_TORN_LINE: _t(
         "A damaged event-log line was set aside",
         "The end of the event log held a partial line (a write cut short) and was quarantined.",
         ["A crash or kill -9 in the middle of a write", "Disk full during a write"],
@@ -188,7 +149,7 @@ TEMPLATES: dict[str, Template] = {
         "The log is cut back to its last good line before the next append.",
     ),
     # -- agent coordination -----------------------------------------------------------
-    "AGENT_SPAWN_FAILED": _t(
+    codes.AGENT_SPAWN_FAILED: _t(
         "Subagent could not be started",
         "A subagent failed to start.",
         ["System resource limits", "An agent configuration error", "Network problems reaching the model"],
@@ -196,7 +157,7 @@ TEMPLATES: dict[str, Template] = {
         "Do the work in the main conversation or with fewer, simpler subagents.",
         _NO_DATA, "Lifeguard records the failure; Claude Code decides whether to retry.",
     ),
-    "AGENT_TIMEOUT": _t(
+    codes.AGENT_TIMEOUT: _t(
         "Subagent exceeded its time limit",
         "A subagent ran longer than allowed.",
         ["A task too large for one subagent", "A subagent stuck in a loop"],
@@ -204,7 +165,7 @@ TEMPLATES: dict[str, Template] = {
         "Give the subagent a narrower task.", _NO_DATA,
         "Lifeguard marks the subagent as timed out in the state.",
     ),
-    "AGENT_CRASHED": _t(
+    codes.AGENT_CRASHED: _t(
         "Subagent terminated unexpectedly",
         "A subagent stopped without finishing its work.",
         ["An error inside the subagent", "The subagent was interrupted", "Resource limits"],
@@ -212,29 +173,21 @@ TEMPLATES: dict[str, Template] = {
         "Do the task in the main conversation.", _NO_DATA,
         "Lifeguard records the crash and moves the subagent out of the active list.",
     ),
-    "AGENT_COMMUNICATION_LOST": _t(
-        "Lost contact with a subagent",
-        "A subagent stopped reporting.",
-        ["The subagent was killed", "Claude Code was restarted while the subagent ran"],
-        ["Review what happened: {incidents}", "Retry the task"],
-        "Do the task in the main conversation.", _NO_DATA,
-        "The subagent is marked lost at the next health check.",
-    ),
-    "AGENT_CAPACITY_EXCEEDED": _t(
+    codes.AGENT_CAPACITY_EXCEEDED: _t(
         "Too many subagents at once",
         "More subagents are running than the configured limit.",
         ["A task that fans out widely", "A limit set low in {config}"],
         ["Wait for running subagents to finish", "Raise the limit in {config} if it is too low"],
         "Run the work in smaller batches.", _NO_DATA, "New subagents are refused until others finish.",
     ),
-    "TASK_ASSIGNMENT_FAILED": _t(
+    codes.TASK_ASSIGNMENT_FAILED: _t(
         "Unable to assign a task",
         "A task could not be given to any agent.",
         ["No agent available", "The task names an agent that does not exist"],
         ["Check the state: {analyze}", "Retry when agents are free"],
         "Do the task directly.", _NO_DATA, "The task stays pending and is retried.",
     ),
-    "CIRCULAR_DEPENDENCY": _t(
+    codes.CIRCULAR_DEPENDENCY: _t(
         "Circular dependency in the task graph",
         "Tasks depend on each other in a cycle, so none of them can start.",
         ["Prerequisites declared in both directions", "A dependency added by mistake"],
@@ -242,7 +195,7 @@ TEMPLATES: dict[str, Template] = {
         "Do one of the tasks in the cycle by hand to break it.", _NO_DATA,
         "Lifeguard reports the cycle; it does not change your task graph by itself.",
     ),
-    "DEPENDENCY_DEADLOCK": _t(
+    codes.DEPENDENCY_DEADLOCK: _t(
         "Task dependency deadlock",
         "Tasks are waiting for each other, so no progress is possible.",
         ["Circular task dependencies", "Incorrectly specified prerequisites", "External blocking conditions"],
@@ -251,7 +204,7 @@ TEMPLATES: dict[str, Template] = {
         "Reorder the tasks so one can start.", _NO_DATA,
         "Lifeguard reports simple deadlocks as soon as they form.",
     ),
-    "TASK_ORPHANED": _t(
+    codes.TASK_ORPHANED: _t(
         "Task owned by an agent that is gone",
         "A task is assigned to an agent that no longer exists.",
         ["The agent crashed or was stopped", "The state was restored from an older backup"],
@@ -259,7 +212,7 @@ TEMPLATES: dict[str, Template] = {
         "Reassign the task by asking for it again.", _NO_DATA,
         "The health check finds orphaned tasks and repair releases them.",
     ),
-    "TASK_DATA_INVALID": _t(
+    codes.TASK_DATA_INVALID: _t(
         "Task data failed validation",
         "A task's data does not have the expected shape and was not applied.",
         ["A malformed task from a tool or subagent", "A hand edit of the state file"],
@@ -268,7 +221,7 @@ TEMPLATES: dict[str, Template] = {
         "The invalid task update is ignored; the rest of the state is unaffected.",
     ),
     # -- hook execution -----------------------------------------------------------------
-    "HOOK_EXECUTION_FAILED": _t(
+    codes.HOOK_EXECUTION_FAILED: _t(
         "Hook script failed",
         "One of lifeguard's hooks failed and was skipped.",
         ["uv missing or its cache broken", "An installed file modified or missing", "A bug in lifeguard"],
@@ -276,14 +229,14 @@ TEMPLATES: dict[str, Template] = {
          "Reinstall: run install.sh from your lifeguard checkout with this project folder"],
         "Claude Code keeps working without that hook.", _NO_DATA, _FAIL_OPEN,
     ),
-    "HOOK_TIMEOUT": _t(
+    codes.HOOK_TIMEOUT: _t(
         "Hook exceeded its time limit",
         "A hook did not finish within its time budget and was skipped.",
         ["A slow or busy disk", "uv preparing its environment (first run, offline)", "A held session lock"],
         ["Check the hooks' timings: {doctor}", "See the recorded faults: {incidents}"],
         "Claude Code keeps working; the event is recorded by the next hook.", _NO_DATA, _FAIL_OPEN,
     ),
-    "HOOK_HELPER_LOST": _t(
+    codes.HOOK_HELPER_LOST: _t(
         "The resident helper stopped while running a hook",
         "The hook was handed to lifeguard's resident helper, whose worker ended after recording the event, "
         "before answering: the event is kept, the hook's answer was lost.",
@@ -292,21 +245,21 @@ TEMPLATES: dict[str, Template] = {
          "Turn the helper off if it keeps happening: helper.enabled false in .claude/lifeguard.json"],
         "Claude Code keeps working; the next hook starts a fresh helper.", _NO_DATA, _FAIL_OPEN,
     ),
-    "HOOK_INFINITE_LOOP": _t(
+    codes.HOOK_INFINITE_LOOP: _t(
         "Hook appears to be re-entering in a loop",
         "The same hook keeps firing for the same thing.",
         ["A Stop hook that keeps asking the model to continue", "Another hook pack interacting with lifeguard"],
         ["Review what happened: {incidents}", "Check {settings} for other hooks on the same event"],
         "Interrupt the session and start again.", _NO_DATA, "Lifeguard stops re-entering after a bounded number of rounds.",
     ),
-    "HOOK_PERMISSION_DENIED": _t(
+    codes.HOOK_PERMISSION_DENIED: _t(
         "Hook command is not executable",
         "A hook command in {settings} cannot be executed.",
         ["The execute bit was lost (copied files, a zip archive)", "A noexec mount"],
         ["Restore the bits: chmod +x {claude_dir}/hooks/lifeguard-run", "Then verify: {doctor}"],
         "Claude Code keeps working without that hook.", _NO_DATA, "None: this needs the fix above.",
     ),
-    "HOOK_DEPENDENCY_MISSING": _t(
+    codes.HOOK_DEPENDENCY_MISSING: _t(
         "Hook command or dependency not found",
         "A hook could not start because something it needs is missing.",
         ["uv not installed or not on PATH", "An installed hook file missing", "A settings.json entry pointing at the wrong path"],
@@ -315,7 +268,7 @@ TEMPLATES: dict[str, Template] = {
         "Claude Code keeps working without lifeguard until it is fixed.", _NO_DATA,
         "None: lifeguard's wrapper tells you once and skips the hook.",
     ),
-    "HOOK_INPUT_INVALID": _t(
+    codes.HOOK_INPUT_INVALID: _t(
         "Hook received input it could not parse",
         "Claude Code sent a hook event lifeguard could not read.",
         ["A Claude Code version with a changed event format", "A hook run by hand with wrong input"],
@@ -323,14 +276,14 @@ TEMPLATES: dict[str, Template] = {
         "Claude Code keeps working; that event is not recorded.", _NO_DATA, _FAIL_OPEN,
     ),
     # -- loops and breakers -------------------------------------------------------------
-    "TOOL_LOOP_DETECTED": _t(
+    codes.TOOL_LOOP_DETECTED: _t(
         "The same tool call keeps repeating",
         "The model has made the same tool call several times in a row.",
         ["A command that keeps failing the same way", "The model retrying without changing its approach"],
         ["Give the model a hint or a different approach", "Review what happened: {incidents}"],
         "Interrupt and rephrase the request.", _NO_DATA, "Lifeguard tells the model; if it goes on, the call is refused.",
     ),
-    "TOOL_LOOP_BLOCKED": _t(
+    codes.TOOL_LOOP_BLOCKED: _t(
         "A repeating tool call was refused",
         "Lifeguard refused a tool call that had repeated too many times.",
         ["A command that keeps failing the same way", "The model stuck on one approach"],
@@ -339,7 +292,7 @@ TEMPLATES: dict[str, Template] = {
         "Run the command yourself if it is really needed.", _NO_DATA,
         "The refusal lifts once the model does something different.",
     ),
-    "CIRCUIT_OPEN": _t(
+    codes.CIRCUIT_OPEN: _t(
         "A tool's circuit breaker is open",
         "A tool failed too often and is paused for a while.",
         ["A tool that keeps failing (network, missing program)", "An environment problem"],
@@ -347,7 +300,7 @@ TEMPLATES: dict[str, Template] = {
         "Use another tool for the job meanwhile.", _NO_DATA,
         "The breaker lets one trial call through after its cool-down and closes when it succeeds.",
     ),
-    "STOP_LOOP_DETECTED": _t(
+    codes.STOP_LOOP_DETECTED: _t(
         "Stop keeps coming back with the same message",
         "The model keeps trying to stop with the same message while a Stop hook blocks it.",
         ["A Stop hook condition the model cannot satisfy"],
@@ -355,43 +308,15 @@ TEMPLATES: dict[str, Template] = {
         "Interrupt the session.", _NO_DATA, "Lifeguard lets the stop go through after a bounded number of rounds.",
     ),
     # -- communication ------------------------------------------------------------------
-    "MESSAGE_QUEUE_OVERFLOW": _t(
-        "Message queue exceeded its capacity",
-        "More messages are waiting than the queue can hold.",
-        ["A receiver that stopped reading", "A burst of messages"],
-        ["Check the state: {analyze}", "Review what happened: {incidents}"],
-        "Keep working; the oldest messages are moved aside.", _KEPT, "Overflowing messages go to a dead-letter list.",
-    ),
-    "MESSAGE_DELIVERY_FAILED": _t(
+    codes.MESSAGE_DELIVERY_FAILED: _t(
         "Message could not be delivered",
         "A message between agents did not reach its recipient.",
         ["The recipient agent is gone", "A full queue"],
         ["Review what happened: {incidents}", "Check the state: {analyze}"],
         "Send the request again.", _KEPT, "Undelivered messages are kept in a dead-letter list.",
     ),
-    "MESSAGE_CORRUPTION": _t(
-        "Message data corrupted",
-        "A stored message could not be read.",
-        ["A crash during a write", "A hand edit"],
-        ["Repair: {repair_all}", "Check the state: {analyze}"],
-        "Send the request again.", _KEPT, "The damaged message is quarantined.",
-    ),
-    "CHANNEL_UNAVAILABLE": _t(
-        "Communication channel not accessible",
-        "A channel between agents is not available.",
-        ["The channel's owner is gone", "State restored from an older backup"],
-        ["Check the state: {analyze}"],
-        "Use the main conversation.", _NO_DATA, "The channel is recreated when it is next used.",
-    ),
-    "BROADCAST_FAILED": _t(
-        "Broadcast did not reach every recipient",
-        "Some agents did not get a broadcast message.",
-        ["Agents stopped while the broadcast was sent"],
-        ["Review what happened: {incidents}"],
-        "Send the message again.", _NO_DATA, "Recipients that missed it are listed in the state.",
-    ),
     # -- performance ------------------------------------------------------------------
-    "PERFORMANCE_DEGRADED": _t(
+    codes.PERFORMANCE_DEGRADED: _t(
         "Lifeguard is slower than its alert threshold",
         "An operation took longer than the threshold set in {config}.",
         ["A slow or busy disk", "A very large state or event log", "A busy machine"],
@@ -400,7 +325,7 @@ TEMPLATES: dict[str, Template] = {
         "Keep working; this is a warning only.", _NO_DATA,
         "Lifeguard compacts large logs; nothing else changes by itself.",
     ),
-    "ERROR_RATE_HIGH": _t(
+    codes.ERROR_RATE_HIGH: _t(
         "Tool calls are failing more often than usual",
         "The share of failed tool calls over the last calls crossed the threshold set in {config}.",
         ["Tests or builds that keep failing", "A tool or service that is down", "An agent going round in circles"],
@@ -409,7 +334,7 @@ TEMPLATES: dict[str, Template] = {
         "Keep working; this is a warning only.", _NO_DATA,
         "Lifeguard notes when the rate is back under the threshold; loop detection still refuses real loops.",
     ),
-    "METRIC_RECOVERED": _t(
+    codes.METRIC_RECOVERED: _t(
         "A measure is back within its thresholds",
         "A measure that had crossed its alert threshold is back under it.",
         ["The load, the disk or the failing tool recovered"],
@@ -417,7 +342,7 @@ TEMPLATES: dict[str, Template] = {
         "Keep working.", _NO_DATA, "Lifeguard alerts again if the measure crosses its threshold again.",
     ),
     # -- lifeguard itself -------------------------------------------------------------
-    "INTERNAL_ERROR": _t(
+    codes.INTERNAL_ERROR: _t(
         "Lifeguard hit an internal fault",
         "A bug or an unexpected condition inside lifeguard; the hook failed open.",
         ["A bug in lifeguard", "An installed file modified by hand", "An unusual environment"],

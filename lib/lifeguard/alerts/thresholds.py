@@ -6,6 +6,7 @@ and no imports: features/metrics.py calls it on every hook.
 """
 
 from __future__ import annotations
+from . import codes
 
 LOWER_IS_WORSE = frozenset({"success_rate_percent"})
 PERFORMANCE_METRICS = frozenset({"session_init_time_ms", "state_query_time_ms", "agent_spawn_time_ms"})
@@ -25,11 +26,11 @@ def evaluate(metric: str, value: float, section: dict) -> dict | None:
     else:
         return None
     if metric in PERFORMANCE_METRICS:
-        code = "PERFORMANCE_DEGRADED"
+        code = codes.PERFORMANCE_DEGRADED
     elif metric in RATE_METRICS:
-        code = "ERROR_RATE_HIGH"
+        code = codes.ERROR_RATE_HIGH
     else:
-        code = "RESOURCE_EXHAUSTION"
+        code = codes.RESOURCE_EXHAUSTION
     relation = "at or below" if metric in LOWER_IS_WORSE else "at or above"
     return {"code": code, "severity": severity, "metric": metric, "value": value,
             "message": f"{metric} is {value:g}, {relation} the {severity} threshold {limit:g}"}

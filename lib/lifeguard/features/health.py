@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from ..alerts import codes
 
 HEALTH_EVENT = "LifeguardHealth"
 SWEEP_EVENT = "LifeguardSweep"
@@ -96,7 +97,7 @@ def on_tool_use(txn, cfg: dict, layout) -> list[dict]:
     except OSError:
         free = None
     if free is not None and free < limits["min_free_disk_bytes"] and _once(layout, session_id, "disk"):
-        notices.append({"code": "RESOURCE_EXHAUSTION", "kind": "user",
+        notices.append({"code": codes.RESOURCE_EXHAUSTION, "kind": "user",
                         "user": f"lifeguard: only {free // (1024 * 1024)} MiB free on the disk holding "
                                 f"{layout.state_dir}; free some space or lifeguard will stop saving its state."})
     try:
@@ -104,7 +105,7 @@ def on_tool_use(txn, cfg: dict, layout) -> list[dict]:
     except OSError:
         size = 0
     if size > limits["state_size_bytes"] and _once(layout, session_id, "size"):
-        notices.append({"code": "STATE_SIZE_LIMIT_EXCEEDED", "kind": "user",
+        notices.append({"code": codes.STATE_SIZE_LIMIT_EXCEEDED, "kind": "user",
                         "user": f"lifeguard: this session's state is {size // 1024} KiB (limit "
                                 f"{limits['state_size_bytes'] // 1024} KiB); it is cleaned up at the next stop."})
     return notices
@@ -168,7 +169,7 @@ def on_checkpoint(txn, event: str, cfg: dict, layout) -> list[dict]:
         backup.create_backup(layout, "auto", reason=f"automatic backup at {event}")
         backup.prune_backups(layout, limits["backups_kept"], name="auto")
     if any(d.startswith("emergency") for d in done):
-        return [{"code": "STATE_SIZE_LIMIT_EXCEEDED", "kind": "user",
+        return [{"code": codes.STATE_SIZE_LIMIT_EXCEEDED, "kind": "user",
                  "user": "lifeguard: emergency cleanup: " + "; ".join(done)
                          + ". Only active agents and open tasks were kept; the rest is in the archive."}]
     return []
@@ -216,7 +217,7 @@ def after_answer(layout, session_id: str, cfg: dict, reducers) -> None:
               "locks_removed": report.get("locks_removed", 0), "quarantined": report.get("quarantined", 0),
               "repairs": report.get("repairs", []), "failed": report.get("failed", [])}
     if record["repairs"]:  # `state_recovery.py incidents` lists them; no one is interrupted for them
-        record["notices"] = [{"code": "SESSION_CORRUPTED", "kind": "sweep", "message": line}
+        record["notices"] = [{"code": codes.SESSION_CORRUPTED, "kind": "sweep", "message": line}
                              for line in record["repairs"]]
     worth = any(record[k] for k in ("drained", "archived", "locks_removed", "quarantined", "repairs", "failed"))
     store = SessionStore(layout, session_id, cfg["locks"]["timeout_seconds"], reducers=reducers)
@@ -249,15 +250,15 @@ def on_session_start(txn, record: dict, cfg: dict, layout) -> list[dict]:
     failing = [r for r in results if r.status == "fail"]
     if repairs:
         model_line = "lifeguard repaired its state at session start: " + " | ".join(repairs)
-        notices.append({"code": "SESSION_CORRUPTED", "kind": "context", "model": model_line[:1000].replace("\n", " ")})
+        notices.append({"code": codes.SESSION_CORRUPTED, "kind": "context", "model": model_line[:1000].replace("\n", " ")})
         mine = repairs[len(txn.repairs):]  # the store's own repairs are already told by the handler
         if mine:
-            notices.append({"code": "SESSION_CORRUPTED", "kind": "user", "user": "lifeguard: " + "; ".join(mine)})
+            notices.append({"code": codes.SESSION_CORRUPTED, "kind": "user", "user": "lifeguard: " + "; ".join(mine)})
     if own is not None and own.level == "lost":
-        notices.append({"code": "SESSION_CORRUPTED", "kind": "user",
+        notices.append({"code": codes.SESSION_CORRUPTED, "kind": "user",
                         "user": f"lifeguard: this session's saved state could not be recovered and was started "
                                 f"clean; earlier history is lost. The damaged files are kept in {layout.quarantine_dir}."})
     if failing:
-        notices.append({"code": "STATE_VALIDATION_FAILED", "kind": "user",
+        notices.append({"code": codes.STATE_VALIDATION_FAILED, "kind": "user",
                         "user": "lifeguard health: " + "; ".join(f"{r.name}: {r.message}" for r in failing)[:600]})
     return notices

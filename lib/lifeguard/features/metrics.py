@@ -25,11 +25,12 @@ from ..alerts import thresholds
 from ..core.clock import epoch
 from ..telemetry import samples
 from . import core
+from ..alerts import codes
 
 OUTCOMES = ("PostToolUse", "PostToolUseFailure")
 OUTCOMES_KEEP = 100  # the most alerts.rate_window_events may ask for (config_model.Alerts)
 AGENTS_KEEP = 32
-RECOVERED = "METRIC_RECOVERED"
+RECOVERED = codes.METRIC_RECOVERED
 
 
 def annotate(inp: dict, record: dict, cfg: dict) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from . import environment, hookinput, outcome, policy, process
 from .outcome import Answer, guard_answer
+from ..alerts import codes
 
 STDIN_SECONDS = 1.0
 BACKSTOP_EXTRA = 2.5  # the guard's own deadline: --timeout plus the kill grace and recording
@@ -121,7 +122,7 @@ def _main(argv: list[str], hook_file: str) -> int:
         opts = parse_args(argv)
     except UsageError as exc:
         message = f"lifeguard: guard.py: {exc}; the hook was not run. Fix its command in .claude/settings.json (usage: {USAGE})."
-        return emit(guard_answer(outcome.FAILED, "HOOK_EXECUTION_FAILED", message, _wants_block(argv)))
+        return emit(guard_answer(outcome.FAILED, codes.HOOK_EXECUTION_FAILED, message, _wants_block(argv)))
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, STDIN_SECONDS + opts.timeout + BACKSTOP_EXTRA)
     answer: Answer | None = None
@@ -134,13 +135,13 @@ def _main(argv: list[str], hook_file: str) -> int:
         run.record(answer)
     except Backstop:
         if answer is None:
-            answer = guard_answer(outcome.TIMEOUT, "HOOK_TIMEOUT", f"lifeguard: {_who(opts)} overran the guard's own "
+            answer = guard_answer(outcome.TIMEOUT, codes.HOOK_TIMEOUT, f"lifeguard: {_who(opts)} overran the guard's own "
                                   f"deadline; ended it [HOOK_TIMEOUT]. Fix: make it faster or raise its timeout.", opts.block)
             emit(answer)
     except Exception as exc:  # noqa: BLE001 - a fault in the guard must not break the session
         if answer is None:
             first = str(exc).splitlines()[0][:160] if str(exc) else ""
-            answer = guard_answer(outcome.FAILED, "INTERNAL_ERROR", f"lifeguard: guard.py failed ({type(exc).__name__}: "
+            answer = guard_answer(outcome.FAILED, codes.INTERNAL_ERROR, f"lifeguard: guard.py failed ({type(exc).__name__}: "
                                   f"{first}); {_who(opts)} was not run [INTERNAL_ERROR].", opts.block)
             emit(answer)
         else:
@@ -197,7 +198,7 @@ class GuardedRun:
         opts = self.opts
         stack = environment.stack(dict(os.environ))
         if policy.reentered(opts.name, stack):
-            return self._skip("HOOK_INFINITE_LOOP", "re-entered itself (it started something that ran it again)",
+            return self._skip(codes.HOOK_INFINITE_LOOP, "re-entered itself (it started something that ran it again)",
                               always_warn=True)
         try:
             self.entry = ledger.read_entry(self.layout, self.session_id, opts.name)
@@ -206,11 +207,11 @@ class GuardedRun:
         self.shared = workspace.entry(self.layout, opts.name)
         if policy.breaker_open(self.shared, self.now):
             left = max(1, round(self.shared["open_until"] - self.now))
-            return self._skip("CIRCUIT_OPEN", f"failed {self.shared.get('failures_in_row')} times in a row; paused in "
+            return self._skip(codes.CIRCUIT_OPEN, f"failed {self.shared.get('failures_in_row')} times in a row; paused in "
                               f"this project for another {left}s, then tried again. Run it by hand to see why")
         reason = policy.loop_reason(self.entry, self.fingerprint, self.now, self.limits)
         if reason:
-            return self._skip("HOOK_INFINITE_LOOP", f"looks like a loop ({reason}); skipped this run")
+            return self._skip(codes.HOOK_INFINITE_LOOP, f"looks like a loop ({reason}); skipped this run")
         env = environment.clean_env(dict(os.environ), self.session_id, self._workspace(), opts.name)
         ex = process.run(opts.command, self.raw, opts.timeout, env, float(self.limits["kill_grace_seconds"]))
         answer = outcome.classify(ex, opts.command, self.who, opts.timeout, opts.block)

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 
 from .process import MAX_OUTPUT_BYTES, Execution
+from ..alerts import codes
 
 OK, BLOCKED, FAILED, TIMEOUT, MISSING, DENIED, SKIPPED = "ok", "blocked", "failed", "timeout", "missing", "denied", "skipped"
 FAILURES = frozenset({FAILED, TIMEOUT, MISSING, DENIED})
@@ -98,10 +99,10 @@ def classify(ex: Execution, argv: list[str], who: str, timeout: float, block: bo
             ended = "ended it and everything it started"
         message = (f"lifeguard: {who} did not finish within {timeout:g}s; {ended} [HOOK_TIMEOUT]; {how}. "
                    f"Fix: make it faster or raise its timeout in .claude/settings.json.")
-        return guard_answer(TIMEOUT, "HOOK_TIMEOUT", message, block)
+        return guard_answer(TIMEOUT, codes.HOOK_TIMEOUT, message, block)
     answer = _passed_through(ex, argv, who, block)
     cut = ex.cut()
-    if cut and answer.code not in ("HOOK_DEPENDENCY_MISSING", "HOOK_PERMISSION_DENIED"):
+    if cut and answer.code not in (codes.HOOK_DEPENDENCY_MISSING, codes.HOOK_PERMISSION_DENIED):
         said = ", ".join(f"{size} bytes to {stream}" for stream, size in cut.items())
         note = (f"lifeguard: {who} wrote {said}; Claude Code was given only the first "
                 f"{MAX_OUTPUT_BYTES >> 20} MiB.\n")
@@ -117,11 +118,11 @@ def _passed_through(ex: Execution, argv: list[str], who: str, block: bool) -> An
         if code == 127:
             message = (f"lifeguard: {who} could not run: command not found ({detail}) [HOOK_DEPENDENCY_MISSING]. "
                        f"Fix: install it, or correct {SETTINGS_HINT}.")
-            answer = guard_answer(MISSING, "HOOK_DEPENDENCY_MISSING", message, block)
+            answer = guard_answer(MISSING, codes.HOOK_DEPENDENCY_MISSING, message, block)
         else:
             message = (f"lifeguard: {who} could not run: not executable ({detail}) [HOOK_PERMISSION_DENIED]. "
                        f"Fix: chmod +x the script, or run it through its interpreter in {SETTINGS_HINT}.")
-            answer = guard_answer(DENIED, "HOOK_PERMISSION_DENIED", message, block)
+            answer = guard_answer(DENIED, codes.HOOK_PERMISSION_DENIED, message, block)
         answer.command_exit = code
         return answer
     if code == 0:
@@ -129,7 +130,7 @@ def _passed_through(ex: Execution, argv: list[str], who: str, block: bool) -> An
         return Answer(OK, 0, ex.stdout, ex.stderr, verdict=verdict, command_exit=0)
     if code == 2:
         return Answer(BLOCKED, 2, ex.stdout, ex.stderr, verdict="block", command_exit=2)
-    return Answer(FAILED, code, ex.stdout, ex.stderr, "HOOK_EXECUTION_FAILED", verdict="allow", command_exit=code)
+    return Answer(FAILED, code, ex.stdout, ex.stderr, codes.HOOK_EXECUTION_FAILED, verdict="allow", command_exit=code)
 
 
 def _spawn_failure(exc: OSError, argv: list[str], who: str, block: bool) -> Answer:
@@ -137,16 +138,16 @@ def _spawn_failure(exc: OSError, argv: list[str], who: str, block: bool) -> Answ
     if isinstance(exc, PermissionError) or exc.errno == errno.EACCES:
         message = (f"lifeguard: {who} could not run: {program} is not executable [HOOK_PERMISSION_DENIED]. "
                    f"Fix: chmod +x {program}, or run it through its interpreter in {SETTINGS_HINT}.")
-        return guard_answer(DENIED, "HOOK_PERMISSION_DENIED", message, block)
+        return guard_answer(DENIED, codes.HOOK_PERMISSION_DENIED, message, block)
     if isinstance(exc, FileNotFoundError) or exc.errno == errno.ENOENT:
         what = (f"{program} exists but its #! interpreter was not found" if os.path.exists(program)
                 else f"{program} was not found")
         message = (f"lifeguard: {who} could not run: {what} [HOOK_DEPENDENCY_MISSING]. "
                    f"Fix: install it, or correct {SETTINGS_HINT}.")
-        return guard_answer(MISSING, "HOOK_DEPENDENCY_MISSING", message, block)
+        return guard_answer(MISSING, codes.HOOK_DEPENDENCY_MISSING, message, block)
     message = (f"lifeguard: {who} could not run: {program}: {exc.strerror or exc} [HOOK_EXECUTION_FAILED]. "
                f"Fix: check {SETTINGS_HINT}.")
-    return guard_answer(FAILED, "HOOK_EXECUTION_FAILED", message, block)
+    return guard_answer(FAILED, codes.HOOK_EXECUTION_FAILED, message, block)
 
 
 def _first_line(data: bytes) -> str:

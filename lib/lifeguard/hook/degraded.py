@@ -27,6 +27,7 @@ from pathlib import Path
 from ..store import eventlog
 from ..store import state as state_mod
 from ..core.paths import Layout, safe_name
+from ..alerts import codes
 
 PERSISTENCE_ERRNOS = frozenset(
     e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
@@ -93,7 +94,7 @@ def describe(exc: OSError) -> str:
 def notice(layout: Layout, exc: OSError, kept: str) -> dict:
     text = (f"lifeguard cannot write its state in {layout.state_dir}: {describe(exc)}; {kept}. It catches up "
             "by itself once writing works again (free some disk space or fix the folder's permissions).")
-    return {"code": "PERSISTENCE_FAILED", "kind": "user", "user": text}
+    return {"code": codes.PERSISTENCE_FAILED, "kind": "user", "user": text}
 
 
 def fallback(layout: Layout, store, session_id: str, record: dict, exc: OSError,

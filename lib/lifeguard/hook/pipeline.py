@@ -13,6 +13,7 @@ from ..core.locking import LockTimeout
 from ..core.paths import Layout
 from ..store.session import SessionStore
 from ..telemetry import samples
+from ..alerts import codes
 
 # What of a notice goes into the log besides its code, kind and message: the loop rule that
 # fired, and for a threshold alert the measure, its value, level and severity (the level is
@@ -54,7 +55,7 @@ def handle(event: str, inp: dict, layout: Layout) -> dict:
             if txn.repairs:
                 notices.append(_repair_notice(txn.repairs, layout))
             if event == "SessionStart" and cfg.problems:
-                notices.append({"code": "CONFIG_CORRUPTED", "kind": "user",
+                notices.append({"code": codes.CONFIG_CORRUPTED, "kind": "user",
                                 "user": "lifeguard: " + "; ".join(cfg.problems[:3])})
             if event in ("Stop", "SubagentStop") and inp.get("stop_hook_active"):
                 notices = [_no_block(n) for n in notices]  # a stop already sent back once is let go
@@ -72,7 +73,7 @@ def handle(event: str, inp: dict, layout: Layout) -> dict:
             if notices:
                 record["notices"] = [_summary(n) for n in notices]
         # why this event came late goes with it into the log (an incident once drained)
-        record.setdefault("notices", []).append({"code": "SESSION_LOCKED", "kind": "fault", "message": str(exc)[:300]})
+        record.setdefault("notices", []).append({"code": codes.SESSION_LOCKED, "kind": "fault", "message": str(exc)[:300]})
         store.spool(record)
         sys.stderr.write(f"lifeguard: {exc}; event kept in the spool for the next hook\n")
     except OSError as exc:  # disk full, read-only, permission denied: memory-only for this hook
@@ -143,4 +144,4 @@ def _summary(notice: dict) -> dict:
 def _repair_notice(repairs: list[str], layout: Layout) -> dict:
     where = layout.quarantine_dir
     text = "lifeguard repaired its session state: " + "; ".join(repairs) + f" (originals kept in {where})"
-    return {"code": "SESSION_CORRUPTED", "kind": "user", "user": text}
+    return {"code": codes.SESSION_CORRUPTED, "kind": "user", "user": text}

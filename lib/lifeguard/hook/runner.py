@@ -20,6 +20,7 @@ from ..config import switch
 from .timeout import deadline_for, settings_timeout
 from ..core.paths import Layout, find_claude_dir
 from ..telemetry import samples, trigger
+from ..alerts import codes
 
 
 class DeadlineExceeded(Exception):
@@ -155,21 +156,21 @@ def fail_open(event: str, hook_file: str, exc: BaseException, started: float) ->
 def describe(exc: BaseException) -> tuple[str, str]:
     """(error code, one-line description) for a fault."""
     if isinstance(exc, HelperLost):
-        return "HOOK_HELPER_LOST", str(exc)  # says whether the event was recorded
+        return codes.HOOK_HELPER_LOST, str(exc)  # says whether the event was recorded
     if isinstance(exc, protocol.BadInput):
-        return "HOOK_INPUT_INVALID", f"bad hook input: {exc}"
+        return codes.HOOK_INPUT_INVALID, f"bad hook input: {exc}"
     if isinstance(exc, DeadlineExceeded):
-        return "HOOK_TIMEOUT", "ran out of its time budget (slow disk or busy lock?)"
+        return codes.HOOK_TIMEOUT, "ran out of its time budget (slow disk or busy lock?)"
     if isinstance(exc, TimeoutError):
-        return "SESSION_LOCKED", f"{exc}"
+        return codes.SESSION_LOCKED, f"{exc}"
     if isinstance(exc, PermissionError):
-        return "WORKSPACE_ACCESS_DENIED", f"permission denied: {exc.filename or exc}"
+        return codes.WORKSPACE_ACCESS_DENIED, f"permission denied: {exc.filename or exc}"
     if isinstance(exc, OSError):
-        return "PERSISTENCE_FAILED", f"{exc.strerror or exc} ({exc.filename or 'state folder'})"
+        return codes.PERSISTENCE_FAILED, f"{exc.strerror or exc} ({exc.filename or 'state folder'})"
     if isinstance(exc, MemoryError):
-        return "MEMORY_EXHAUSTION", "out of memory"
+        return codes.MEMORY_EXHAUSTION, "out of memory"
     first = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return "INTERNAL_ERROR", f"{type(exc).__name__}: {first}".rstrip(": ")
+    return codes.INTERNAL_ERROR, f"{type(exc).__name__}: {first}".rstrip(": ")
 
 
 def _fail_open(event: str, inp: dict, layout: Layout | None, hook_file: str, exc: BaseException, elapsed: float) -> None:
@@ -197,7 +198,7 @@ def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, e
     try:
         from ..store import inflight
 
-        if code == "HOOK_TIMEOUT" and not inflight.settled() and isinstance(inp, dict) and inp:
+        if code == codes.HOOK_TIMEOUT and not inflight.settled() and isinstance(inp, dict) and inp:
             _keep_unsaved(event, inp, layout, text)  # the event first: the fault line is only a note
         fault = {"ts": now_iso(), "event": event, "code": code, "message": text,
                  "exception": type(exc).__name__, "elapsed_ms": round(elapsed * 1000, 1),
@@ -205,7 +206,7 @@ def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, e
         session_id = inp.get("session_id") if isinstance(inp, dict) else None
         if isinstance(session_id, str):
             fault["session"] = session_id
-        if code not in ("HOOK_TIMEOUT", "HOOK_HELPER_LOST"):  # fixed texts need no costly redactor
+        if code not in (codes.HOOK_TIMEOUT, codes.HOOK_HELPER_LOST):  # fixed texts need no costly redactor
             from ..redact import redactor as redact
 
             if redact.active().state_dir != layout.state_dir:  # failed before the handler set it up
@@ -217,7 +218,7 @@ def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, e
         line = json.dumps(fault, ensure_ascii=True, default=str) + "\n"
         fsutil.append_durable(layout.faults_log, line.encode("ascii"))
         where = str(layout.faults_log.relative_to(layout.claude_dir.parent)) if layout.claude_dir.is_absolute() else str(layout.faults_log)
-        if isinstance(session_id, str) and code not in ("SESSION_LOCKED", "HOOK_TIMEOUT", "PERSISTENCE_FAILED"):
+        if isinstance(session_id, str) and code not in (codes.SESSION_LOCKED, codes.HOOK_TIMEOUT, codes.PERSISTENCE_FAILED):
             from ..features.registry import FEATURES
             from ..store.session import SessionStore
 
@@ -241,7 +242,7 @@ def _keep_unsaved(event: str, inp: dict, layout: Layout, text: str) -> None:
     pending = inflight.held()
     if pending is None:
         pending = inflight.tag(_unsaved_record(event, inp, layout))
-    pending.setdefault("notices", []).append({"code": "HOOK_TIMEOUT", "kind": "fault", "message": text[:300]})
+    pending.setdefault("notices", []).append({"code": codes.HOOK_TIMEOUT, "kind": "fault", "message": text[:300]})
     with inflight.durable():
         from ..store.session import SessionStore
 

@@ -25,27 +25,24 @@ def default_state(session_id: str, now: str, workspace: str = "") -> dict:
             "user_context": {"workspace_path": workspace},
             "lifecycle": {"status": "active", "started_at": now, "last_activity": now, "ended_at": None, "source": None},
         },
-        "organization": {"teams": {}, "projects": {}},
         "execution": {
             "agents": {"active": {}, "pool": {}},
             "tasks": {},
-            "workflows": {"active_sprints": [], "epics": {}},
             "tools": {"calls": 0, "failures": 0, "by_name": {}},
         },
         "communication": {
             "message_queues": {},
-            "channels": {"broadcast": [], "emergency": [], "handoffs": []},
             "coordination": {"locks": {}, "dependencies": {"graph": {"nodes": {}, "edges": []}, "blocks": []}},
         },
         "observability": {
             "metrics": {"performance": {}, "utilization": {"events_by_type": {}}, "quality": {}},
-            "events": {"recent": [], "event_stream_offset": 0},
+            "events": {"recent": []},
             "health": {"system_status": "healthy", "checks": {}},
             "incidents": [],
         },
         "persistence": {
-            "checkpoint": {"last_saved": now, "sequence": 0, "hash": "", "size_bytes": 0},
-            "event_log": {"current_offset": 0, "total_events": 0, "log_files": []},
+            "checkpoint": {"last_saved": now, "sequence": 0},
+            "event_log": {"total_events": 0},
             "spool_done": [],
         },
     }

@@ -232,7 +232,7 @@ def _log_records(batch: list[tuple[str, dict, dict]], workspace: dict, hide: str
         if provider is None:
             provider = providers[session] = LoggerProvider(resource=_resource(workspace, session))
             provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
-        code = str(item.get("code") or "INTERNAL_ERROR")
+        code = str(item.get("code") or codes.INTERNAL_ERROR)
         text, number = SEVERITY.get(codes.lookup(code).severity, SEVERITY["error"])
         when = measures.epoch(record.get("ts"))
         attrs = {"lifeguard.code": code, "lifeguard.kind": str(item.get("kind") or ""),

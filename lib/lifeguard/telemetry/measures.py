@@ -14,6 +14,7 @@ import os
 import re
 
 from ..core.clock import epoch as _clock_epoch
+from ..alerts import codes
 
 # metric names (OpenTelemetry), with their unit and what they carry
 HOOK_DURATION = "lifeguard.hook.duration"  # ms, histogram by hook.event
@@ -52,13 +53,13 @@ def counts(record: dict) -> list[tuple[str, dict]]:
         if not isinstance(notice, dict):
             continue
         code, kind = notice.get("code"), notice.get("kind")
-        if code == "TOOL_LOOP_DETECTED" or (code == "STOP_LOOP_DETECTED" and kind != "halt"):
+        if code == codes.TOOL_LOOP_DETECTED or (code == codes.STOP_LOOP_DETECTED and kind != "halt"):
             out.append((LOOPS_WARNED, {"lifeguard.rule": rule_of(notice)}))
-        elif code == "TOOL_LOOP_BLOCKED" or (code == "STOP_LOOP_DETECTED" and kind == "halt"):
+        elif code == codes.TOOL_LOOP_BLOCKED or (code == codes.STOP_LOOP_DETECTED and kind == "halt"):
             out.append((LOOPS_REFUSED, {"lifeguard.rule": rule_of(notice)}))
-        elif code == "CIRCUIT_OPEN" and kind != "deny":  # opened by an outcome; a deny is a refusal while open
+        elif code == codes.CIRCUIT_OPEN and kind != "deny":  # opened by an outcome; a deny is a refusal while open
             out.append((BREAKER_TRIPS, {"tool.name": tool}))
-        elif code == "HOOK_TIMEOUT":
+        elif code == codes.HOOK_TIMEOUT:
             out.append((HOOK_TIMEOUTS, {"hook.event": hook}))
     notes = record.get("repairs") or ()
     levels = [m.group(1) or m.group(2) for note in notes if (m := _REPAIR_LEVEL.search(str(note)))]
@@ -72,7 +73,7 @@ def rule_of(notice: dict) -> str:
     """The loop rule a loop notice names (the stop rule for stop loops)."""
     if notice.get("rule"):
         return str(notice["rule"])
-    return "repeated_stop" if notice.get("code") == "STOP_LOOP_DETECTED" else "unknown"
+    return "repeated_stop" if notice.get("code") == codes.STOP_LOOP_DETECTED else "unknown"
 
 
 def timings(sample: dict) -> list[tuple[str, dict, float]]:

@@ -45,7 +45,7 @@ from ..core.locking import SessionLock
 from ..core.paths import Layout
 
 LEVELS = ("none", "minor", "major", "critical", "lost")
-SECTIONS = ("session", "organization", "execution", "communication", "observability", "persistence")
+SECTIONS = ("session", "execution", "communication", "observability", "persistence")
 
 
 @dataclass

@@ -4,7 +4,7 @@ The hot path keeps the state as a plain dict (see `state.default_state`); this m
 imported by tools, tests and SessionStart repair, never by a handler at module level, since
 importing pydantic costs more than a whole hook may spend.
 
-The model pins down what lifeguard's own code relies on (the six sections, the lifecycle,
+The model pins down what lifeguard's own code relies on (the five sections, the lifecycle,
 the checkpoint) and lets features add keys where they write (`extra="allow"`). A state
 written by a newer lifeguard (a schema_version we do not know) is reported, not crashed on;
 older versions are brought forward by the functions in `MIGRATIONS`.
@@ -48,25 +48,12 @@ class Session(_Open):
     lifecycle: Lifecycle
 
 
-# -- organization ----------------------------------------------------------------------
-
-
-class Organization(_Open):
-    teams: dict[str, Any]
-    projects: dict[str, Any]
-
-
 # -- execution -------------------------------------------------------------------------
 
 
 class Agents(_Open):
     active: dict[str, dict[str, Any]]
     pool: dict[str, dict[str, Any]]
-
-
-class Workflows(_Open):
-    active_sprints: list[Any]
-    epics: dict[str, Any]
 
 
 class ToolCounts(_Open):
@@ -81,17 +68,10 @@ class Tools(ToolCounts):
 class Execution(_Open):
     agents: Agents
     tasks: dict[str, Any]
-    workflows: Workflows
     tools: Tools
 
 
 # -- communication ---------------------------------------------------------------------
-
-
-class Channels(_Open):
-    broadcast: list[Any]
-    emergency: list[Any]
-    handoffs: list[Any]
 
 
 class Graph(_Open):
@@ -111,7 +91,6 @@ class Coordination(_Open):
 
 class Communication(_Open):
     message_queues: dict[str, Any]
-    channels: Channels
     coordination: Coordination
 
 
@@ -136,7 +115,6 @@ class RecentEvent(_Open):
 
 class Events(_Open):
     recent: list[RecentEvent]
-    event_stream_offset: int = Field(ge=0)
 
 
 class Health(_Open):
@@ -162,14 +140,10 @@ class Observability(_Open):
 class Checkpoint(_Open):
     last_saved: str
     sequence: int = Field(ge=0)
-    hash: str
-    size_bytes: int = Field(ge=0)
 
 
 class EventLog(_Open):
-    current_offset: int = Field(ge=0)
     total_events: int = Field(ge=0)
-    log_files: list[Any]
 
 
 class Persistence(_Open):
@@ -181,7 +155,6 @@ class Persistence(_Open):
 class SessionState(_Open):
     schema_version: int = Field(ge=1)
     session: Session
-    organization: Organization
     execution: Execution
     communication: Communication
     observability: Observability

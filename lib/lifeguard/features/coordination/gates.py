@@ -8,12 +8,13 @@ from . import agents as ag
 from . import queue as nq
 from . import taskgraph as tg
 from .common import MESSAGE_TOOLS, _deny, _edge_order, _graph_edges, _letter, _peek, _put
+from ...alerts import codes
 
 
 def _before_call(state: dict, agents: dict, record: dict, coord: dict, conf: dict, now: float) -> list[dict]:
     tool = record.get("tool")
     if coord.get("invalid"):
-        return [_deny("TASK_DATA_INVALID", f"{tool} was not run: {coord['invalid']}. Fix the input and call it again.")]
+        return [_deny(codes.TASK_DATA_INVALID, f"{tool} was not run: {coord['invalid']}. Fix the input and call it again.")]
     if tool in ag.AGENT_TOOLS:
         return _spawn_gate(agents, conf, now) or _capacity_gate(agents, conf)
     if tool == "TaskUpdate" and isinstance(coord.get("update"), dict):
@@ -29,7 +30,7 @@ def _spawn_gate(agents: dict, conf: dict, now: float) -> list[dict]:
     if wait is None:
         return []
     failures = agents.get("spawn_failures") or {}
-    return [_deny("AGENT_SPAWN_FAILED",
+    return [_deny(codes.AGENT_SPAWN_FAILED,
                   f"the last {failures.get('count')} Agent calls failed before their subagent started (last error: "
                   f"{failures.get('last_error') or 'unknown'}). Not retrying for another {wait:.0f}s (exponential "
                   "back-off). Fix the cause first (agent type, prompt, settings) or do this work in the main agent.")]
@@ -43,7 +44,7 @@ def _capacity_gate(agents: dict, conf: dict) -> list[dict]:
     starting = len(ag.unstarted_spawns(agents))
     listing = "; ".join(busy[:8]) or "none started yet"
     extra = f" plus {starting} starting" if starting else ""
-    return [_deny("AGENT_CAPACITY_EXCEEDED",
+    return [_deny(codes.AGENT_CAPACITY_EXCEEDED,
                   f"{ag.in_flight(agents)} subagents are already running (limit {limit}): {listing}{extra}. "
                   "This Agent call was not started. Wait for one of them to finish (you will be notified), "
                   "or do this work in the main agent.")]
@@ -53,7 +54,7 @@ def _assign_gate(agents: dict, update: dict) -> list[dict]:
     owner = update.get("owner")
     if not owner or owner not in ag.gone_names(agents):
         return []
-    return [_deny("TASK_ASSIGNMENT_FAILED",
+    return [_deny(codes.TASK_ASSIGNMENT_FAILED,
                   f"task #{update['id']} cannot be assigned to {owner}: that agent failed and is gone. "
                   "Assign it to a running agent, spawn a new one, or do it in the main agent.")]
 
@@ -80,7 +81,7 @@ def _cycle_gate(state: dict, update: dict) -> list[dict]:
     else:
         text = (f"this TaskUpdate would close the dependency cycle {tg.format_cycle(cycle)}, so none of those tasks "
                 f"could ever start. It was not run. {advice}")
-    return [_deny("CIRCULAR_DEPENDENCY", text)]
+    return [_deny(codes.CIRCULAR_DEPENDENCY, text)]
 
 
 def _recipient_gate(state: dict, agents: dict, record: dict, coord: dict, conf: dict, now: float) -> list[dict]:
@@ -89,7 +90,7 @@ def _recipient_gate(state: dict, agents: dict, record: dict, coord: dict, conf: 
     if to and to in ag.gone_names(agents):
         letter = _letter(record, msg, "recipient failed")
         _put(record, "dead_letter", letter)
-        return [_deny("MESSAGE_DELIVERY_FAILED",
+        return [_deny(codes.MESSAGE_DELIVERY_FAILED,
                       f"{to} is a subagent that failed and is gone, so the message was not sent; lifeguard kept it "
                       "in its dead letter queue. Reassign that agent's work (spawn a new agent or do it yourself) "
                       "instead of messaging it.")]
@@ -98,7 +99,7 @@ def _recipient_gate(state: dict, agents: dict, record: dict, coord: dict, conf: 
         wait = (ag.parse_ts(retry.get("last_at")) or 0) + nq.backoff_seconds(
             retry["attempts"], cap=conf["message_backoff_cap_seconds"]) - now
         if wait > 0:
-            return [_deny("MESSAGE_DELIVERY_FAILED",
+            return [_deny(codes.MESSAGE_DELIVERY_FAILED,
                           f"the last message to {to} failed {retry['attempts']} time(s); wait another {wait:.0f}s "
                           "before retrying (exponential back-off). Meanwhile continue with other work, or check "
                           "with ListAgents that the recipient exists.")]

@@ -16,7 +16,7 @@ Pure functions over plain lists/dicts; the caller stores them in the state.
 
 from __future__ import annotations
 
-from ...alerts import codes as errors
+from ...alerts import codes
 
 PRIORITIES = ("critical", "high", "normal", "low")
 RANK = {p: i for i, p in enumerate(PRIORITIES)}
@@ -27,7 +27,7 @@ SEVERITY_PRIORITY = {"critical": "critical", "error": "high", "warning": "normal
 
 
 def priority_for(code: str) -> str:
-    return SEVERITY_PRIORITY.get(errors.lookup(code).severity, "normal")
+    return SEVERITY_PRIORITY.get(codes.lookup(code).severity, "normal")
 
 
 def max_retries(priority: str) -> int:

@@ -12,6 +12,7 @@ from . import queue as nq
 from . import taskgraph as tg
 from .common import DELIVER_AT_ONCE, MESSAGE_TOOLS, TASK_RETRY_LIMIT, _context, _edge_order, _graph_edges, _letter, _node, _owned, _peek, _put
 from .reduce import _apply_tasks
+from ...alerts import codes
 
 
 # -- PostToolUse ---------------------------------------------------------------------------------
@@ -36,12 +37,12 @@ def _delivery_failed(state: dict, record: dict, coord: dict, conf: dict, now: fl
     decision = nq.retry_decision(attempts, "normal", cap=conf["message_backoff_cap_seconds"])
     reason = msg.get("error") or "delivery failed"
     if decision["retry"]:
-        return [_context("MESSAGE_DELIVERY_FAILED",
+        return [_context(codes.MESSAGE_DELIVERY_FAILED,
                          f"the message to {to} was not delivered ({reason}); attempt {attempts} of {decision['limit']}. "
                          f"If {to} should exist, retry in {decision['delay']:.0f}s (check ListAgents for the exact "
                          "name); if it is gone, give its work to another agent.")]
     _put(record, "dead_letter", _letter(record, msg, f"gave up after {attempts} attempts: {reason}"))
-    return [_context("MESSAGE_DELIVERY_FAILED",
+    return [_context(codes.MESSAGE_DELIVERY_FAILED,
                      f"the message to {to} failed {attempts} times ({reason}); lifeguard moved it to its dead letter "
                      f"queue. Do not resend it: {to} is not reachable. Hand its work to another agent or do it yourself.",
                      f"a message to {to} could not be delivered after {attempts} attempts (kept as a dead letter)")]
@@ -74,7 +75,7 @@ def _task_graph_report(state: dict, agents: dict, record: dict) -> list[dict]:
         _put(record, "orphans_reported", fresh)
         listing = "; ".join(f"#{t} \"{tasks[t].get('subject') or ''}\" (owner {tasks[t].get('owner')}, "
                             f"retry {int(tasks[t].get('retry_count') or 0) + 1})" for t in fresh[:10])
-        notices.append(_context("TASK_ORPHANED",
+        notices.append(_context(codes.TASK_ORPHANED,
                                 f"these tasks are owned by an agent that failed and is gone: {listing}. Reassign each "
                                 "(TaskUpdate with a new owner) or do it in the main agent."))
     return notices
@@ -93,7 +94,7 @@ def _deadlock_notice(deadlock: dict) -> dict:
                  f"now and mark #{blocker} completed when it is done, or delete #{blocker} if it is not needed.")
         if deadlock.get("also"):
             text += f" #{task} also waits for {', '.join('#' + a for a, _ in deadlock['also'])}: relax those too."
-    return _context("DEPENDENCY_DEADLOCK", text, "the task list is deadlocked: " + (cycles or waits))
+    return _context(codes.DEPENDENCY_DEADLOCK, text, "the task list is deadlocked: " + (cycles or waits))
 
 
 # -- agents that fail ---------------------------------------------------------------------------
@@ -128,7 +129,7 @@ def _agent_call_failed(state: dict, agents: dict, record: dict, coord: dict, con
         orphaned = _owned(tasks, ag.identities(agent_id, entry))
         _put(record, "orphans_reported", orphaned)
         why = "was interrupted" if coord.get("interrupt") else f"crashed: {error}"
-        return [_context("AGENT_CRASHED", _crash_text(agent_id, entry, why, tasks, orphaned),
+        return [_context(codes.AGENT_CRASHED, _crash_text(agent_id, entry, why, tasks, orphaned),
                          f"subagent {entry.get('name') or agent_id} failed"
                          + (f"; {len(orphaned)} task(s) need a new owner" if orphaned else ""))]
     if coord.get("interrupt"):
@@ -148,7 +149,7 @@ def _agent_call_failed(state: dict, agents: dict, record: dict, coord: dict, con
     text = f"the subagent could not be started: {error}. {advice}"
     if orphaned:
         text += f" Tasks meant for {spawn['name']} have no agent: {_orphan_listing(tasks, orphaned)}."
-    return [_context("AGENT_SPAWN_FAILED", text)]
+    return [_context(codes.AGENT_SPAWN_FAILED, text)]
 
 
 def _lost_agents(state: dict, agents: dict, record: dict, coord: dict, conf: dict, now: float) -> None:
@@ -166,7 +167,7 @@ def _lost_agents(state: dict, agents: dict, record: dict, coord: dict, conf: dic
             continue  # its Agent call is still running (foreground): not lost
         lost.append(agent_id)
         orphaned = _owned(tasks, ag.identities(agent_id, entry))
-        messages.append({"code": "AGENT_CRASHED",
+        messages.append({"code": codes.AGENT_CRASHED,
                          "text": _crash_text(agent_id, entry, "ended without reporting back", tasks, orphaned)})
     if lost:
         _put(record, "lost", lost)
@@ -183,7 +184,7 @@ def _timeouts(agents: dict, record: dict, conf: dict, now: float) -> list[dict]:
         entry = agents["active"][agent_id]
         minutes = (now - (ag.parse_ts(entry.get("spawned_at")) or now)) / 60
         notices.append(_context(
-            "AGENT_TIMEOUT",
+            codes.AGENT_TIMEOUT,
             f"subagent {ag.describe(agent_id, entry)} has been running for {minutes:.0f} min (limit "
             f"{conf['agent_timeout_seconds'] / 60:.0f} min). Check on it (SendMessage to {entry.get('name') or agent_id} "
             "asking for its status), stop it with TaskStop if it is stuck, and reassign its tasks if you stop it.",
@@ -218,4 +219,4 @@ def _deliver_queue(state: dict, record: dict) -> list[dict]:
         return []
     out = nq.by_priority(queue)[:DELIVER_AT_ONCE]
     _put(record, "delivered", [m.get("id") for m in out])
-    return [_context(m.get("code") or "INTERNAL_ERROR", m.get("text") or "") for m in out]
+    return [_context(m.get("code") or codes.INTERNAL_ERROR, m.get("text") or "") for m in out]

@@ -30,6 +30,7 @@ from . import messages as say
 from . import signature as sig_mod
 from .. import core
 from ...core import clock
+from ...alerts import codes
 
 WINDOW_KEEP = 20  # calls remembered per agent; the config limits are validated against this
 AGENTS_KEEP = 32
@@ -160,7 +161,7 @@ def _before_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict
     found = loop_rules.first_refusal(window, loop["sig"], loop.get("t"), limits, bool(loop.get("allow")))
     if found is not None:
         key = "TOOL_LOOP_BLOCKED:" + found.key(agent)
-        notices.append(_announce(section, loop, key, "TOOL_LOOP_BLOCKED", "deny", say.refusal(found),
+        notices.append(_announce(section, loop, key, codes.TOOL_LOOP_BLOCKED, "deny", say.refusal(found),
                                  say.user_refusal(found), rule=found.rule))
     return notices
 
@@ -180,7 +181,7 @@ def _warn(section: dict, loop: dict, window: list[dict], limits: dict) -> list[d
     if found is None:
         return []
     key = "TOOL_LOOP_DETECTED:" + found.key(loop.get("agent", MAIN))
-    return [_announce(section, loop, key, "TOOL_LOOP_DETECTED", "context", say.warning(found, limits),
+    return [_announce(section, loop, key, codes.TOOL_LOOP_DETECTED, "context", say.warning(found, limits),
                       say.user_warning(found), rule=found.rule)]
 
 
@@ -198,7 +199,7 @@ def _breaker_gate(state: dict, record: dict, loop: dict, cfg: dict) -> list[dict
         if decision == breaker.REFUSE:
             entry = stored[key]
             wait = max(1, round(breaker.retry_at(entry, limits) - now))
-            return [{"code": "CIRCUIT_OPEN", "kind": "deny",
+            return [{"code": codes.CIRCUIT_OPEN, "kind": "deny",
                      "model": say.circuit_refusal(key, record.get("tool", ""), entry, wait)}]
         if new is not None:
             trials[key] = new
@@ -225,7 +226,7 @@ def _breaker_result(state: dict, section: dict, record: dict, loop: dict, cfg: d
     wait = int(cfg["breakers"]["recovery_timeout_seconds"])
     keys = [key for key, _ in opened]
     model, user = say.circuit_opened(keys, opened[0][1], wait)
-    return [_announce(section, loop, f"breaker:{'|'.join(keys)}:{now:.3f}", "CIRCUIT_OPEN", "context", model, user)]
+    return [_announce(section, loop, f"breaker:{'|'.join(keys)}:{now:.3f}", codes.CIRCUIT_OPEN, "context", model, user)]
 
 
 def _outcome(entry: dict | None, loop: dict, now: float, key: str) -> tuple[dict, bool]:
@@ -250,17 +251,17 @@ def _on_stop(section: dict, record: dict, loop: dict, cfg: dict, hidden: list[di
         # would send the agent back to work)
         found = loop_rules.first_warning(window, limits)
         if found is not None:
-            notices.append(_announce(section, loop, "TOOL_LOOP_DETECTED:" + found.key(agent), "TOOL_LOOP_DETECTED",
+            notices.append(_announce(section, loop, "TOOL_LOOP_DETECTED:" + found.key(agent), codes.TOOL_LOOP_DETECTED,
                                      "user", None, say.hidden_at_stop(found), rule=found.rule))
     last = (section.get("stops") or {}).get(agent) or {}
     count = int(last.get("count") or 0) + 1 if last.get("fp") == fp else 1
     who = "the main agent" if agent == MAIN else f"subagent {agent}"
     halt_after = int(limits.get("stop_halt_after") or 0)
     if halt_after and count >= halt_after and record.get("event") == "Stop":
-        return notices + [_announce(section, loop, f"stop-halt:{agent}:{fp}", "STOP_LOOP_DETECTED", "halt", None,
+        return notices + [_announce(section, loop, f"stop-halt:{agent}:{fp}", codes.STOP_LOOP_DETECTED, "halt", None,
                                     say.stop_halted(who, count), always_user=True)]
     if count >= int(limits["stop_warn_after"]):
-        notices.append(_announce(section, loop, f"stop:{agent}:{fp}", "STOP_LOOP_DETECTED", "user", None,
+        notices.append(_announce(section, loop, f"stop:{agent}:{fp}", codes.STOP_LOOP_DETECTED, "user", None,
                                  say.stop_repeating(who, count)))
     return notices
 
