@@ -35,6 +35,7 @@ from . import wire
 from .timeout import deadline_for, settings_timeout
 
 SOCKET = "helper.sock"
+LOCK = "helper.lock"  # held by the live helper of this .claude/ (one per workspace)
 STARTED = "helper.started"  # touched when a hook starts a helper: at most one try per RETRY_SECONDS
 RETRY_SECONDS = 30
 ACK_SECONDS = 2.0  # a worker normally answers within a few ms; past this the hook runs here
@@ -335,11 +336,45 @@ def _close(fd: int | None) -> None:
 
 def _unanswered(claude: str) -> None:
     try:
-        from .helper import replace_unanswering
-
         replace_unanswering(claude)
     except Exception:  # noqa: BLE001 - the hook runs here all the same
         pass
+
+
+def replace_unanswering(claude_dir: str) -> bool:
+    """After a helper did not answer a hook in time: when the holder of `helper.lock` really is
+    this workspace's helper (/proc: its command line names this `.claude/`) and it, or spare
+    workers of it, are stopped, kill those. A stopped helper goes with its socket (and the
+    start marker), so the next hooks do not wait for it and this hook starts a fresh one, its
+    lock now free; stopped spares are simply forked again by a live helper. A helper that is
+    only busy is left alone. True if anything was killed."""
+    import signal
+
+    from ..core import proc
+
+    state_dir = os.path.join(claude_dir, "state")
+    holder = proc.flock_holder(os.path.join(state_dir, LOCK))
+    if not holder or not proc.lifeguard_of(holder, claude_dir):
+        return False
+    stuck = [pid for pid in [holder, *proc.children(holder)] if proc.stopped(pid)]
+    for pid in stuck:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if holder in stuck:
+        for name in (SOCKET, STARTED):
+            path = os.path.join(state_dir, name)
+            try:
+                if name != SOCKET or _is_socket(path):
+                    os.unlink(path)
+            except OSError:
+                pass
+    return bool(stuck)
+
+
+def _is_socket(path: str) -> bool:
+    return stat.S_ISSOCK(os.lstat(path).st_mode)
 
 
 def _maybe_start_helper(claude: str) -> None:

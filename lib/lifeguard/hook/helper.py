@@ -32,7 +32,7 @@ import time
 from . import client
 from ..core.paths import Layout
 
-LOCK = "helper.lock"
+LOCK = client.LOCK
 PID = "helper.pid"
 TICK_SECONDS = 2.0  # how often an idle helper looks at its code, socket and settings
 MAX_WORKERS = 32  # more hooks at once than this wait in the socket's queue (or run in their own process)
@@ -365,42 +365,6 @@ def stop(claude_dir: str, wait: float = 3.0) -> bool:
             return True
         time.sleep(0.02)
     return False
-
-
-def replace_unanswering(claude_dir: str) -> bool:
-    """After a helper did not answer a hook in time: when the holder of `helper.lock` really is
-    this workspace's helper (/proc: its command line names this `.claude/`) and it, or spare
-    workers of it, are stopped, kill those. A stopped helper goes with its socket (and the
-    start marker), so the next hooks do not wait for it and this hook starts a fresh one, its
-    lock now free; stopped spares are simply forked again by a live helper. A helper that is
-    only busy is left alone. True if anything was killed."""
-    from ..core import proc
-
-    state_dir = os.path.join(claude_dir, "state")
-    holder = proc.flock_holder(os.path.join(state_dir, LOCK))
-    if not holder or not proc.lifeguard_of(holder, claude_dir):
-        return False
-    stuck = [pid for pid in [holder, *proc.children(holder)] if proc.stopped(pid)]
-    for pid in stuck:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    if holder in stuck:
-        for name in (client.SOCKET, client.STARTED):
-            path = os.path.join(state_dir, name)
-            try:
-                if name != client.SOCKET or _is_socket(path):
-                    os.unlink(path)
-            except OSError:
-                pass
-    return bool(stuck)
-
-
-def _is_socket(path: str) -> bool:
-    import stat
-
-    return stat.S_ISSOCK(os.lstat(path).st_mode)
 
 
 def _is_helper(pid: int) -> bool:
