@@ -417,3 +417,29 @@ def test_a_slow_extra_pattern_is_cut_off_and_its_text_withheld(layout: Layout, c
     assert any("(a|aa)*c" in p and "ignored" in p for p in red.problems)
     assert "(a|aa)*c" in capsys.readouterr().err
     assert red.text("ticket ACME-123457") .startswith("ticket [REDACTED:custom:")  # the others still work
+
+
+def test_catastrophic_patterns_in_the_config_do_not_stall_the_hooks(layout: Layout) -> None:
+    """The issue's repro through the real pipeline: `(x+x+)+y` in lifeguard.json is refused and
+    said at session start; `(a|aa)*c`, which the check lets through, is cut off by its budget;
+    the hooks answer in well under a second and the good pattern still redacts."""
+    import time
+
+    from lifeguard.hook.pipeline import handle
+
+    layout.claude_dir.mkdir(parents=True)
+    patterns = ["(x+x+)+y", "(a|aa)*c", "ACME-[0-9]{6}"]
+    layout.config_file.write_text(json.dumps({"redaction": {"enabled": True, "extra_patterns": patterns, "allow": []}}))
+    try:
+        out = handle("SessionStart", {"session_id": "s1", "hook_event_name": "SessionStart", "source": "startup"}, layout)
+        assert "extra_patterns[0]" in json.dumps(out) and "backtrack" in json.dumps(out)
+        started = time.monotonic()
+        for event in ("PreToolUse", "PostToolUse"):
+            handle(event, {"session_id": "s1", "hook_event_name": event, "tool_name": "Bash", "tool_use_id": "t1",
+                           "tool_input": {"command": "echo ACME-123456 " + "x" * 3000},
+                           "tool_response": {"stdout": "a" * 60 + " ACME-654321"}}, layout)
+        assert time.monotonic() - started < 2.0  # each pattern would otherwise run for ages
+        logged = layout.event_log("s1").read_text()
+        assert "ACME-123456" not in logged and "ACME-654321" not in logged
+    finally:
+        redact.configure(None, None)
