@@ -124,7 +124,8 @@ def test_second_install_changes_nothing(tmp_path, monkeypatch):
     install(target)
     before = snapshot(target)
     # a later run: every timestamp it could write differs from the first run's
-    monkeypatch.setattr(installer.time, "strftime", lambda fmt, *_a: fmt.replace("%", "9"))
+    monkeypatch.setattr(installer.clock, "now_iso", lambda: "2099-09-09T09:09:09.999Z")
+    monkeypatch.setattr(installer.clock, "file_stamp", lambda: "20990909T090909")
     install(target)
     assert snapshot(target) == before  # settings byte-identical, no new backup, same files
 

@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from datetime import datetime
 from pathlib import Path
 
 from . import codes, render
 from .templates import template
-from ..core import fsutil
+from ..core import clock, fsutil
 from ..hook import record as record_mod
 from ..core.paths import Layout
 
@@ -99,7 +97,7 @@ def from_notice(notice: dict, record: dict, session_id: str) -> dict:
     code = str(notice.get("code") or codes.INTERNAL_ERROR)
     severity = str(notice.get("severity") or codes.lookup(code).severity)
     return {
-        "ts": record.get("ts") or _now_iso(),
+        "ts": record.get("ts") or clock.now_iso(),
         "level": level_for(code, severity),
         "code": code,
         "severity": severity,
@@ -181,7 +179,7 @@ def escalate_to_human(alert: dict, state: dict, section: dict, layout: Layout) -
 def emergency_stop(alert: dict, state: dict, record: dict, section: dict, layout: Layout) -> dict | None:
     """Step `emergency_stop`: a halt notice only after repeated CRITICAL incidents."""
     rule = section["emergency_stop"]
-    recent = critical_incidents(state, record.get("ts") or _now_iso(), rule["window_seconds"])
+    recent = critical_incidents(state, record.get("ts") or clock.now_iso(), rule["window_seconds"])
     if len(recent) < rule["critical_count"]:
         return None
     names = ", ".join(sorted({str(i.get("code")) for i in recent}))
@@ -196,12 +194,12 @@ def emergency_stop(alert: dict, state: dict, record: dict, section: dict, layout
 def critical_incidents(state: dict, now_ts: str, window_seconds: float) -> list[dict]:
     """The session's CRITICAL incidents no older than `window_seconds` before `now_ts`."""
     incidents = ((state.get("observability") or {}).get("incidents")) or []
-    now = _parse_ts(now_ts)
+    now = clock.parse_ts(now_ts)
     out = []
     for incident in incidents:
         if not isinstance(incident, dict) or level_for(str(incident.get("code"))) != "CRITICAL":
             continue
-        when = _parse_ts(incident.get("ts"))
+        when = clock.parse_ts(incident.get("ts"))
         if now is not None and when is not None and 0 <= now - when <= window_seconds:
             out.append(incident)
     return out
@@ -232,19 +230,6 @@ def _append_rotated(path: Path, data: bytes, max_bytes: int, durable: bool = Tru
         os.write(fd, data)
     finally:
         os.close(fd)
-
-
-def _parse_ts(value: object) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def read_log(layout: Layout) -> list[dict]:

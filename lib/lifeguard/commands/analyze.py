@@ -21,11 +21,11 @@ import json
 import os
 import re
 import time
-from datetime import datetime
 from pathlib import Path
 
 from ..store import eventlog
 from ..store import state as state_mod
+from ..core.clock import parse_ts
 from ..store.session import spooled
 from ..core.paths import Layout
 from ..upkeep import sweep
@@ -195,9 +195,11 @@ def _last_activity(state: dict | None, *paths: Path) -> tuple[float | None, str 
     """(epoch seconds, as shown) of the last activity: the state's, else the files' mtime."""
     try:
         text = state["session"]["lifecycle"]["last_activity"]  # type: ignore[index]
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp(), str(text)
-    except (TypeError, KeyError, ValueError):
-        pass
+    except (TypeError, KeyError):
+        text = None
+    seconds = parse_ts(text)
+    if seconds is not None:
+        return seconds, str(text)
     times = []
     for path in paths:
         try:

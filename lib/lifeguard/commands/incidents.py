@@ -18,10 +18,10 @@ import re
 import shutil
 import textwrap
 import time
-from datetime import datetime
 
 from ..store import eventlog
 from ..core import fsutil
+from ..core.clock import parse_ts
 from ..core.paths import Layout, safe_name
 from ..telemetry import measures
 from .analyze import session_names
@@ -114,9 +114,8 @@ def render(g: dict, width: int, now: float) -> list[str]:
 
 def ago(ts: object, now: float) -> str:
     """`ts` (ISO 8601, UTC) as "12s ago", "5m ago", "3h ago", "2d ago", or its date when older."""
-    try:
-        then = datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    then = parse_ts(str(ts))
+    if then is None:
         return "?"
     seconds = max(0.0, now - then)
     for below, per, unit in AGES:

@@ -20,11 +20,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from .. import VERSION
-from ..core import fsutil
+from ..core import clock, fsutil
 
 REPO = Path(__file__).resolve().parents[3]
 MARKER = "/.claude/hooks/lifeguard-run "
@@ -144,7 +143,7 @@ def write_settings(claude: Path, before: dict, after: dict, name: str = "setting
         fsutil.ensure_private_dir(claude / "state")
         fsutil.ensure_private_dir(claude / "state" / "backups")
         fsutil.ensure_private_dir(backups)
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+        stamp = clock.file_stamp() + f"-{os.getpid()}"
         fsutil.atomic_write(backups / f"{stem}-{stamp}.json", path.read_bytes())
         for old in sorted(backups.glob(f"{stem}-*.json"))[:-SETTINGS_BACKUPS_KEPT]:
             old.unlink()
@@ -271,7 +270,7 @@ def install(target: Path, warm: bool = True, guarding: bool = False) -> int:
             _remove_if_unchanged(claude / rel, sha)
     current = read_manifest(claude)
     if (current.get("version"), current["files"], current.get("created", [])) != (VERSION, written, created):
-        manifest = {"version": VERSION, "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        manifest = {"version": VERSION, "installed_at": clock.now_iso(),
                     "files": written, "created": created}  # a re-install that changes nothing keeps the file
         _write_public(claude / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import errno
 import os
-import time
 from pathlib import Path
+
+from . import clock
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -128,7 +129,7 @@ def read_bytes_nofollow(path: Path, limit: int | None = None) -> bytes:
 def quarantine(quarantine_dir: Path, name: str, data: bytes, reason: str) -> Path:
     """Keep damaged bytes under `quarantine_dir` (never deleted); returns where they went."""
     ensure_private_dir(quarantine_dir)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    stamp = clock.file_stamp()
     target = quarantine_dir / f"{stamp}-{os.getpid()}-{os.urandom(3).hex()}-{name}"
     atomic_write(target, data)
     note = f'{{"file":"{target.name}","bytes":{len(data)},"reason":{_json_str(reason)}}}\n'
@@ -139,7 +140,7 @@ def quarantine(quarantine_dir: Path, name: str, data: bytes, reason: str) -> Pat
 def quarantine_file(quarantine_dir: Path, path: Path, reason: str) -> Path | None:
     """Move a damaged or foreign file (or symlink) at `path` into quarantine."""
     ensure_private_dir(quarantine_dir)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    stamp = clock.file_stamp()
     target = quarantine_dir / f"{stamp}-{os.getpid()}-{os.urandom(3).hex()}-{path.name}"
     try:
         os.rename(path, target)  # renames a symlink itself, never its target

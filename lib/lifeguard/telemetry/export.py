@@ -34,13 +34,12 @@ import json
 import logging
 import os
 import signal
-import time
 from pathlib import Path
 
 from .. import VERSION
 from ..alerts import codes
 from ..config import load as config_mod
-from ..core import fsutil
+from ..core import clock, fsutil
 from ..core.paths import Layout, safe_name
 from ..redact import redactor as redact
 from ..store import eventlog
@@ -72,7 +71,7 @@ def run(claude_dir: str) -> int:
         return 0
     folder = layout.state_dir / samples.FOLDER
     fsutil.ensure_private_dir(folder)
-    status = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "metrics": None, "logs": None}
+    status = {"ts": clock.now_iso(), "metrics": None, "logs": None}
     try:
         with _exclusive(folder / LOCK):
             _check_protocol()

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from .. import VERSION
-from ..core import fsutil
+from ..core import clock, fsutil
 from ..store import snapshot as logsnapshot
 from ..core.paths import Layout, safe_name
 
@@ -144,18 +144,13 @@ def create_backup(layout: Layout, name: str | None = None, reason: str = "") -> 
     os.mkdir(tmp, fsutil.DIR_MODE)
     try:
         files, size = _copy_tree(layout.state_dir, tmp, True)
-        meta = {"id": final.name, "name": name, "kind": "backup", "created_at": _iso_now(), "files": files,
+        meta = {"id": final.name, "name": name, "kind": "backup", "created_at": clock.now_iso(), "files": files,
                 "bytes": size, "reason": reason, "lifeguard_version": VERSION}
         _write_metadata(tmp, meta)
         return _publish(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # our own half-made copy, not user data
         raise
-
-
-def _iso_now() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
 
 
 def _read_meta(folder: Path) -> dict | None:
@@ -283,7 +278,7 @@ def checkpoint_session(layout: Layout, session_id: str, keep: int, seq: int | No
                 count, size = count + 1, size + copied
         fsutil.fsync_dir(tmp)
         _write_metadata(tmp, {"id": final.name, "kind": "checkpoint", "session_id": session_id,
-                              "created_at": _iso_now(), "sequence": seq, "files": count, "bytes": size,
+                              "created_at": clock.now_iso(), "sequence": seq, "files": count, "bytes": size,
                               "reason": reason, "lifeguard_version": VERSION})
         _publish(tmp, final)
     except BaseException:

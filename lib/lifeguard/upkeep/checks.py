@@ -18,12 +18,11 @@ import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable
 
 from ..store import eventlog
 from ..store import state as state_mod
+from ..core.clock import parse_ts
 from ..core.paths import Layout
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -66,18 +65,6 @@ Outcome = tuple[str, str, dict]
 
 def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
-
-
-def _parse_ts(value) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
 
 
 # -- 1. state consistency -------------------------------------------------------------------
@@ -145,7 +132,7 @@ def silent_agents(state: dict, now: float, limit_s: float) -> list[str]:
     active = _dict(_dict(_dict(state.get("execution")).get("agents")).get("active"))
     out = []
     for agent_id, agent in active.items():
-        started = _parse_ts(_dict(agent).get("spawned_at"))
+        started = parse_ts(_dict(agent).get("spawned_at"))
         if started is not None and now - started > limit_s:
             out.append(agent_id)
     return out

@@ -27,7 +27,7 @@ import shutil
 import time
 from pathlib import Path
 
-from ..core import fsutil
+from ..core import clock, fsutil
 from ..store import snapshot as logsnapshot
 from ..store import state as state_mod
 from ..store.session import SessionStore, waiting
@@ -43,12 +43,6 @@ DAY = 24 * 3600
 
 def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
-
-
-def _ts(value) -> float | None:
-    from .checks import _parse_ts
-
-    return _parse_ts(value)
 
 
 def assess(state_bytes: int, free_disk: int | None, limits: dict) -> str | None:
@@ -76,7 +70,7 @@ def plan(state: dict, level: str, now: float) -> dict | None:
             if status not in KEEP_STATUSES:
                 drop_tasks.append(task_id)
         elif status == DONE:
-            updated = _ts(task.get("updated_at") or task.get("completed_at"))
+            updated = clock.parse_ts(task.get("updated_at") or task.get("completed_at"))
             if level == "critical" or (updated is not None and now - updated > DAY):
                 drop_tasks.append(task_id)
     record: dict = {"event": CLEANUP_EVENT, "level": level, "drop_tasks": sorted(drop_tasks),
@@ -150,7 +144,7 @@ def write_archive(layout: Layout, session_id: str, kind: str, data: dict | bytes
     """Keep removed data under `state/archive/` (never deleted); returns the file."""
     fsutil.ensure_private_dir(layout.state_dir)
     fsutil.ensure_private_dir(layout.archive_dir)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    stamp = clock.file_stamp()
     path = layout.archive_dir / f"{kind}-{safe_name(session_id)}-{stamp}-{os.urandom(3).hex()}.json"
     payload = data if isinstance(data, bytes) else json.dumps(data, ensure_ascii=True, default=str).encode()
     fsutil.atomic_write(path, payload)
@@ -196,7 +190,7 @@ def compact(layout: Layout, session_id: str, state: dict, seq: int) -> Path | No
     log_path = layout.event_log(session_id)
     state_mod.save(layout.session_file(session_id), state)  # the state file is never behind the snapshot
     fsutil.ensure_private_dir(layout.archive_dir)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    stamp = clock.file_stamp()
     old_snap = logsnapshot.path_for(log_path)
     if old_snap.exists():  # the base of the archived segments: keep it with them
         shutil.copyfile(old_snap, layout.archive_dir / f"{old_snap.stem}-{stamp}-{os.urandom(2).hex()}.json",
@@ -262,7 +256,7 @@ def archive_session(layout: Layout, session_id: str, reason: str, idle_after: fl
             root = layout.archive_dir / "sessions"
             for folder in (layout.archive_dir, root):
                 fsutil.ensure_private_dir(folder)
-            target = root / f"{safe_name(session_id)}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
+            target = root / f"{safe_name(session_id)}-{clock.file_stamp()}"
             os.mkdir(target, fsutil.DIR_MODE)
             fsutil.atomic_write(target / "reason.txt", reason.encode())
             for path in paths:

@@ -22,7 +22,7 @@ Every function here mutates only the section it is given, deterministically.
 
 from __future__ import annotations
 
-from ...core.clock import epoch
+from ...core.clock import parse_ts
 
 POOL_KEEP = 50
 PENDING_KEEP = 20
@@ -35,15 +35,6 @@ def section(agents: dict) -> dict:
         if not isinstance(agents.get(key), dict):
             agents[key] = {}
     return agents
-
-
-def parse_ts(ts: object) -> float | None:
-    """Seconds since the epoch for lifeguard's `YYYY-MM-DDTHH:MM:SS.mmmZ` stamps, or None.
-    (clock.epoch parses by hand: time.strptime and calendar cost too much to import here.)"""
-    if not isinstance(ts, str) or len(ts) < 19:
-        return None
-    value = epoch(ts)
-    return value if value > 0 else None
 
 
 # -- rules (read-only) ---------------------------------------------------------------------

@@ -25,6 +25,7 @@ import json
 import time
 
 from . import agents as ag
+from ...core import clock
 from .annotate import annotate  # noqa: F401 - part of the feature (registry)
 from .common import MAIN_CONTEXT_EVENTS, MESSAGE_TOOLS, _cfg, _peek
 from .gates import _before_call
@@ -38,7 +39,7 @@ def check(state: dict, record: dict, cfg: dict) -> list[dict]:
         return []
     event, tool = record.get("event"), record.get("tool")
     coord = record.get("coord") or {}
-    now = ag.parse_ts(record.get("ts")) or time.time()
+    now = clock.parse_ts(record.get("ts")) or time.time()
     agents = _peek(state, "execution", "agents")
     from_main = not record.get("agent")
     notices: list[dict] = []

@@ -5,6 +5,7 @@ SendMessage to a failed agent (dead letter). Decisions go into `record["coord"]`
 from __future__ import annotations
 
 from . import agents as ag
+from ...core import clock
 from . import queue as nq
 from . import taskgraph as tg
 from .common import MESSAGE_TOOLS, _deny, _edge_order, _graph_edges, _letter, _peek, _put
@@ -96,7 +97,7 @@ def _recipient_gate(state: dict, agents: dict, record: dict, coord: dict, conf: 
                       "instead of messaging it.")]
     retry = _peek(state, "communication", "message_queues", "retries").get(to or "")
     if isinstance(retry, dict) and retry.get("attempts"):
-        wait = (ag.parse_ts(retry.get("last_at")) or 0) + nq.backoff_seconds(
+        wait = (clock.parse_ts(retry.get("last_at")) or 0) + nq.backoff_seconds(
             retry["attempts"], cap=conf["message_backoff_cap_seconds"]) - now
         if wait > 0:
             return [_deny(codes.MESSAGE_DELIVERY_FAILED,

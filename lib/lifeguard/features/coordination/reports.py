@@ -8,6 +8,7 @@ import copy
 import time
 
 from . import agents as ag
+from ...core import clock
 from . import queue as nq
 from . import taskgraph as tg
 from .common import DELIVER_AT_ONCE, MESSAGE_TOOLS, TASK_RETRY_LIMIT, _context, _edge_order, _graph_edges, _letter, _node, _owned, _peek, _put
@@ -21,7 +22,7 @@ from ...alerts import codes
 def _after_call(state: dict, agents: dict, record: dict, coord: dict, conf: dict) -> list[dict]:
     tool = record.get("tool")
     if tool in MESSAGE_TOOLS and isinstance(coord.get("message"), dict) and coord["message"].get("ok") is False:
-        return _delivery_failed(state, record, coord, conf, ag.parse_ts(record.get("ts")) or time.time())
+        return _delivery_failed(state, record, coord, conf, clock.parse_ts(record.get("ts")) or time.time())
     if tool in ("TaskUpdate", "TaskList", "TaskCreate"):
         if tool == "TaskUpdate" and not coord.get("ok", True):
             return []
@@ -160,7 +161,7 @@ def _lost_agents(state: dict, agents: dict, record: dict, coord: dict, conf: dic
     tasks = _peek(state, "execution", "tasks")
     lost, messages = [], []
     for agent_id, entry in ag.running(agents).items():
-        last = ag.parse_ts(entry.get("last_seen") or entry.get("started_at") or entry.get("spawned_at"))
+        last = clock.parse_ts(entry.get("last_seen") or entry.get("started_at") or entry.get("spawned_at"))
         if agent_id in listed or (last is not None and now - last < conf["lost_agent_grace_seconds"]):
             continue
         if entry.get("spawn") and entry["spawn"] in (agents.get("pending") or {}):
@@ -182,7 +183,7 @@ def _timeouts(agents: dict, record: dict, conf: dict, now: float) -> list[dict]:
     notices = []
     for agent_id in late[:5]:
         entry = agents["active"][agent_id]
-        minutes = (now - (ag.parse_ts(entry.get("spawned_at")) or now)) / 60
+        minutes = (now - (clock.parse_ts(entry.get("spawned_at")) or now)) / 60
         notices.append(_context(
             codes.AGENT_TIMEOUT,
             f"subagent {ag.describe(agent_id, entry)} has been running for {minutes:.0f} min (limit "
