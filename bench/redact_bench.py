@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 from lifeguard.config.load import DEFAULTS, Config  # noqa: E402
 from lifeguard.core.paths import Layout  # noqa: E402
-from lifeguard.hook import record  # noqa: E402
+from lifeguard.store import record  # noqa: E402
 from lifeguard.hook.pipeline import handle  # noqa: E402
 
 HOT_GOAL = 0.03  # redaction may make a hot hook at most 3% slower

@@ -126,7 +126,7 @@ def escalate(layout, notices, state, ts="2020-01-01T00:10:00.000Z"):
 
 
 def test_low_is_logged_only_and_redacted(layout, monkeypatch):
-    from lifeguard.hook import record
+    from lifeguard.store import record
 
     monkeypatch.setattr(record, "SCRUBBERS", [lambda text: text.replace("hunter2", "[REDACTED]")])
     out = escalate(layout, [notice("TOOL_LOOP_DETECTED", message="curl -u me:hunter2 again")], state_with())

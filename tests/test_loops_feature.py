@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from lifeguard.store import eventlog, reducer, state as state_mod
-from lifeguard.hook import pipeline as handlers, record as record_mod
+from lifeguard.hook import pipeline as handlers
+from lifeguard.store import record as record_mod
 from lifeguard.config.load import load as load_config
 from lifeguard.store.session import SessionStore
 from lifeguard.features.registry import FEATURES

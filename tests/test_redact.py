@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard.hook import record
+from lifeguard.store import record
 from lifeguard.redact import redactor as redact
 from lifeguard.config.load import Config, DEFAULTS
 from lifeguard.core.paths import Layout

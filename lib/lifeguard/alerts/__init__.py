@@ -2,5 +2,5 @@
 render (a template filled with this workspace's commands: a block or a line), escalation
 (notices -> alerts, emergency stop), feature (escalation after the commit).
 
-May import: core, redact, store, upkeep (lazily), hook.record (scrubbing).
+May import: core, redact, config, store (record: scrubbing), upkeep (lazily).
 """

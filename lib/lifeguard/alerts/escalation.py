@@ -31,7 +31,7 @@ from pathlib import Path
 from . import codes, render
 from .templates import template
 from ..core import clock, fsutil
-from ..hook import record as record_mod
+from ..store import record as record_mod
 from ..core.paths import Layout
 
 LEVELS = ("CRITICAL", "HIGH", "MEDIUM", "LOW")

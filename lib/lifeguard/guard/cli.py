@@ -243,7 +243,7 @@ class GuardedRun:
         return os.environ.get("CLAUDE_PROJECT_DIR") or str(self.inp.get("cwd") or "") or str(self.layout.claude_dir.parent)
 
     def record(self, answer: Answer) -> None:
-        from ..hook.record import summarize  # summarize scrubs secrets (lifeguard.redact)
+        from ..store.record import summarize  # summarize scrubs secrets (lifeguard.redact)
         from . import ledger, workspace
 
         opts = self.opts

@@ -46,7 +46,7 @@ def describe(argv: list[str], event: str = "") -> str:
 def label(argv: list[str]) -> str:
     """The command as the user wrote it in settings.json, secrets masked, a long one cut at a
     word. (The guard's `--name` stays an internal key, never shown.)"""
-    from ..hook.record import scrub  # the one redactor every record goes through
+    from ..store.record import scrub  # the one redactor every record goes through
 
     text = " ".join((argv[2] if via_shell(argv) else " ".join(argv)).split())
     text = scrub(text)

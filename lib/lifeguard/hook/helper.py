@@ -43,7 +43,7 @@ WARM_MODULES = (
     "lifeguard.features.health", "lifeguard.features.guarded_hooks", "lifeguard.store.session",
     "lifeguard.store.eventlog", "lifeguard.store.state", "lifeguard.store.reducer", "lifeguard.redact.redactor",
     "lifeguard.features.loops.signature", "lifeguard.config.load", "lifeguard.hook.protocol",
-    "lifeguard.hook.record", "lifeguard.core.fsutil", "lifeguard.store.inflight", "lifeguard.alerts.escalation",
+    "lifeguard.store.record", "lifeguard.core.fsutil", "lifeguard.store.inflight", "lifeguard.alerts.escalation",
     "lifeguard.upkeep.checks", "lifeguard.telemetry.samples", "lifeguard.telemetry.trigger",
     "lifeguard.features.metrics", "lifeguard.hook.worker", "lifeguard.hook.runner", "io",
     "shutil", "json", "zlib", "hashlib", "typing",

@@ -7,7 +7,8 @@ import time
 
 from ..config import load as config_mod
 from ..store import inflight
-from . import protocol, record as record_mod
+from . import protocol
+from ..store import record as record_mod
 from ..features.registry import FEATURES
 from ..core.locking import LockTimeout
 from ..core.paths import Layout
