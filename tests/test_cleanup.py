@@ -12,12 +12,12 @@ import pytest
 from lifeguard.features.registry import FEATURES
 from lifeguard.upkeep import cleanup, repair
 from lifeguard.store import eventlog, snapshot as logsnapshot, reducer, state as state_mod
-from lifeguard.upkeep.checks import limits_from
+from lifeguard.config.load import section
 from lifeguard.core.paths import Layout
 from lifeguard.store.session import SessionStore
 
 SID = "sess-c"
-LIMITS = limits_from(None)
+LIMITS = section(None, "limits")
 OLD = "2020-01-01T00:00:00.000Z"
 
 

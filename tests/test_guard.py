@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
+from lifeguard.config.load import section  # noqa: E402
 from lifeguard.features.registry import FEATURES
 from lifeguard.store import eventlog, reducer  # noqa: E402
 from lifeguard.features import guarded_hooks  # noqa: E402
@@ -22,7 +23,7 @@ from lifeguard.guard import cli, environment, hookinput, outcome, policy, proces
 from lifeguard.core.paths import Layout  # noqa: E402
 
 GUARD = ROOT / "hooks" / "guard.py"
-LIMITS = dict(cli.LIMITS)
+LIMITS = section(None, "guard")
 
 
 def hook_input(session="s1", event="PreToolUse", command="ls", **extra) -> bytes:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lifeguard.config.load import section
 from lifeguard.features.registry import FEATURES
 from lifeguard.upkeep import backup, checks as health
 from lifeguard.core import later
@@ -30,7 +31,7 @@ def fresh() -> dict:
 
 
 def ctx(layout: Layout, state: dict | None, full: bool = True, **limits) -> health.Ctx:
-    return health.Ctx(layout, SID, state, {**health.limits_from(None), **limits}, full, tuple(FEATURES))
+    return health.Ctx(layout, SID, state, {**section(None, "limits"), **limits}, full, tuple(FEATURES))
 
 
 def commit(layout: Layout, n: int) -> dict:

@@ -136,6 +136,14 @@ DEFAULTS: dict = {
 }
 
 
+def section(cfg, name: str) -> dict:
+    """The config section `name` over its DEFAULTS (one level deep): what a feature or tool
+    reads, whether `cfg` is a loaded Config (already merged) or a plain dict (a test, a tool),
+    or None. The one merger of defaults besides `load` itself."""
+    given = cfg.get(name) if isinstance(cfg, dict) else None
+    return {**DEFAULTS[name], **given} if isinstance(given, dict) else dict(DEFAULTS[name])
+
+
 def merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for key, value in over.items():

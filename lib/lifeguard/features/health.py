@@ -23,6 +23,7 @@ import os
 import sys
 import time
 from ..alerts import codes
+from ..config.load import section
 
 HEALTH_EVENT = "LifeguardHealth"
 SWEEP_EVENT = "LifeguardSweep"
@@ -78,18 +79,11 @@ def after_commit(txn, record: dict, cfg: dict, layout) -> list[dict]:
     return []
 
 
-def _limits(cfg: dict) -> dict:
-    from ..config.load import DEFAULTS  # already loaded by the handler: no new import on the hot path
-
-    limits = cfg.get("limits") if isinstance(cfg, dict) else None
-    return {**DEFAULTS["limits"], **(limits if isinstance(limits, dict) else {})}
-
-
 def on_tool_use(txn, cfg: dict, layout) -> list[dict]:
     """Cheap checks only: free disk (statvfs) and the state file's size (stat)."""
     import shutil
 
-    limits = _limits(cfg)
+    limits = section(cfg, "limits")
     session_id = txn.store.session_id
     notices = []
     try:
@@ -136,7 +130,7 @@ def upkeep(txn, cfg: dict, layout) -> list[str]:
     from ..upkeep import cleanup
     from ..store import state as state_mod
 
-    limits = _limits(cfg)
+    limits = section(cfg, "limits")
     done = []
     try:
         free = shutil.disk_usage(layout.state_dir).free
@@ -159,7 +153,7 @@ def on_checkpoint(txn, event: str, cfg: dict, layout) -> list[dict]:
     from ..upkeep import backup
     from ..store import state as state_mod
 
-    limits = _limits(cfg)
+    limits = section(cfg, "limits")
     done = upkeep(txn, cfg, layout)
     state_mod.save(txn.store.state_path, txn.state)  # the checkpoint copies a current state file
     backup.checkpoint_session(layout, txn.store.session_id, limits["checkpoints_kept"], seq=txn.last_seq,

@@ -23,10 +23,6 @@ from ..alerts import codes
 
 STDIN_SECONDS = 1.0
 BACKSTOP_EXTRA = 2.5  # the guard's own deadline: --timeout plus the kill grace and recording
-LIMITS = {  # used when lifeguard.json has no "guard" section (config.DEFAULTS is the source)
-    "failure_threshold": 3, "cooldown_seconds": 300.0, "loop_window_seconds": 300.0,
-    "loop_max_runs": 10, "loop_repeat_limit": 3, "warn_interval_seconds": 60.0, "kill_grace_seconds": 1.0,
-}
 USAGE = "guard.py --timeout SECONDS [--on-timeout block|allow] [--name NAME] -- COMMAND [ARGS...]"
 
 
@@ -290,13 +286,13 @@ def _with_note(answer: Answer, note: str) -> Answer:
 
 
 def _limits(layout) -> dict:
-    try:
-        from ..config.load import load
+    from ..config.load import load, section
 
-        section = load(layout).get("guard")
-    except Exception:  # noqa: BLE001 - a broken config must not stop the guard
-        section = None
-    return {**LIMITS, **section} if isinstance(section, dict) else dict(LIMITS)
+    try:
+        cfg = load(layout)
+    except Exception:  # noqa: BLE001 - a broken config must not stop the guard: the defaults then
+        cfg = None
+    return section(cfg, "guard")
 
 
 def emit(answer: Answer) -> int:

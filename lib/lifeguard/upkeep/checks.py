@@ -22,6 +22,7 @@ from typing import Callable
 
 from ..store import eventlog
 from ..store import state as state_mod
+from ..config import load as config_load
 from ..core.clock import parse_ts
 from ..core.paths import Layout
 
@@ -344,15 +345,6 @@ CHECKS: list[tuple[str, Callable[[Ctx], Outcome]]] = [
 ]
 
 
-def limits_from(cfg: dict | None) -> dict:
-    """The `limits` config section over its DEFAULTS (config/load.py is the single source)."""
-    from ..config.load import DEFAULTS
-
-    limits = dict(DEFAULTS["limits"])
-    limits.update({k: v for k, v in _dict(_dict(cfg).get("limits")).items() if k in limits})
-    return limits
-
-
 def run_one(name: str, fn: Callable[[Ctx], Outcome], ctx: Ctx) -> CheckResult:
     started = time.perf_counter()
     try:
@@ -370,7 +362,7 @@ def run_checks(layout: Layout, session_id: str, reducers, full: bool = True, sta
             state = state_mod.load(layout.session_file(session_id))
         except state_mod.StateUnreadable as exc:
             return [CheckResult("session_validity", FAIL, str(exc))]
-    ctx = Ctx(layout, session_id, state, limits_from(cfg), full, tuple(reducers))
+    ctx = Ctx(layout, session_id, state, config_load.section(cfg, "limits"), full, tuple(reducers))
     return [run_one(name, fn, ctx) for name, fn in CHECKS if names is None or name in names]
 
 

@@ -126,7 +126,7 @@ STEPS = (
 
 def run(layout: Layout, current: str, cfg, reducers, now: float | None = None) -> dict | None:
     """Sweep the workspace (see the module's doc); None when another sweep held the lock too long."""
-    from .checks import limits_from
+    from ..config.load import section
 
     fsutil.ensure_private_dir(layout.state_dir)
     try:
@@ -135,7 +135,7 @@ def run(layout: Layout, current: str, cfg, reducers, now: float | None = None) -
     except LockTimeout:
         return None
     try:
-        sweep = Sweep(layout, current, limits_from(cfg), reducers, now)
+        sweep = Sweep(layout, current, section(cfg, "limits"), reducers, now)
         started = time.monotonic()
         for name, step in STEPS:
             try:

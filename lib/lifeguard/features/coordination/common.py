@@ -24,14 +24,6 @@ LISTED_KEEP = 200
 DEAD_LETTER_KEEP = 50  # a reducer bound, so a constant (not config)
 
 
-def _cfg(cfg: dict) -> dict:
-    from ...config.load import DEFAULTS  # stdlib-only module; DEFAULTS is the one source of defaults
-
-    section = cfg.get("coordination") if isinstance(cfg, dict) else None
-    base = DEFAULTS["coordination"]
-    return {**base, **section} if isinstance(section, dict) else dict(base)
-
-
 _node = core.section  # the dict at a path, created on the way
 
 

@@ -25,16 +25,17 @@ import json
 import time
 
 from . import agents as ag
+from ...config.load import section
 from ...core import clock
 from .annotate import annotate  # noqa: F401 - part of the feature (registry)
-from .common import MAIN_CONTEXT_EVENTS, MESSAGE_TOOLS, _cfg, _peek
+from .common import MAIN_CONTEXT_EVENTS, MESSAGE_TOOLS, _peek
 from .gates import _before_call
 from .reduce import apply  # noqa: F401 - part of the feature (registry)
 from .reports import _after_call, _agent_call_failed, _deliver_queue, _delivery_failed, _lost_agents, _timeouts
 
 
 def check(state: dict, record: dict, cfg: dict) -> list[dict]:
-    conf = _cfg(cfg)
+    conf = section(cfg, "coordination")
     if not conf.get("enabled", True):
         return []
     event, tool = record.get("event"), record.get("tool")
