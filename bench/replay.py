@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Replay real agent sessions through an installed lifeguard, beside OpenHands' stuck rules.
 
-    python3 bench/replay.py [--sample] [--json FILE] [SESSION ...]
+    python3 bench/replay.py [--corpus DIR] [--sample] [--json FILE] [SESSION ...]
 
-Each session of bench/corpus/ (see bench/corpus/SOURCES.md) becomes the hook events Claude
-Code would send for it: SessionStart; UserPromptSubmit for each user message; for each tool
-call PreToolUse, then PostToolUse with its real output or PostToolUseFailure with its real
-error; Stop at the end of each turn; SessionEnd. A call that failed Claude Code's own
+The corpus (public sessions recorded by others) is not in this repository: it is read from
+`--corpus DIR`, else `$LIFEGUARD_REPLAY_CORPUS`, else `<repo>/../shared/replay-corpus` (a copy
+of the shared folder beside the clone). bench/replay-corpus.md lists its files, their sources
+and how to rebuild it. Without it: exit 2, saying where it looked. A SESSION may also be the
+path of a session file in one of the three formats below (then no corpus is needed).
+
+Each session (a Claude Code transcript .jsonl, a SWE-agent .traj, an OpenHands history .json)
+becomes the hook events Claude Code would send for it: SessionStart; UserPromptSubmit for each
+user message; for each tool call PreToolUse, then PostToolUse with its real output or
+PostToolUseFailure with its real error; Stop at the end of each turn; SessionEnd. A call that failed Claude Code's own
 validation (`<tool_use_error>`) fires no hook, exactly as in Claude Code: it only appears in
 the transcript, which is written next to the workspace line by line as the session goes, at
 the `transcript_path` every hook receives. A call lifeguard refuses does not run (no
@@ -43,7 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import openhands_rules  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO / "bench" / "corpus"
+CORPUS_ENV = "LIFEGUARD_REPLAY_CORPUS"
+DEFAULT_CORPUS = REPO.parent / "shared" / "replay-corpus"
 # The default test run replays these (short, and between them: a real repeat loop, hidden
 # validation failures, and long stretches of progress with repeated commands).
 SAMPLE = ("swe-ctf-eps.traj", "cc-spotter-agent-a2898e3.jsonl", "oh-ponyc-4588.json")
@@ -170,6 +177,32 @@ def load_openhands(path: Path) -> list[dict]:
 
 
 LOADERS = {".jsonl": load_claude, ".traj": load_swe_agent, ".json": load_openhands}
+
+
+def corpus_dir(given: Path | None = None) -> tuple[Path, str]:
+    """Where the corpus is looked for, and why there: `given` (--corpus), else
+    $LIFEGUARD_REPLAY_CORPUS, else shared/replay-corpus beside the repository. Not checked here."""
+    if given is not None:
+        return given, "--corpus"
+    if os.environ.get(CORPUS_ENV):
+        return Path(os.environ[CORPUS_ENV]), f"${CORPUS_ENV}"
+    return DEFAULT_CORPUS, "the default: shared/replay-corpus beside the repository"
+
+
+def corpus_sessions(corpus: Path) -> list[str]:
+    """The session files in `corpus`, by name; empty when it is missing or holds none."""
+    if not corpus.is_dir():
+        return []
+    return sorted(p.name for p in corpus.iterdir() if p.suffix in LOADERS and p.is_file())
+
+
+def missing_corpus(corpus: Path, source: str) -> str:
+    """What to tell someone whose corpus folder is missing or empty: where we looked, how to provide it."""
+    state = "holds no session files" if corpus.is_dir() else "does not exist"
+    return (f"replay: no replay corpus: {corpus} ({source}) {state}.\n"
+            f"The corpus is kept outside this repository. Point to it with --corpus DIR or {CORPUS_ENV}=DIR,\n"
+            f"or place a copy of the shared folder beside the repository ({DEFAULT_CORPUS});\n"
+            f"bench/replay-corpus.md lists its files and how to rebuild it.")
 
 
 def load(path: Path) -> list[dict]:
@@ -441,23 +474,39 @@ def report(results: list[dict]) -> tuple[str, bool]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sessions", nargs="*", help="corpus files to replay (default: all)")
+    parser.add_argument("sessions", nargs="*",
+                        help="sessions to replay: names in the corpus, or paths of session files (default: all the corpus)")
+    parser.add_argument("--corpus", type=Path, metavar="DIR",
+                        help=f"the corpus folder (default: ${CORPUS_ENV}, else {DEFAULT_CORPUS})")
     parser.add_argument("--sample", action="store_true", help=f"only the sample: {', '.join(SAMPLE)}")
     parser.add_argument("--json", type=Path, help="also write the findings here")
     args = parser.parse_args(argv)
+    corpus, source = corpus_dir(args.corpus)
+    if args.sessions:
+        paths = [Path(s) if Path(s).is_file() or os.sep in s else corpus / s for s in args.sessions]
+    else:
+        paths = [corpus / s for s in (SAMPLE if args.sample else corpus_sessions(corpus))]
+    absent = [p for p in paths if not p.is_file()]
+    if args.sessions and absent:
+        print(f"replay: no such session file: {', '.join(map(str, absent))}", file=sys.stderr)
+    if (not paths or any(p.parent == corpus for p in absent)) and not corpus_sessions(corpus):
+        print(missing_corpus(corpus, source), file=sys.stderr)
+    unknown = [str(p) for p in paths if p.suffix not in LOADERS]
+    if unknown:
+        print(f"replay: not a session format ({', '.join(LOADERS)}): {', '.join(unknown)}", file=sys.stderr)
+    if not paths or absent or unknown:
+        return 2
     if not shutil.which("uv"):
         print("replay: uv is not installed", file=sys.stderr)
         return 2
-    names = args.sessions or (SAMPLE if args.sample else sorted(p.name for p in CORPUS.iterdir()
-                                                                 if p.suffix in LOADERS))
     root = Path(tempfile.mkdtemp(prefix="lifeguard-replay-"))
     pack = Pack(root)
     results = []
     try:
-        for name in names:
+        for path in paths:
             started = time.monotonic()
-            results.append(assess(replay(CORPUS / name, pack, root)))
-            print(f"replay: {name} in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
+            results.append(assess(replay(path, pack, root)))
+            print(f"replay: {path.name} in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
     finally:
         pack.close()
         shutil.rmtree(root, ignore_errors=True)
