@@ -107,6 +107,16 @@ def session_paths(layout: Layout, sid: str) -> list[Path]:
     return [p for p in paths if os.path.lexists(p)]
 
 
+def wait_until(predicate, seconds: float = 30.0) -> bool:
+    """Poll `predicate` until it holds or `seconds` pass (for work done by another process)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
 def tree(folder: Path) -> dict[str, bytes]:
     """relative path -> bytes of every regular file under `folder`."""
     out = {}

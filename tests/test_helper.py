@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from planted import wait_until
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
@@ -62,15 +64,6 @@ def hook_env(ws: Path, **extra: str) -> dict[str, str]:
 def run_hook(ws: Path, data: bytes, script: str = "pre_tool_use", **extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(hook_cmd(ws, script), input=data, capture_output=True, env=hook_env(ws, **extra), cwd=ws,
                           timeout=60)
-
-
-def wait_until(predicate, seconds: float = 20.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def helper_up(ws: Path) -> bool:

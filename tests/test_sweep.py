@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from planted import install, many_sessions, session_paths
+from planted import install, many_sessions, session_paths, wait_until
 
 from lifeguard.core import later
 from lifeguard.core.locking import LockTimeout, SessionLock
@@ -160,15 +160,6 @@ def run_session_start(ws: Path, session: str, **env: str) -> subprocess.Complete
     return subprocess.run([sys.executable, str(ws / ".claude" / "hooks" / "session_start.py")], input=data,
                           capture_output=True, cwd=ws, timeout=60,
                           env={**os.environ, "CLAUDE_PROJECT_DIR": str(ws), "LIFEGUARD_TIMEOUT": "10", **env})
-
-
-def wait_until(predicate, seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 @pytest.mark.parametrize("via", ["own process", "helper"])

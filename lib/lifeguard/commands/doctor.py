@@ -504,11 +504,14 @@ def _await_sweep(scratch: Layout, seconds: float = 3.0) -> None:
     from ..core.locking import LockTimeout, SessionLock
     from ..upkeep import sweep
 
+    session = f"{SAMPLE_SESSION}-SessionStart"
+    if not scratch.event_log(session).exists():
+        return  # no SessionStart ran its course (lifeguard off, no such hook): no sweep to wait for
     deadline = time.monotonic() + seconds
     while sweep.last_report(scratch) is None and time.monotonic() < deadline:
         time.sleep(0.02)
     try:
-        with SessionLock(scratch.lock_file(f"{SAMPLE_SESSION}-SessionStart"), max(0.0, deadline - time.monotonic())):
+        with SessionLock(scratch.lock_file(session), max(0.0, deadline - time.monotonic())):
             pass  # its last step records what it did in that session
     except (LockTimeout, OSError):
         pass
