@@ -29,7 +29,6 @@ def _post(layout: Layout) -> dict:
 def test_a_post_commit_notice_is_logged_and_escalated(tmp_path, monkeypatch):
     layout = Layout(tmp_path / ".claude")
     monkeypatch.setattr(features, "FEATURES", [*features.FEATURES, _feature_that_warns_after_commit("AGENT_CRASHED")])
-    monkeypatch.setattr(handlers, "FEATURES", features.FEATURES)
     out = _post(layout)
     assert "AGENT_CRASHED seen after the commit" in out["systemMessage"]
     records = list(eventlog.iter_records(layout.event_log("hc")))

@@ -296,7 +296,6 @@ class _Blocker:
 
 def test_stop_never_blocks_when_stop_hook_active(layout: Layout, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("lifeguard.features.registry.FEATURES", FEATURES + [_Blocker])
-    monkeypatch.setattr(handlers, "FEATURES", FEATURES + [_Blocker])
     first = hook(layout, "Stop", stop_hook_active=False, last_assistant_message="x")
     assert first["decision"] == "block"
     again = hook(layout, "Stop", stop_hook_active=True, last_assistant_message="x")

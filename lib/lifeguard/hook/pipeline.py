@@ -9,7 +9,7 @@ from ..config import load as config_mod
 from ..store import inflight
 from . import protocol
 from ..store import record as record_mod
-from ..features.registry import FEATURES
+from ..features import registry  # read as registry.FEATURES at each use: one list, patched in one place
 from ..core.locking import LockTimeout
 from ..core.paths import Layout
 from ..store.session import SessionStore
@@ -30,7 +30,7 @@ def prepare(event: str, inp: dict, layout: Layout) -> tuple:
     record_mod.configure(cfg, layout)  # redaction: settings and the workspace's salt
     record = record_mod.build(event, inp)
     built = set(record)
-    for feature in FEATURES:
+    for feature in registry.FEATURES:
         fn = getattr(feature, "annotate", None)
         if fn is not None:
             fn(inp, record, cfg)
@@ -42,7 +42,7 @@ def handle(event: str, inp: dict, layout: Layout) -> dict:
     samples.NOTE["h0"] = time.monotonic()  # lifeguard's own work starts here (imports are done)
     session_id = inp.get("session_id") or "unknown"
     cfg, record = prepare(event, inp, layout)
-    store = SessionStore(layout, session_id, cfg["locks"]["timeout_seconds"], reducers=FEATURES)
+    store = SessionStore(layout, session_id, cfg["locks"]["timeout_seconds"], reducers=registry.FEATURES)
     inflight.hold(record)  # if the deadline strikes before the commit, the runner spools it
     samples.NOTE["telemetry"] = cfg.get("telemetry")  # for the runner, once the answer is out
     notices: list[dict] = []
@@ -101,7 +101,7 @@ def _after_commit(txn, record: dict, cfg, layout: Layout) -> list[dict]:
     notices: list[dict] = []
     later: list[dict] = []
     seen = {(n.get("code"), n.get("metric")) for n in record.get("notices") or ()}
-    for feature in FEATURES:
+    for feature in registry.FEATURES:
         fn = getattr(feature, "after_commit", None)
         if fn is not None:
             produced = list(fn(txn, record, cfg, layout) or ())
@@ -119,7 +119,7 @@ def _after_commit(txn, record: dict, cfg, layout: Layout) -> list[dict]:
 def _checks(state: dict, record: dict, cfg) -> list[dict]:
     """Every feature's read-only decisions on this record, in feature order."""
     notices: list[dict] = []
-    for feature in FEATURES:
+    for feature in registry.FEATURES:
         fn = getattr(feature, "check", None)
         if fn is not None:
             notices.extend(fn(state, record, cfg) or ())
