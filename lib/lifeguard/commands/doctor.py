@@ -326,6 +326,27 @@ def check_urgent(layout: Layout) -> list[Finding]:
                  f"read it and follow its steps; then close it: rm {shlex.quote(str(path))} (alerts.log keeps the record)")]
 
 
+def check_telemetry(layout: Layout) -> list[Finding]:
+    """The OpenTelemetry export: off, or on and how its last run went (state/telemetry/export-status.json)."""
+    from ..config import load as config
+    from ..telemetry import export, trigger
+
+    if not trigger.enabled(config.load(layout).get("telemetry")):
+        return [ok("OpenTelemetry export off (telemetry.enabled in lifeguard.json, or LIFEGUARD_OTEL=1)")]
+    script = shlex.quote(str(layout.claude_dir / "scripts" / "otel_export.py"))
+    try:
+        status = json.loads((layout.state_dir / "telemetry" / export.STATUS).read_text())
+    except (OSError, ValueError):
+        return [warn("OpenTelemetry export on, but no export has run yet",
+                     f"run one now and read what it says: LIFEGUARD_OTEL=1 uv run --script {script} "
+                     "(the first run downloads the OpenTelemetry packages)")]
+    if status.get("error"):
+        return [warn(f"the last OpenTelemetry export ({status.get('ts')}) failed: {status['error']}",
+                     "check OTEL_EXPORTER_OTLP_ENDPOINT in telemetry.environment of lifeguard.json; nothing is "
+                     f"lost, the next export sends it (or now: LIFEGUARD_OTEL=1 uv run --script {script})")]
+    return [ok(f"OpenTelemetry export on; the last one ({status.get('ts')}) was accepted")]
+
+
 def check_guarded(layout: Layout) -> list[Finding]:
     """Your own guarded hooks (install.sh --guard-existing) that keep failing or timing out."""
     from ..guard import workspace
@@ -590,6 +611,7 @@ def diagnose(layout: Layout, ui, live: bool = True, told=None) -> list[tuple[str
         ("state folder", lambda: check_state_dir(layout)),
         ("resident helper", lambda: check_helper(layout)),
         ("urgent alerts", lambda: check_urgent(layout)),
+        ("telemetry", lambda: check_telemetry(layout)),
         ("guarded hooks", lambda: check_guarded(layout)),
         ("sweep", lambda: check_sweep(layout)),
         ("uv", lambda: check_uv(layout)),
