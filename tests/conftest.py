@@ -23,6 +23,17 @@ def _no_resident_helper(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _nothing_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts as a fresh hook process would: no record held, none written, no
+    invocation (store/inflight.py keeps this per process; in-process tests share the module)."""
+    from lifeguard.store import inflight
+
+    for name, value in (("_held", None), ("_settled", False), ("_attempted", False),
+                        ("_invocation", None), ("_on_written", None)):
+        monkeypatch.setattr(inflight, name, value)
+
+
+@pytest.fixture(autouse=True)
 def _no_work_left_for_later() -> Iterator[None]:
     """What a hook run in-process leaves for after its answer (core/later.py) is run only by the
     tests that ask for it (later.take()); the rest is dropped with the test."""

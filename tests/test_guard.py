@@ -278,8 +278,19 @@ def test_what_uv_run_added_is_taken_back() -> None:
 # -- breaker --------------------------------------------------------------------------
 
 
+def end_cooldowns(home: Path) -> None:
+    """What the passing of the cooldown does, without waiting for it: every paused hook's
+    `open_until` moves into the past (the pause itself is long, so no timing can end it early)."""
+    path = home / "state" / workspace.FILE
+    entries = json.loads(path.read_text())
+    for entry in entries.values():
+        if entry.get("open_until"):
+            entry["open_until"] = time.time() - 1
+    path.write_text(json.dumps(entries))
+
+
 def test_breaker_skips_a_failing_hook_then_tries_again(home: Path, tmp_path: Path) -> None:
-    (home / "lifeguard.json").write_text(json.dumps({"guard": {"failure_threshold": 3, "cooldown_seconds": 1.5}}))
+    (home / "lifeguard.json").write_text(json.dumps({"guard": {"failure_threshold": 3, "cooldown_seconds": 300}}))
     runs = tmp_path / "runs"
     args = ["--timeout", "5", "--name", "flaky", "--", "sh", "-c", f"echo x >> {runs}; exit 1"]
     results = [guard(home, args, hook_input(command=f"c{i}")) for i in range(4)]
@@ -288,7 +299,7 @@ def test_breaker_skips_a_failing_hook_then_tries_again(home: Path, tmp_path: Pat
     skipped = results[3]
     assert skipped.returncode == 0 and "CIRCUIT_OPEN" in system_message(skipped.stdout)
     assert runs.read_text().count("x") == 3  # the fourth run was skipped
-    time.sleep(1.6)  # the cooldown passes: the hook is tried again
+    end_cooldowns(home)  # the cooldown passes: the hook is tried again
     again = guard(home, args, hook_input(command="c5"))
     assert again.returncode == 1 and runs.read_text().count("x") == 4
     assert [r["outcome"] for r in records(home)] == ["failed"] * 3 + ["skipped", "failed"]
@@ -310,7 +321,7 @@ def test_breaker_closes_after_a_success(home: Path) -> None:
 
 def test_the_pause_belongs_to_the_workspace(home: Path, tmp_path: Path) -> None:
     """Three failures in one session pause the hook for every session of the project."""
-    (home / "lifeguard.json").write_text(json.dumps({"guard": {"failure_threshold": 3, "cooldown_seconds": 1.5}}))
+    (home / "lifeguard.json").write_text(json.dumps({"guard": {"failure_threshold": 3, "cooldown_seconds": 300}}))
     runs = tmp_path / "runs"
     args = ["--timeout", "5", "--name", "PreToolUse.flaky-1234abcd", "--", "sh", "-c", f"echo x >> {runs}; exit 1"]
     for i in range(3):
@@ -320,7 +331,7 @@ def test_the_pause_belongs_to_the_workspace(home: Path, tmp_path: Path) -> None:
         message = system_message(skipped.stdout)
         assert skipped.returncode == 0 and "CIRCUIT_OPEN" in message and "paused in this project" in message
     assert runs.read_text().count("x") == 3  # neither session waited on it again
-    time.sleep(1.6)  # the cooldown ends: the trial run in a third session fails, which pauses it again at once
+    end_cooldowns(home)  # the cooldown ends: the trial run in a third session fails, which pauses it again at once
     trial = guard(home, args, hook_input(session="third", command="c10"))
     assert trial.returncode == 1 and b"CIRCUIT_OPEN" in trial.stderr
     assert guard(home, args, hook_input(session="fourth", command="c11")).returncode == 0  # skipped again

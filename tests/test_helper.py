@@ -20,7 +20,7 @@ from planted import wait_until
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from lifeguard.hook import client, helper
+from lifeguard.hook import client, helper, timeout
 from lifeguard.store import eventlog
 from lifeguard.commands import install as installer  # noqa: E402
 from lifeguard.core.paths import Layout  # noqa: E402
@@ -39,6 +39,15 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         yield target
     finally:
         helper.stop(str(target / ".claude"))
+
+
+def run_helper_main(ws: Path) -> subprocess.CompletedProcess:
+    """The helper's main, run to its end in the foreground: a helper that must give way (another
+    one has the lock, the state folder is not trusted) returns at once, so the test waits on
+    its exit, not on a guess of how long giving way takes."""
+    code = "import sys; sys.path.insert(0, sys.argv[1]); from lifeguard.hook.helper import main; sys.exit(main(sys.argv[2]))"
+    return subprocess.run([sys.executable, "-c", code, str(ws / ".claude" / "lib"), claude_of(ws)],
+                          capture_output=True, timeout=30)
 
 
 def claude_of(ws: Path) -> str:
@@ -175,7 +184,8 @@ def test_the_worker_gets_the_hooks_environment_and_folder(ws: Path) -> None:
     err = proc.stderr.read()
     proc.stdin.close()
     assert proc.returncode == 0 and b"HOOK_TIMEOUT" in err, err
-    assert 1.0 < took < 2.8
+    # the worker's own deadline for a 3 s hook (1 s), never the helper's default (6 s for 10 s)
+    assert timeout.deadline_for(3.0) <= took < timeout.deadline_for(timeout.DEFAULT_TIMEOUT), took
     assert [f["code"] for f in faults(ws)] == ["HOOK_TIMEOUT"]
 
 
@@ -425,8 +435,7 @@ def test_nothing_of_the_helper_is_created_through_a_symlinked_state_folder(ws: P
     (ws / ".claude" / "state").symlink_to(elsewhere)
     for n in range(2):
         assert run_hook(ws, event(n)).returncode == 0
-    client.start_helper(claude_of(ws))  # and a helper started anyway gives up at once
-    time.sleep(1.0)
+    assert run_helper_main(ws).returncode == 0  # and a helper started anyway gives up at once
     assert not helper.running(claude_of(ws))
     helper_files = {client.SOCKET, client.STARTED, helper.LOCK, helper.PID}
     assert not helper_files & {p.name for p in elsewhere.iterdir()}, sorted(p.name for p in elsewhere.iterdir())
@@ -548,23 +557,23 @@ def test_a_helper_turned_off_in_settings_is_never_started(ws: Path) -> None:
     config.write_text(json.dumps(data))
     for n in range(3):
         assert run_hook(ws, event(n)).returncode == 0
-    time.sleep(1.0)
-    assert not helper.running(claude_of(ws))
+    # a hook that starts a helper marks it (helper.started) before it returns: none did
     assert not (ws / ".claude" / "state" / client.STARTED).exists()
+    assert not helper.running(claude_of(ws))
     assert logged_ids(ws) == ["toolu_0000", "toolu_0001", "toolu_0002"]
 
 
 def test_the_environment_switch_turns_the_helper_off(ws: Path) -> None:
     assert run_hook(ws, event(1), LIFEGUARD_HELPER="0").returncode == 0
-    time.sleep(1.0)
+    # a hook that starts a helper marks it (helper.started) before it returns: this one did not
+    assert not (ws / ".claude" / "state" / client.STARTED).exists()
     assert not helper.running(claude_of(ws))
 
 
 def test_only_one_helper_runs_per_workspace(ws: Path) -> None:
     start_helper(ws)
     pid = (ws / ".claude" / "state" / helper.PID).read_text().strip()
-    client.start_helper(claude_of(ws))  # a second one gives way at once
-    time.sleep(1.5)
+    assert run_helper_main(ws).returncode == 0  # a second one gives way at once
     assert (ws / ".claude" / "state" / helper.PID).read_text().strip() == pid
     assert run_via_helper_only(ws, event(1)).returncode == 0
 

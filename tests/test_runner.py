@@ -213,8 +213,6 @@ def drain(layout: Layout, sid: str = "s1") -> list[dict]:
 
 def test_deadline_before_commit_spools_the_event(home, monkeypatch, extra_feature):
     monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")
-    monkeypatch.setattr(inflight, "_held", None)
-    monkeypatch.setattr(inflight, "_settled", False)
     extra_feature(SlowCheck)
     res = run(monkeypatch, json.dumps(POST).encode())
     assert res.out == {} and "HOOK_TIMEOUT" in res.stderr
@@ -227,8 +225,6 @@ def test_deadline_before_commit_spools_the_event(home, monkeypatch, extra_featur
 
 def test_deadline_after_commit_does_not_duplicate(home, monkeypatch, extra_feature):
     monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")
-    monkeypatch.setattr(inflight, "_held", None)
-    monkeypatch.setattr(inflight, "_settled", False)
     extra_feature(SlowAfterCommit)
     res = run(monkeypatch, json.dumps(POST).encode())
     assert res.out == {} and "HOOK_TIMEOUT" in res.stderr
@@ -243,8 +239,6 @@ def test_deadline_before_the_record_exists_builds_and_spools_it(home, monkeypatc
     from lifeguard.hook import pipeline  # noqa: F401 - loaded, as in a worker
 
     monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")
-    monkeypatch.setattr(inflight, "_held", None)
-    monkeypatch.setattr(inflight, "_settled", False)
 
     def stuck_before_record(event, inp, layout):
         time.sleep(30)
@@ -271,8 +265,6 @@ def test_a_record_too_slow_to_build_is_not_built_again_and_a_bare_one_is_kept(ho
     """The fault path does not redo the slow work (it would run out of time again and lose the
     event): it keeps what is known for sure, the event, the tool and the call's id."""
     monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")
-    monkeypatch.setattr(inflight, "_held", None)
-    monkeypatch.setattr(inflight, "_settled", False)
     SlowAnnotate.calls.clear()
     extra_feature(SlowAnnotate)
     started = time.monotonic()
@@ -289,8 +281,6 @@ def test_a_record_too_slow_to_build_is_not_built_again_and_a_bare_one_is_kept(ho
 
 def test_other_faults_do_not_spool_the_event(home, monkeypatch):
     """A bug is recorded as a fault, but its event is not replayed into the next hook."""
-    monkeypatch.setattr(inflight, "_held", None)
-    monkeypatch.setattr(inflight, "_settled", False)
 
     def buggy(event, inp, layout):
         inflight.hold({"event": event, "x": 1})
@@ -318,8 +308,6 @@ def test_durable_holds_back_the_deadline():
 
 
 def test_release_only_forgets_the_held_record(monkeypatch):
-    monkeypatch.setattr(inflight, "_held", None)
-    monkeypatch.setattr(inflight, "_settled", False)
     mine, other = {"event": "a"}, {"event": "a"}
     inflight.hold(mine)
     inflight.release(other)  # equal but not the same record (a drained spool file, say)
