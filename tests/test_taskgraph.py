@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lifeguard.core import graph
 from lifeguard.features.coordination import tasks as tv
 from lifeguard.features.coordination import taskgraph as tg
 
@@ -46,14 +47,14 @@ def test_weakest_link_prefers_low_priority_then_most_recent():
 
 def test_find_cycles_one_per_group():
     edges = [("1", "2"), ("2", "1"), ("3", "4"), ("4", "5"), ("5", "3"), ("6", "7")]
-    cycles = tg.find_cycles(["1", "2", "3", "4", "5", "6", "7"], edges)
+    cycles = graph.find_cycles(["1", "2", "3", "4", "5", "6", "7"], edges)
     assert cycles == [["1", "2", "1"], ["3", "4", "5", "3"]]
 
 
 def test_find_cycles_handles_long_chains_without_recursion():
     n = 5000
     edges = [(str(i), str(i + 1)) for i in range(n)] + [(str(n), "0")]
-    cycles = tg.find_cycles([str(i) for i in range(n + 1)], edges)
+    cycles = graph.find_cycles([str(i) for i in range(n + 1)], edges)
     assert len(cycles) == 1 and len(cycles[0]) == n + 2
 
 

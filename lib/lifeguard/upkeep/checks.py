@@ -23,6 +23,7 @@ from typing import Callable
 from ..store import eventlog
 from ..store import state as state_mod
 from ..config import load as config_load
+from ..core.graph import find_cycles
 from ..core.clock import parse_ts
 from ..core.paths import Layout
 
@@ -275,29 +276,10 @@ def dependency_graph(state: dict) -> dict[str, set[str]]:
     return graph
 
 
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One cycle in `graph` as a path [a, b, ..., a], or None (iterative DFS)."""
-    color: dict[str, int] = {}
-    for root in graph:
-        if color.get(root):
-            continue
-        stack = [(root, iter(sorted(graph.get(root, ()))))]
-        path = [root]
-        color[root] = 1
-        while stack:
-            node, children = stack[-1]
-            child = next(children, None)
-            if child is None:
-                color[node] = 2
-                stack.pop()
-                path.pop()
-            elif color.get(child) == 1:
-                return path[path.index(child):] + [child]
-            elif not color.get(child):
-                color[child] = 1
-                path.append(child)
-                stack.append((child, iter(sorted(graph.get(child, ())))))
-    return None
+def find_cycle(deps: dict[str, set[str]]) -> list[str] | None:
+    """One cycle in `deps` (task -> what it waits on) as a path [a, b, ..., a], or None."""
+    cycles = find_cycles(deps, [(a, b) for a, bs in deps.items() for b in sorted(bs)])
+    return cycles[0] if cycles else None
 
 
 def check_dependency_resolution(ctx: Ctx) -> Outcome:

@@ -11,7 +11,7 @@ TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotatio
 if TYPE_CHECKING:
     from typing import Iterable
 
-Edge = tuple[str, str]
+from ...core.graph import Edge, find_cycles, natural_key, path, strongly_connected, successors
 
 FINISHED = frozenset({"completed", "deleted", "cancelled"})
 PRIORITY_SCORE = {"critical": 4, "high": 3, "medium": 2, "low": 1}
@@ -42,43 +42,13 @@ def edges_from_update(task_id: str, add_blocks: Iterable[str] = (), add_blocked_
     return edges
 
 
-def _successors(edges: Iterable[Edge]) -> dict[str, list[str]]:
-    succ: dict[str, list[str]] = {}
-    for a, b in edges:
-        succ.setdefault(a, []).append(b)
-    return succ
-
-
-def path(succ: dict[str, list[str]], start: str, goal: str) -> list[str] | None:
-    """A shortest path start -> ... -> goal (breadth first), or None."""
-    if start == goal:
-        return [start]
-    parent: dict[str, str] = {start: start}
-    frontier = [start]
-    while frontier:
-        nxt: list[str] = []
-        for node in frontier:
-            for child in succ.get(node, ()):
-                if child in parent:
-                    continue
-                parent[child] = node
-                if child == goal:
-                    out = [goal]
-                    while out[-1] != start:
-                        out.append(parent[out[-1]])
-                    return out[::-1]
-                nxt.append(child)
-        frontier = nxt
-    return None
-
-
 def cycle_closed_by(existing: Iterable[Edge], new: list[Edge]) -> tuple[Edge, list[str]] | None:
     """The first of `new` edges that closes a cycle (given `existing` and the new edges
     before it), with the cycle as a list of ids that starts and ends at the same task."""
     edges = list(existing)
     for edge in new:
         a, b = edge
-        found = path(_successors(edges), b, a)
+        found = path(successors(edges), b, a)
         if found is not None:
             return edge, [a] + found
         edges.append(edge)
@@ -102,89 +72,14 @@ def weakest_link(cycle: list[str], priorities: dict[str, object], order: dict[Ed
     return min(links, key=weakness)
 
 
-def strongly_connected(nodes: Iterable[str], edges: Iterable[Edge]) -> list[list[str]]:
-    """Tarjan's algorithm, iterative (no recursion limit on long chains)."""
-    succ = _successors(edges)
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    out: list[list[str]] = []
-    counter = 0
-    for root in nodes:
-        if root in index:
-            continue
-        work = [(root, iter(succ.get(root, ())))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            advanced = False
-            for child in children:
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(succ.get(child, ()))))
-                    advanced = True
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                comp = []
-                while True:
-                    item = stack.pop()
-                    on_stack.discard(item)
-                    comp.append(item)
-                    if item == node:
-                        break
-                out.append(comp)
-    return out
-
-
-def find_cycles(nodes: Iterable[str], edges: Iterable[Edge]) -> list[list[str]]:
-    """One cycle per group of tasks that wait on each other (as `[a, b, ..., a]`)."""
-    edges = list(edges)
-    succ = _successors(edges)
-    cycles = []
-    all_nodes = list(dict.fromkeys([*nodes, *(n for e in edges for n in e)]))
-    for comp in strongly_connected(all_nodes, edges):
-        members = set(comp)
-        if len(comp) == 1 and comp[0] not in succ.get(comp[0], ()):
-            continue
-        start = min(comp, key=_id_key)
-        inner = {a: [b for b in bs if b in members] for a, bs in succ.items() if a in members}
-        # shortest way back to the start through the group
-        best = None
-        for child in inner.get(start, ()):
-            found = path(inner, child, start)
-            if found is not None and (best is None or len(found) < len(best)):
-                best = found
-        if best is not None:
-            cycles.append([start] + best)
-    return sorted(cycles, key=lambda c: _id_key(c[0]))
-
-
-def _id_key(task_id: str) -> tuple[int, int | str]:
-    return (0, int(task_id)) if task_id.isdigit() else (1, task_id)
-
-
 def unfinished(tasks: dict[str, dict]) -> list[str]:
-    return sorted((t for t, v in tasks.items() if v.get("status") not in FINISHED), key=_id_key)
+    return sorted((t for t, v in tasks.items() if v.get("status") not in FINISHED), key=natural_key)
 
 
 def waiting_on(task_id: str, tasks: dict[str, dict], edges: Iterable[Edge]) -> list[str]:
     """The unfinished tasks `task_id` still waits for (blockers that are not done)."""
     return sorted({a for a, b in edges if b == task_id and a in tasks and tasks[a].get("status") not in FINISHED},
-                  key=_id_key)
+                  key=natural_key)
 
 
 def find_deadlock(tasks: dict[str, dict], edges: list[Edge], order: dict[Edge, int] | None = None) -> dict | None:
@@ -209,7 +104,7 @@ def find_deadlock(tasks: dict[str, dict], edges: list[Edge], order: dict[Edge, i
     if cycles:
         group = next(c for c in strongly_connected(open_tasks, live) if cycles[0][0] in c)
         prio = {t: tasks.get(t, {}).get("priority") for t in open_tasks}
-        head = min(group, key=lambda t: (-priority_score(prio[t]), _id_key(t)))
+        head = min(group, key=lambda t: (-priority_score(prio[t]), natural_key(t)))
         blockers = sorted(waits[head], key=lambda a: (priority_score(prio.get(a)), -order.get((a, head), newest)))
         relax = (blockers[0], head)
         also = [(a, head) for a in blockers[1:]]  # links that must go too before `head` is free
