@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +19,8 @@ from lifeguard.features.registry import FEATURES  # noqa: E402
 from lifeguard.alerts import feature as alerts_feature  # noqa: E402
 from lifeguard.core.paths import Layout, tool_command  # noqa: E402
 from lifeguard.store.state import default_state  # noqa: E402
+from lifeguard.core import later  # noqa: E402
+from lifeguard.hook.pipeline import handle  # noqa: E402
 
 SECTION = config.DEFAULTS["alerts"]
 
@@ -48,17 +48,18 @@ def notice(code: str, kind: str = "context", message: str = "something happened"
 
 
 @pytest.mark.parametrize("code,severity,level", [
-    ("SESSION_CORRUPTED", None, "CRITICAL"),
-    ("STATE_VALIDATION_FAILED", None, "CRITICAL"),
+    ("SESSION_CORRUPTED", None, "CRITICAL"),  # could not be recovered
+    ("STATE_VALIDATION_FAILED", None, "HIGH"),  # could not repair; marked for review
+    ("STATE_REPAIRED", None, "INFO"),  # repaired, nothing lost
+    ("EVENTS_QUARANTINED", None, "MEDIUM"),
+    ("LOG_TORN_LINE", None, "LOW"),
     ("AGENT_CRASHED", None, "HIGH"),
-    ("AGENT_CRASHED", "warning", "MEDIUM"),
-    ("MESSAGE_DELIVERY_FAILED", "critical", "HIGH"),
+    ("AGENT_CRASHED", "low", "LOW"),  # the producer knew the consequence: its severity wins
+    ("AGENT_CRASHED", "warning", "HIGH"),  # not a severity word: the code's default
     ("HOOK_EXECUTION_FAILED", None, "HIGH"),
     ("RESOURCE_EXHAUSTION", None, "MEDIUM"),
-    ("PERFORMANCE_DEGRADED", "critical", "MEDIUM"),
     ("TOOL_LOOP_DETECTED", None, "LOW"),
-    ("TOOL_LOOP_BLOCKED", None, "LOW"),
-    ("NOT_A_CODE", None, "LOW"),
+    ("NOT_A_CODE", None, "MEDIUM"),  # unknown: a generic error
 ])
 def test_level_from_code_and_severity(code, severity, level):
     assert alerts.level_for(code, severity) == level
@@ -151,13 +152,13 @@ def test_high_notifies_the_user_with_the_fix(layout):
 
 def test_critical_recovers_and_escalates_to_a_human(layout):
     state = state_with(("SESSION_CORRUPTED", "2020-01-01T00:10:00.000Z"))
-    out = escalate(layout, [notice("SESSION_CORRUPTED", kind="user", message="rebuilt from the log")], state)
+    out = escalate(layout, [notice("SESSION_CORRUPTED", kind="user", message="nothing usable was left")], state)
     kinds = [n["kind"] for n in out]
     assert kinds == ["user", "user"]  # notify + urgent; one critical is no reason to stop
     assert "URGENT" in out[1]["user"] and str(layout.claude_dir / alerts.URGENT_FILE) in out[1]["user"]
     urgent = (layout.claude_dir / alerts.URGENT_FILE).read_text()
-    assert "CRITICAL SESSION_CORRUPTED" in urgent and "rebuilt from the log" in urgent
-    assert f"{tool_command(layout.claude_dir)} repair --all" in urgent
+    assert "CRITICAL SESSION_CORRUPTED" in urgent and "nothing usable was left" in urgent
+    assert f"{tool_command(layout.claude_dir)} backups" in urgent  # its first step: find a backup
     (alert,) = alerts.read_log(layout)
     assert alert["recovery"].startswith("state validated; backed up to ")
     backup_id = alert["recovery"].rsplit(" ", 1)[1]
@@ -168,7 +169,7 @@ def test_critical_recovers_and_escalates_to_a_human(layout):
 def test_halt_only_after_repeated_criticals_within_the_window(layout):
     two = state_with(("SESSION_CORRUPTED", "2020-01-01T00:01:00.000Z"), ("SESSION_CORRUPTED", "2020-01-01T00:10:00.000Z"))
     assert "halt" not in [n["kind"] for n in escalate(layout, [notice("SESSION_CORRUPTED")], two)]
-    three = state_with(("SESSION_CORRUPTED", "2020-01-01T00:01:00.000Z"), ("STATE_VALIDATION_FAILED", "2020-01-01T00:05:00.000Z"),
+    three = state_with(("SESSION_CORRUPTED", "2020-01-01T00:01:00.000Z"), ("SESSION_CORRUPTED", "2020-01-01T00:05:00.000Z"),
                        ("SESSION_CORRUPTED", "2020-01-01T00:10:00.000Z"))
     out = escalate(layout, [notice("SESSION_CORRUPTED")], three)
     halts = [n for n in out if n["kind"] == "halt"]
@@ -178,8 +179,8 @@ def test_halt_only_after_repeated_criticals_within_the_window(layout):
     spread = state_with(("SESSION_CORRUPTED", "2019-12-31T23:50:00.000Z"), ("SESSION_CORRUPTED", "2020-01-01T00:05:00.000Z"),
                         ("SESSION_CORRUPTED", "2020-01-01T00:10:00.000Z"))
     assert "halt" not in [n["kind"] for n in escalate(layout, [notice("SESSION_CORRUPTED")], spread)]
-    # non-critical incidents never count
-    lows = state_with(*[("TOOL_LOOP_BLOCKED", "2020-01-01T00:09:00.000Z")] * 5)
+    # non-critical incidents never count (a state that still fails validation is high, not critical)
+    lows = state_with(*[("TOOL_LOOP_BLOCKED", "2020-01-01T00:09:00.000Z")] * 3, *[("STATE_VALIDATION_FAILED", "2020-01-01T00:09:00.000Z")] * 3)
     assert "halt" not in [n["kind"] for n in escalate(layout, [notice("SESSION_CORRUPTED")], lows)]
 
 
@@ -209,36 +210,49 @@ def test_alerts_log_rotates(layout):
 # -- end to end: a real hook process ---------------------------------------------------------------
 
 
-def run_hook(claude: Path, payload: dict) -> dict:
-    env = {**os.environ, "LIFEGUARD_HOME": str(claude)}
-    proc = subprocess.run([sys.executable, str(ROOT / "hooks" / "session_start.py")], input=json.dumps(payload),
-                          capture_output=True, text=True, env=env, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
 THRESHOLD_CODES = ("PERFORMANCE_DEGRADED", "ERROR_RATE_HIGH", "METRIC_RECOVERED")
 
 
-def test_escalation_end_to_end_through_the_hook(tmp_path):
+def session_start(claude: Path) -> dict:
+    """A SessionStart through the hook pipeline, in this process; the work it leaves for after its
+    answer (the sweep, core/later.py) is dropped, so it cannot race the damage the test does next."""
+    out = handle("SessionStart", {"session_id": "e2e", "hook_event_name": "SessionStart", "source": "resume",
+                                  "cwd": str(claude.parent)}, Layout(claude))
+    later.take()
+    return out
+
+
+def test_a_state_rebuilt_from_its_log_is_info_however_often(tmp_path):
+    """The state file destroyed before each resume, its log intact: rebuilt, nothing lost. Info:
+    no URGENT, no urgent_alerts.txt, no stop (docs/severity.md)."""
     claude = tmp_path / "proj" / ".claude"
     claude.mkdir(parents=True)
-    start = {"session_id": "e2e", "hook_event_name": "SessionStart", "source": "resume", "cwd": str(tmp_path / "proj")}
-    first = run_hook(claude, start)
-    assert "systemMessage" not in first and "continue" not in first
-    outputs = []
-    for _ in range(3):  # the state file is destroyed before each resume
+    session_start(claude)
+    for _ in range(3):
         (claude / "state" / "session-e2e.json").write_bytes(b"garbage")
-        outputs.append(run_hook(claude, start))
-    for out in outputs[:2]:
-        assert "CRITICAL [SESSION_CORRUPTED]" in out["systemMessage"]
-        assert "URGENT" in out["systemMessage"] and "continue" not in out
-    third = outputs[2]
-    assert third["continue"] is False and "3 critical failures" in third["stopReason"]
-    assert "repair --all" in third["stopReason"]
-    # (a slow machine may add threshold alerts, e.g. session_init_time_ms: those are not the point here)
-    logged = [a for a in alerts.read_log(Layout(claude)) if a["code"] not in THRESHOLD_CODES]
-    assert [a["level"] for a in logged] == ["CRITICAL"] * 3
-    assert [bool(a.get("stopped")) for a in logged] == [False, False, True]
-    assert (claude / alerts.URGENT_FILE).read_text().count("CRITICAL SESSION_CORRUPTED") == 3
+        out = session_start(claude)
+        assert "repaired this session's state, nothing lost" in out["systemMessage"]
+        assert "URGENT" not in out["systemMessage"] and "CRITICAL" not in out["systemMessage"] and "continue" not in out
+    logged = [a for a in alerts.read_log(Layout(claude)) if a["code"] not in THRESHOLD_CODES]  # a slow machine's
+    assert [(a["level"], a["code"]) for a in logged] == [("INFO", "STATE_REPAIRED")] * 3
+    assert not (claude / alerts.URGENT_FILE).exists()
     assert len(list((claude / "state" / "quarantine").glob("*session-e2e.json"))) == 3  # originals kept
+
+
+def test_escalation_end_to_end_through_the_pipeline(tmp_path):
+    """State and log both destroyed before each resume, no backup: nothing could be recovered.
+    Critical every time: URGENT, and the full message in urgent_alerts.txt. (Each loss restarts
+    the session's record, so the emergency stop, which counts a session's own critical incidents,
+    is tested above on its rule.)"""
+    claude = tmp_path / "proj" / ".claude"
+    claude.mkdir(parents=True)
+    first = session_start(claude)
+    assert "systemMessage" not in first and "continue" not in first
+    for _ in range(3):
+        (claude / "state" / "session-e2e.json").write_bytes(b"garbage")
+        (claude / "state" / "events-e2e.jsonl").write_bytes(b"garbage too\n")
+        out = session_start(claude)
+        assert "CRITICAL [SESSION_CORRUPTED]" in out["systemMessage"] and "URGENT" in out["systemMessage"]
+    logged = [a for a in alerts.read_log(Layout(claude)) if a["level"] == "CRITICAL"]
+    assert [a["code"] for a in logged] == ["SESSION_CORRUPTED"] * 3
+    assert (claude / alerts.URGENT_FILE).read_text().count("CRITICAL SESSION_CORRUPTED") == 3

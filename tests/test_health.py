@@ -165,7 +165,7 @@ def hook(layout: Layout, event: str, **extra) -> dict:
     return handle(event, {"session_id": SID, "hook_event_name": event, "cwd": "/w", **extra}, layout)
 
 
-def test_session_start_records_health_and_tells_model_about_repairs(layout):
+def test_session_start_records_health_and_reports_each_repair_by_its_consequence(layout):
     hook(layout, "SessionStart", source="startup")
     later.take()  # no other session yet: nothing for its sweep to do
     state = state_mod.load(layout.session_file(SID))
@@ -179,14 +179,21 @@ def test_session_start_records_health_and_tells_model_about_repairs(layout):
         f.write(b'{"seq":77,"event":"PostTo')
     (layout.state_dir / "session-other.json").write_bytes(b"\x00garbage")
     out = hook(layout, "SessionStart", source="resume")
-    context = out["hookSpecificOutput"]["additionalContext"]
-    assert "repaired" in context and "\n" not in context
+    assert "additionalContext" not in out["hookSpecificOutput"]  # nothing here changes the model's next step
+    lines = out["systemMessage"].splitlines()
+    assert any(line.startswith("lifeguard repaired this session's state, nothing lost") for line in lines)
+    assert any("unfinished last line" in line for line in lines)
     assert "session other" not in json.dumps(out)  # the other sessions are the sweep's, after the answer
     assert health.run_checks(layout, SID, FEATURES, full=True)[4].status == "pass"  # persistence integrity
+    [record] = [r for r in eventlog.iter_records(layout.event_log(SID)) if r.get("event") == "SessionStart"][-1:]
+    # this session: rebuilt, nothing lost (info); its torn tail never held an event (low)
+    assert {(n["code"], n["severity"]) for n in record["notices"]} >= {("STATE_REPAIRED", "info"), ("LOG_TORN_LINE", "low")}
     for fn, args in later.take():
         fn(*args)
     [swept] = [r for r in eventlog.iter_records(layout.event_log(SID)) if r["event"] == "LifeguardSweep"]
-    assert "session other" in swept["repairs"][0] and swept["notices"][0]["code"] == "SESSION_CORRUPTED"
+    # the other session's garbage, with no log or backup behind it, could not be recovered: critical
+    assert "session other" in swept["repairs"][0]
+    assert (swept["notices"][0]["code"], swept["notices"][0]["severity"]) == ("SESSION_CORRUPTED", "critical")
     assert state_mod.load(layout.session_file(SID))["observability"]["health"]["repairs"][-1]["notes"] == \
         swept["repairs"]
 

@@ -82,3 +82,27 @@ def test_an_installed_workspace_is_told_to_use_its_launcher(tmp_path):
     (claude / "lifeguard").write_text("#!/bin/sh\n")
     argv = shlex.split(render.guidance(Layout(claude))["repair_all"])
     assert argv == [str(claude / "lifeguard"), "repair", "--all"]
+
+
+def test_the_urgent_box_holds_every_line_and_cuts_no_word():
+    """urgent_alerts.txt: every line inside the frame, of one width; long details wrapped between
+    words; a command or path longer than a line widens the box rather than being cut."""
+    deep = Layout(Path("/home/someone/projects/" + "a-rather-long-folder-name/" * 3 + ".claude"))
+    details = ("the state file session-4b08c1f2-1111-4222-8333-944445555666.json could not be read, "
+               "and neither could its event log nor any of its backups; " * 3).strip()
+    block = render.render_block("SESSION_CORRUPTED", deep, details=details, level="CRITICAL")
+    lines = block.splitlines()
+    assert len({len(line) for line in lines}) == 1  # a box, not a ragged edge
+    assert all(line.startswith(("|", "+")) and line.endswith(("|", "+")) for line in lines)
+    inner = " ".join(line[2:-2].strip() for line in lines[1:-1])
+    assert " ".join(details.split()) in " ".join(inner.split())  # every word of the details, whole
+    assert render.guidance(deep)["restore"] in block  # the command to copy, on one line
+
+
+@pytest.mark.parametrize("limit", [40, 300, 500])
+def test_cut_stops_between_words(limit):
+    text = "lifeguard could not read the state file " * 30
+    out = render.cut(text, limit)
+    assert len(out) <= limit and out.endswith(" ...")
+    assert text.startswith(out[:-4]) and text[len(out) - 4] == " "  # the last word shown is whole
+    assert render.cut("short", limit) == "short"

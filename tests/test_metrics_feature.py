@@ -27,8 +27,8 @@ def configure(layout, **alerts) -> None:
 
 
 def logged(layout, metric: str | None = None) -> list[tuple[str, str]]:
-    """(code, severity) of each threshold alert in alerts.log, oldest first."""
-    return [(a["code"], a["severity"]) for a in escalation.read_log(layout)
+    """(code, threshold crossed, or severity for a recovery) of each threshold alert in alerts.log, oldest first."""
+    return [(a["code"], a.get("threshold") or a["severity"]) for a in escalation.read_log(layout)
             if a["code"] in THRESHOLD_CODES and (metric is None or metric in a["message"])]
 
 
@@ -60,6 +60,9 @@ def test_error_rate_alerts_once_per_crossing_and_replays(tmp_path) -> None:
         n += 1
         outcome(layout, "s", ok, n)
     assert logged(layout, "error_rate") == [("ERROR_RATE_HIGH", "warning"), ("ERROR_RATE_HIGH", "critical")]
+    # past the critical threshold is degraded, not lost: medium, never urgent (docs/severity.md)
+    assert [a["severity"] for a in escalation.read_log(layout) if a["code"] == "ERROR_RATE_HIGH"] == ["low", "medium"]
+    assert not (layout.claude_dir / escalation.URGENT_FILE).exists()
     for ok in [True] * 10:  # the failures leave the window: back under critical, then under warning
         n += 1
         outcome(layout, "s", ok, n)

@@ -174,12 +174,12 @@ def test_incidents_newest_first_from_logs_and_faults(layout):
     code, items = run_json(layout, "incidents")
     assert code == 0
     assert items[0]["code"] == "HOOK_TIMEOUT" and items[0]["session"] == "healthy"  # newest first
-    repair = [i for i in items if i["code"] == "SESSION_CORRUPTED"]
+    repair = [i for i in items if i["code"] == "STATE_REPAIRED"]  # rebuilt from its log: nothing lost
     assert repair and repair[0]["session"] == "corrupt" and "repaired" in repair[0]["message"]
     code, only = run_json(layout, "incidents", "--session", "corrupt")
     assert {i["session"] for i in only} == {"corrupt"}
     proc = run_tool(layout, "incidents")
-    assert proc.returncode == 0 and "HOOK_TIMEOUT" in proc.stdout and "SESSION_CORRUPTED" in proc.stdout
+    assert proc.returncode == 0 and "HOOK_TIMEOUT" in proc.stdout and "STATE_REPAIRED" in proc.stdout
 
 
 def test_incidents_when_there_are_none(layout):

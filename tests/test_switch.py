@@ -148,3 +148,13 @@ def test_guard_run_with_the_env_switch_runs_the_hook_as_before(tmp_path):
                          capture_output=True, env=env, timeout=30)
     assert (res.returncode, res.stdout, res.stderr) == (2, b"", b"no\n")
     assert files(layout.state_dir) == []
+
+
+def test_session_start_names_the_features_skip_turned_off(tmp_path, monkeypatch):
+    layout = install(tmp_path / "proj")
+    monkeypatch.setenv(switch.SKIP_ENV, "loops,breakers")
+    out = event(layout, "s1", "SessionStart", source="startup")
+    assert "lifeguard: loops, breakers turned off by LIFEGUARD_SKIP" in out["systemMessage"]
+    assert "additionalContext" not in out["hookSpecificOutput"]  # nothing for the model
+    monkeypatch.delenv(switch.SKIP_ENV)
+    assert "systemMessage" not in event(layout, "s2", "SessionStart", source="startup")  # the control

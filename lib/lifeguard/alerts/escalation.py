@@ -1,11 +1,14 @@
 """Alerts: how loud an incident is, and what lifeguard does about it.
 
-An alert is an incident (a notice's code, severity and message) given a level:
+An alert is an incident (a notice's code, severity and message) given a level, which is its
+severity (docs/severity.md): the notice's own when its producer knew the consequence, else its
+code's default (codes.py).
 
-    CRITICAL  the session's state itself is in danger
-    HIGH      a part of the machinery failed (subagent, message, hook)
-    MEDIUM    performance or resources degraded
-    LOW       everything else (information and warnings)
+    CRITICAL  data could not be recovered, or a person must act now
+    HIGH      lifeguard could not repair, and a feature is off
+    MEDIUM    bytes holding recorded data went to quarantine; degraded resources
+    LOW       bytes that were never part of the record went to quarantine; warnings
+    INFO      repaired or tidied, nothing lost
 
 Each level runs its escalation steps from config (`alerts.escalation`), in order:
 
@@ -34,16 +37,10 @@ from ..core import clock, fsutil
 from ..store import record as record_mod
 from ..core.paths import Layout
 
-LEVELS = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
+LEVELS = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
 STEPS = ("log", "notify_user", "attempt_recovery", "escalate_to_human", "emergency_stop")
+MESSAGE_CHARS = 500  # an alert's message, cut at a word
 
-# The spec's CRITICAL types (SESSION_CORRUPTED, STATE_CONSISTENCY_FAILED, AGENT_SYSTEM_FAILURE) in
-# this taxonomy's names; any code whose taxonomy severity is "critical" is CRITICAL too.
-CRITICAL_CODES = frozenset({codes.SESSION_CORRUPTED, codes.STATE_VALIDATION_FAILED})
-# HIGH when their severity is error or critical, else MEDIUM (the spec's list).
-HIGH_IF_SEVERE = frozenset({codes.AGENT_CRASHED, codes.MESSAGE_DELIVERY_FAILED, codes.HOOK_EXECUTION_FAILED})
-# Performance and resource degradation.
-MEDIUM_CODES = frozenset({codes.PERFORMANCE_DEGRADED, codes.RESOURCE_EXHAUSTION, codes.ERROR_RATE_HIGH})
 # Codes whose recovery is about the session state (validate, back up, repair).
 STATE_CODES = frozenset({codes.SESSION_CORRUPTED, codes.STATE_VALIDATION_FAILED, codes.LOG_TORN_LINE, codes.STATE_CONFLICT})
 
@@ -54,15 +51,8 @@ ALERT_BACKUPS_KEPT = 5
 
 
 def level_for(code: str, severity: str | None = None) -> str:
-    """The alert level of an incident, from its code and severity (the spec's rules)."""
-    severity = severity or codes.lookup(code).severity
-    if code in CRITICAL_CODES or codes.lookup(code).severity == "critical":
-        return "CRITICAL"
-    if code in HIGH_IF_SEVERE:
-        return "HIGH" if severity in ("error", "critical") else "MEDIUM"
-    if code in MEDIUM_CODES:
-        return "MEDIUM"
-    return "LOW"
+    """The alert level of an incident: its severity (given, else its code's default) in capitals."""
+    return codes.severity_of({"code": code, "severity": severity}).upper()
 
 
 # -- escalation ----------------------------------------------------------------------
@@ -95,19 +85,23 @@ def escalate(notices: list[dict], state: dict, record: dict, section: dict, layo
 
 def from_notice(notice: dict, record: dict, session_id: str) -> dict:
     code = str(notice.get("code") or codes.INTERNAL_ERROR)
-    severity = str(notice.get("severity") or codes.lookup(code).severity)
-    return {
+    severity = codes.severity_of({**notice, "code": code})
+    alert = {
         "ts": record.get("ts") or clock.now_iso(),
-        "level": level_for(code, severity),
+        "level": severity.upper(),
         "code": code,
         "severity": severity,
         "session": session_id,
         "seq": record.get("seq"),
         "event": record.get("event"),
         "kind": notice.get("kind"),
-        "message": record_mod.scrub(str(notice.get("message") or notice.get("user") or notice.get("model") or ""))[:500],
+        "message": render.cut(record_mod.scrub(str(notice.get("message") or notice.get("user") or notice.get("model") or "")),
+                                MESSAGE_CHARS),
         "recovery": None,
     }
+    if notice.get("level") in ("warning", "critical"):  # a live threshold crossed (features/metrics.py)
+        alert["threshold"] = notice["level"]
+    return alert
 
 
 def log_alert(alert: dict, state: dict, section: dict, layout: Layout) -> list[dict]:
@@ -197,7 +191,7 @@ def critical_incidents(state: dict, now_ts: str, window_seconds: float) -> list[
     now = clock.parse_ts(now_ts)
     out = []
     for incident in incidents:
-        if not isinstance(incident, dict) or level_for(str(incident.get("code"))) != "CRITICAL":
+        if not isinstance(incident, dict) or codes.severity_of(incident) != "critical":
             continue
         when = clock.parse_ts(incident.get("ts"))
         if now is not None and when is not None and 0 <= now - when <= window_seconds:

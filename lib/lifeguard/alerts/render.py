@@ -69,7 +69,18 @@ def filled(code: str, layout: Layout) -> Template:
 # -- renderings --------------------------------------------------------------------
 
 
-_QUOTED = re.compile(r"'[^']*'")
+def cut(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, cut between words with " ..." (never mid-word,
+    unless its first word alone is longer than `limit`)."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 4]
+    if " " in head and not text[limit - 4].isspace():
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip() + " ..."
+
+
+_QUOTED = re.compile(r"'/[^']*'")  # a quoted path (guidance quotes them); not an apostrophe
 _GLUE = "\x00"
 
 
@@ -115,8 +126,10 @@ def render_block(code: str, layout: Layout, details: str = "", level: str = "") 
     para(tpl.workaround, "Workaround: ", "  ")
     para(tpl.data_safety, "Data safety: ", "  ")
     para(tpl.automatic, "Automatic resolution: ", "  ")
-    bar = "=" * (WIDTH - 2)
-    body = [f"| {line.ljust(inner)} |" if len(line) <= inner else f"| {line}" for line in lines]
+    # a word longer than a line (a path, a command to copy) is never cut: the box widens to hold it
+    inner = max([inner] + [len(line) for line in lines])
+    bar = "=" * (inner + 2)
+    body = [f"| {line.ljust(inner)} |" for line in lines]
     return "\n".join([f"+{bar}+", *body, f"+{bar}+"])
 
 

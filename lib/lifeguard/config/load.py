@@ -53,7 +53,7 @@ DEFAULTS: dict = {
         "backup_interval_minutes": 60,
     },
     # Alerts (alerts.py): the spec's thresholds (warning / critical; success rate: lower is
-    # worse) and what each level does. An emergency stop (continue: false) needs at least
+    # worse) and what each level does (levels are severities, docs/severity.md). An emergency stop (continue: false) needs at least
     # `critical_count` CRITICAL incidents in the session within `window_seconds`.
     "alerts": {
         "enabled": True,
@@ -73,6 +73,7 @@ DEFAULTS: dict = {
             "HIGH": ["log", "notify_user", "attempt_recovery"],
             "MEDIUM": ["log"],
             "LOW": ["log"],
+            "INFO": ["log"],
         },
         "emergency_stop": {"critical_count": 3, "window_seconds": 600},
         "log_max_bytes": 1048576,
@@ -155,13 +156,15 @@ def merge(base: dict, over: dict) -> dict:
 
 
 class Config(dict):
-    """The effective settings (a plain dict) plus the problems found reading them."""
+    """The effective settings (a plain dict) plus the problems found reading them; `unreadable`
+    when the file as a whole could not be used (every default applies)."""
 
     problems: list[str]
 
-    def __init__(self, data: dict, problems: list[str] | None = None):
+    def __init__(self, data: dict, problems: list[str] | None = None, unreadable: bool = False):
         super().__init__(data)
         self.problems = problems or []
+        self.unreadable = unreadable
 
 
 def load(layout: Layout, keep: bool = True) -> Config:
@@ -189,14 +192,14 @@ def _load(layout: Layout, keep: bool = True) -> Config:
     except FileNotFoundError:
         return Config(copy.deepcopy(DEFAULTS))
     except OSError as exc:
-        return Config(copy.deepcopy(DEFAULTS), [f"{layout.config_file.name}: unreadable ({exc.strerror})"])
+        return Config(copy.deepcopy(DEFAULTS), [f"{layout.config_file.name}: unreadable ({exc.strerror})"], True)
     # the content's CRC too: a same-size rewrite within one mtime tick must not hit a stale cache
     key = [st.st_size, st.st_mtime_ns, st.st_ino, zlib.crc32(raw)]
     cache_path = layout.state_dir / "config.cache.json"
     try:
         cached = json.loads(fsutil.read_bytes_nofollow(cache_path))
         if cached.get("key") == key and cached.get("defaults") == DEFAULTS:
-            return Config(cached["config"], cached.get("problems"))
+            return Config(cached["config"], cached.get("problems"), bool(cached.get("unreadable")))
     except (OSError, ValueError, AttributeError, KeyError):
         pass
     config = validate_file(layout)
@@ -205,7 +208,8 @@ def _load(layout: Layout, keep: bool = True) -> Config:
     try:
         fsutil.ensure_private_dir(layout.state_dir)
         fsutil.quarantine_planted(layout.quarantine_dir, cache_path)  # else every hook would re-validate
-        payload = {"key": key, "defaults": DEFAULTS, "config": dict(config), "problems": config.problems}
+        payload = {"key": key, "defaults": DEFAULTS, "config": dict(config), "problems": config.problems,
+                   "unreadable": config.unreadable}
         fsutil.atomic_write(cache_path, json.dumps(payload).encode())
     except OSError:
         pass  # the cache is only an optimisation
@@ -218,9 +222,9 @@ def validate_file(layout: Layout) -> Config:
         raw = fsutil.read_bytes_nofollow(layout.config_file)
         user = json.loads(raw)
     except (OSError, ValueError) as exc:
-        return Config(copy.deepcopy(DEFAULTS), [f"{name} is not valid JSON ({exc}); using the defaults"])
+        return Config(copy.deepcopy(DEFAULTS), [f"{name} is not valid JSON ({exc}); using the defaults"], True)
     if not isinstance(user, dict):
-        return Config(copy.deepcopy(DEFAULTS), [f"{name} must hold a JSON object; using the defaults"])
+        return Config(copy.deepcopy(DEFAULTS), [f"{name} must hold a JSON object; using the defaults"], True)
     return validate(user, name)
 
 

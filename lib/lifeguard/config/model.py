@@ -98,10 +98,11 @@ class Escalation(_Section):
     HIGH: list[AlertStep]
     MEDIUM: list[AlertStep]
     LOW: list[AlertStep]
+    INFO: list[AlertStep]
 
     @model_validator(mode="after")
     def _stop_only_when_critical(self):
-        for level in ("HIGH", "MEDIUM", "LOW"):
+        for level in ("HIGH", "MEDIUM", "LOW", "INFO"):
             if "emergency_stop" in getattr(self, level):
                 raise ValueError(f"{level}: emergency_stop is allowed only for CRITICAL")
         return self

@@ -123,8 +123,9 @@ def _once(layout, session_id: str, code: str) -> bool:
 # -- cleanup and compaction (shared by SessionStart, PreCompact, Stop) ---------------------------
 
 
-def upkeep(txn, cfg: dict, layout) -> list[str]:
-    """Graded cleanup and log compaction for this session; returns what was done."""
+def upkeep(txn, cfg: dict, layout) -> list[dict]:
+    """Graded cleanup and log compaction for this session; returns what was done, one incident
+    each ({"code", "severity", "text"}): nothing is lost, so info (an emergency cleanup: low)."""
     import shutil
 
     from ..upkeep import cleanup
@@ -140,12 +141,14 @@ def upkeep(txn, cfg: dict, layout) -> list[str]:
     if level is not None:
         rec, archive = cleanup.run_cleanup(txn, layout, level)
         if rec is not None:
-            done.append(f"{level} cleanup: {len(rec.get('drop_tasks', ()))} task(s) archived to {archive}")
+            done.append({"code": codes.STATE_SIZE_LIMIT_EXCEEDED, "severity": "low" if level == "emergency" else "info",
+                         "text": f"{level} cleanup: {len(rec.get('drop_tasks', ()))} task(s) archived to {archive}"})
     session_id = txn.store.session_id
     if cleanup.events_in_log(layout, session_id, txn.last_seq) > limits["event_count"]:
         moved = cleanup.compact(layout, session_id, txn.state, txn.last_seq)
-        done.append(f"compacted the event log into a snapshot at event {txn.last_seq}"
-                    + (f" (old segment archived as {moved.name})" if moved else ""))
+        done.append({"code": codes.LOG_COMPACTED, "severity": "info",
+                     "text": f"compacted the event log into a snapshot at event {txn.last_seq}"
+                             + (f" (old segment archived as {moved.name})" if moved else "")})
     return done
 
 
@@ -162,9 +165,9 @@ def on_checkpoint(txn, event: str, cfg: dict, layout) -> list[dict]:
     if event == "PreCompact" or age is None or age > limits["backup_interval_minutes"] * 60:
         backup.create_backup(layout, "auto", reason=f"automatic backup at {event}")
         backup.prune_backups(layout, limits["backups_kept"], name="auto")
-    if any(d.startswith("emergency") for d in done):
-        return [{"code": codes.STATE_SIZE_LIMIT_EXCEEDED, "kind": "user",
-                 "user": "lifeguard: emergency cleanup: " + "; ".join(done)
+    if any(d["text"].startswith("emergency") for d in done):
+        return [{"code": codes.STATE_SIZE_LIMIT_EXCEEDED, "severity": "low", "kind": "user",
+                 "user": "lifeguard: " + "; ".join(d["text"] for d in done)
                          + ". Only active agents and open tasks were kept; the rest is in the archive."}]
     return []
 
@@ -210,19 +213,32 @@ def after_answer(layout, session_id: str, cfg: dict, reducers) -> None:
               "archived": len(report.get("archived", ())),
               "locks_removed": report.get("locks_removed", 0), "quarantined": report.get("quarantined", 0),
               "repairs": report.get("repairs", []), "failed": report.get("failed", [])}
-    if record["repairs"]:  # `state_recovery.py incidents` lists them; no one is interrupted for them
-        record["notices"] = [{"code": codes.SESSION_CORRUPTED, "kind": "sweep", "message": line}
-                             for line in record["repairs"]]
+    # `state_recovery.py incidents` lists them, each with its code and severity; no one is interrupted
+    found = list(report.get("incidents", ()))
+    if record["archived"]:
+        found.append({"code": codes.SESSIONS_ARCHIVED, "severity": "info",
+                      "text": f"archived {record['archived']} idle session(s) to {layout.archive_dir}"})
     worth = any(record[k] for k in ("drained", "archived", "locks_removed", "quarantined", "repairs", "failed"))
     store = SessionStore(layout, session_id, cfg["locks"]["timeout_seconds"], reducers=reducers)
     try:
         with store.transaction() as txn:
             done = upkeep(txn, cfg, layout)
-            if worth or done:
-                txn.commit({**record, "repairs": record["repairs"] + done})
+            found += txn.repairs  # damage met on opening (the hook that answered left it sound)
+            if worth or done or txn.repairs:
+                notices = [{"code": r["code"], "severity": r["severity"], "kind": "sweep", "message": r["text"]}
+                           for r in found + done]
+                txn.commit({**record, "repairs": record["repairs"] + [d["text"] for d in done],
+                            **({"notices": notices} if notices else {})})
     except LockTimeout:
         if worth:
             store.spool(record)
+
+
+def _said(incident: dict) -> str:
+    if incident["code"] == codes.SESSION_CORRUPTED:
+        return (f"lifeguard: {incident['text']}. That session's earlier history could not be recovered; "
+                "the damaged files are kept in quarantine.")
+    return f"lifeguard: {incident['text']}"
 
 
 def on_session_start(txn, record: dict, cfg: dict, layout) -> list[dict]:
@@ -234,24 +250,16 @@ def on_session_start(txn, record: dict, cfg: dict, layout) -> list[dict]:
     new = txn.last_seq == 1  # this event is the session's first: nothing older to check or repair
     own = None if new else _repair_own(txn, layout)
     results = health.run_checks(layout, session_id, txn.store.reducers, full=not new, state=txn.state, cfg=cfg)
-    repairs = list(txn.repairs)
-    if own is not None and own.repaired:
-        repairs.append(own.summary())
+    # one incident per thing done, each with its own code and severity (docs/severity.md); the
+    # store's own repairs (txn.repairs) are told by the handler, the sweep's after the answer
+    found = [own.incident()] if own is not None and own.repaired else []
     txn.commit({"event": HEALTH_EVENT, "status": health.overall(results), "checks": health.summary(results),
-                "repairs": [r[:300] for r in repairs], "ms": round((time.perf_counter() - started) * 1000, 1)})
+                "repairs": [r["text"][:300] for r in list(txn.repairs) + found],
+                "ms": round((time.perf_counter() - started) * 1000, 1)})
     later.add(after_answer, layout, session_id, cfg, txn.store.reducers)
-    notices = []
+    # for the user only: lifeguard's bookkeeping never changes the model's next step
+    notices = [{"code": r["code"], "severity": r["severity"], "kind": "user", "user": _said(r)} for r in found]
     failing = [r for r in results if r.status == "fail"]
-    if repairs:
-        model_line = "lifeguard repaired its state at session start: " + " | ".join(repairs)
-        notices.append({"code": codes.SESSION_CORRUPTED, "kind": "context", "model": model_line[:1000].replace("\n", " ")})
-        mine = repairs[len(txn.repairs):]  # the store's own repairs are already told by the handler
-        if mine:
-            notices.append({"code": codes.SESSION_CORRUPTED, "kind": "user", "user": "lifeguard: " + "; ".join(mine)})
-    if own is not None and own.level == "lost":
-        notices.append({"code": codes.SESSION_CORRUPTED, "kind": "user",
-                        "user": f"lifeguard: this session's saved state could not be recovered and was started "
-                                f"clean; earlier history is lost. The damaged files are kept in {layout.quarantine_dir}."})
     if failing:
         notices.append({"code": codes.STATE_VALIDATION_FAILED, "kind": "user",
                         "user": "lifeguard health: " + "; ".join(f"{r.name}: {r.message}" for r in failing)[:600]})

@@ -100,6 +100,9 @@ def apply(state: dict, record: dict) -> None:
     node["levels"] = levels
 
 
+CONSEQUENCE = {"warning": "low", "critical": "medium"}
+
+
 def _crossing(node: dict, metric: str, value: float, section: dict) -> dict | None:
     """A notice when `value` puts `metric` at another level than the session's; else None."""
     found = thresholds.evaluate(metric, value, section)
@@ -111,7 +114,10 @@ def _crossing(node: dict, metric: str, value: float, section: dict) -> dict | No
     if found is None:
         return {"code": RECOVERED, "kind": "alert", "severity": "info", "metric": metric, "value": shown,
                 "level": "ok", "message": f"{metric} is back within its thresholds ({shown:g}, was {before})"}
-    return {"code": found["code"], "kind": "alert", "severity": level, "metric": metric, "value": shown, "level": level,
+    # the threshold crossed is the level; the consequence (docs/severity.md) is degraded
+    # performance, never data lost: medium past the critical threshold, low past the warning one
+    return {"code": found["code"], "kind": "alert", "severity": CONSEQUENCE[level], "metric": metric, "value": shown,
+            "level": level,
             "message": found["message"].replace(f"{value:g}", f"{shown:g}", 1)}
 
 

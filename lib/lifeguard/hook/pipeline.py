@@ -19,7 +19,7 @@ from ..alerts import codes
 # What of a notice goes into the log besides its code, kind and message: the loop rule that
 # fired, and for a threshold alert the measure, its value, level and severity (the level is
 # what features/metrics.py folds back, so an alert is raised once per crossing).
-SUMMARY_FIELDS = ("rule", "metric", "value", "level", "severity")
+SUMMARY_FIELDS = ("rule", "metric", "value", "level")  # severity: always, see _summary
 
 
 def prepare(event: str, inp: dict, layout: Layout) -> tuple:
@@ -53,11 +53,9 @@ def handle(event: str, inp: dict, layout: Layout) -> dict:
             samples.NOTE["q"] = round((time.monotonic() - asked) * 1000, 2)  # the state query
             notices.extend(_checks(txn.state, record, cfg))
             checked = True
-            if txn.repairs:
-                notices.append(_repair_notice(txn.repairs, layout))
-            if event == "SessionStart" and cfg.problems:
-                notices.append({"code": codes.CONFIG_CORRUPTED, "kind": "user",
-                                "user": "lifeguard: " + "; ".join(cfg.problems[:3])})
+            notices.extend(repair_notice(repair) for repair in txn.repairs)
+            if event == "SessionStart":
+                notices.extend(_config_notices(cfg))
             if event in ("Stop", "SubagentStop") and inp.get("stop_hook_active"):
                 notices = [_no_block(n) for n in notices]  # a stop already sent back once is let go
             if notices:
@@ -135,14 +133,38 @@ def _no_block(notice: dict) -> dict:
 
 
 def _summary(notice: dict) -> dict:
-    """What of a notice goes into the log (the incident record)."""
+    """What of a notice goes into the log (the incident record): its code, its severity (the
+    notice's own, else its code's; docs/severity.md), its text cut between words, and the fields
+    a feature reads back (SUMMARY_FIELDS)."""
+    from ..alerts.codes import severity_of
+    from ..alerts.render import cut
+
     text = notice.get("model") or notice.get("user") or notice.get("message") or ""
-    out = {"code": notice.get("code", "?"), "kind": notice.get("kind", "?"), "message": record_mod.scrub(text[:1300])[:300]}
+    out = {"code": notice.get("code", "?"), "severity": severity_of(notice), "kind": notice.get("kind", "?"),
+           "message": cut(record_mod.scrub(text[:1300]), 300)}
     out.update((key, notice[key]) for key in SUMMARY_FIELDS if key in notice)
     return out
 
 
-def _repair_notice(repairs: list[str], layout: Layout) -> dict:
-    where = layout.quarantine_dir
-    text = "lifeguard repaired its session state: " + "; ".join(repairs) + f" (originals kept in {where})"
-    return {"code": codes.SESSION_CORRUPTED, "kind": "user", "user": text}
+def repair_notice(repair: dict) -> dict:
+    """A repair made while loading the state ({"code", "severity", "text"}), for the user only:
+    lifeguard's own bookkeeping never changes what the model should do next."""
+    lead = ("lifeguard repaired this session's state, nothing lost" if repair["code"] == codes.STATE_REPAIRED
+            else "lifeguard")
+    return {"code": repair["code"], "severity": repair["severity"], "kind": "user", "user": f"{lead}: {repair['text']}"}
+
+
+def _config_notices(cfg) -> list[dict]:
+    """At session start: what is wrong in lifeguard.json (CONFIG_INVALID: a value, its default used;
+    CONFIG_CORRUPTED: the whole file, every default used), and features LIFEGUARD_SKIP turned off."""
+    from ..config.switch import SKIP_ENV, skipped
+
+    notices = []
+    if cfg.problems:
+        code = codes.CONFIG_CORRUPTED if cfg.unreadable else codes.CONFIG_INVALID
+        notices.append({"code": code, "kind": "user", "user": "lifeguard: " + "; ".join(cfg.problems[:3])})
+    names = skipped()[0]
+    if names:
+        notices.append({"code": codes.FEATURES_OFF, "kind": "user",
+                        "user": f"lifeguard: {', '.join(names)} turned off by {SKIP_ENV}"})
+    return notices

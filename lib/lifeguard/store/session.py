@@ -29,6 +29,7 @@ from . import state as state_mod
 from ..core import clock
 from ..core.locking import LockTimeout, SessionLock
 from ..core.paths import Layout
+from ..alerts import codes
 
 DEFAULT_LOCK_TIMEOUT = 2.0
 
@@ -40,7 +41,8 @@ class Transaction:
         self.last_seq = last_seq
         self.fresh = fresh  # no state and no log yet: the first record fixes the start time
         self.dirty = False
-        self.repairs: list[str] = []  # human-readable notes of what loading had to fix
+        # what loading had to fix, one incident each: {"code", "severity", "text"} (docs/severity.md)
+        self.repairs: list[dict] = []
         self.drained = 0  # records this transaction brought in from the spool
 
     def commit(self, record: dict) -> int:
@@ -72,13 +74,13 @@ class SessionStore:
     def ensure_dirs(self) -> None:
         fsutil.ensure_private_dir(self.layout.state_dir)
 
-    def _move_planted(self) -> list[str]:
+    def _move_planted(self) -> list[dict]:
         """Links (or other foreign entries) planted at this session's paths, moved into quarantine
         (the link itself, never its target), so the hook neither writes through them nor fails
         on them every time. Three lstat calls when all is well."""
         moved = (fsutil.quarantine_planted(self.layout.quarantine_dir, path)
                  for path in (self.lock_path, self.state_path, self.log_path))
-        return [note for note in moved if note]
+        return [planted_incident(note) for note in moved if note]
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -102,16 +104,18 @@ class SessionStore:
 
     def _open(self) -> Transaction:
         tail = eventlog.read_tail(self.log_path)
-        repairs: list[str] = []
-        if tail.good_end < tail.size:
+        repairs: list[dict] = []
+        if tail.good_end < tail.size:  # a line a killed writer left unfinished: never a committed event
             moved = eventlog.repair_tail(self.log_path, tail, self.layout.quarantine_dir)
-            repairs.append(f"quarantined {moved} damaged bytes at the end of the event log")
+            repairs.append({"code": codes.LOG_TORN_LINE, "severity": "low",
+                            "text": f"moved {moved} bytes of an unfinished last line of the event log to "
+                                    f"{self.layout.quarantine_dir}"})
         try:
             state = state_mod.load(self.state_path)
         except state_mod.StateUnreadable as exc:
             from ..upkeep.repair import recover_unreadable  # rare: the recovery ladder (stdlib only)
 
-            repairs.extend(recover_unreadable(self.layout, self.session_id, str(exc), self.reducers))
+            repairs.append(recover_unreadable(self.layout, self.session_id, str(exc), self.reducers))
             tail = eventlog.read_tail(self.log_path)
             state = state_mod.load(self.state_path)  # what the ladder left; None: replay or start clean
         if state is None:
@@ -171,7 +175,7 @@ class SessionStore:
         planted = [fsutil.quarantine_planted(self.layout.quarantine_dir, path, want_dir=True)
                    for path in (self.layout.spool_dir, folder)]
         if any(planted):
-            txn.repairs.extend(note for note in planted if note)
+            txn.repairs.extend(planted_incident(note) for note in planted if note)
             return
         done = set(txn.state.get("persistence", {}).get("spool_done") or ())
         for name in names:
@@ -229,3 +233,8 @@ def drain_all(layout: Layout, reducers, lock_timeout: float, skip: str | None = 
         if count:
             drained[session_id] = count
     return drained, busy
+
+
+def planted_incident(note: str) -> dict:
+    """A foreign entry moved aside (fsutil.quarantine_planted's line), as a repair incident."""
+    return {"code": codes.FOREIGN_FILE_QUARANTINED, "severity": "low", "text": note}

@@ -51,7 +51,9 @@ LOCK = "export.lock"
 LOCK_WAIT_SECONDS = 120
 LOG_BATCH = 1000
 SCOPE = "lifeguard"
-SEVERITY = {"info": ("INFO", 9), "warning": ("WARN", 13), "error": ("ERROR", 17), "critical": ("FATAL", 21)}
+# lifeguard's severities (docs/severity.md) as OpenTelemetry's severity text and number
+SEVERITY = {"info": ("INFO", 9), "low": ("WARN", 13), "medium": ("ERROR", 17), "high": ("ERROR", 18),
+            "critical": ("FATAL", 21)}
 
 
 class Unsupported(Exception):
@@ -232,7 +234,7 @@ def _log_records(batch: list[tuple[str, dict, dict]], workspace: dict, hide: str
             provider = providers[session] = LoggerProvider(resource=_resource(workspace, session))
             provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
         code = str(item.get("code") or codes.INTERNAL_ERROR)
-        text, number = SEVERITY.get(codes.lookup(code).severity, SEVERITY["error"])
+        text, number = SEVERITY[codes.severity_of({**item, "code": code})]  # the incident's own, else its code's
         when = measures.epoch(record.get("ts"))
         attrs = {"lifeguard.code": code, "lifeguard.kind": str(item.get("kind") or ""),
                  "hook.event": str(record.get("hook") or record.get("event") or ""), "lifeguard.seq": int(record["seq"]),

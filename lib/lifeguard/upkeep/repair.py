@@ -43,6 +43,7 @@ from . import jsonrepair
 from ..store import state as state_mod
 from ..core.locking import SessionLock
 from ..core.paths import Layout
+from ..alerts import codes
 
 LEVELS = ("none", "minor", "major", "critical", "lost")
 SECTIONS = ("session", "execution", "communication", "observability", "persistence")
@@ -57,13 +58,31 @@ class RepairReport:
     still_failing: list[str] = field(default_factory=list)
     backup: str | None = None
     events_kept: int = 0
+    torn_tail: bool = False  # an unfinished last log line (never a committed event) was set aside
+    events_set_aside: bool = False  # recorded events or state could not be carried over
 
     @property
     def repaired(self) -> bool:
         return self.level != "none" or bool(self.actions)
 
+    @property
+    def severity(self) -> str:
+        """What the repair cost (docs/severity.md): nothing lost is info, however it looked."""
+        if self.level == "lost":
+            return "critical"
+        if self.still_failing:
+            return "high"
+        if self.events_set_aside or self.level == "critical":
+            return "medium"
+        return "low" if self.torn_tail else "info"
+
+    @property
+    def code(self) -> str:
+        return {"critical": codes.SESSION_CORRUPTED, "high": codes.STATE_VALIDATION_FAILED, "medium": codes.EVENTS_QUARANTINED,
+                "low": codes.LOG_TORN_LINE, "info": codes.STATE_REPAIRED}[self.severity]
+
     def summary(self) -> str:
-        """One plain line for the model / the user."""
+        """One plain line for the user: what was done, and where replaced bytes are."""
         if not self.repaired:
             return f"session {self.session_id}: healthy"
         text = f"session {self.session_id}: {self.level} repair: " + "; ".join(self.actions)
@@ -72,6 +91,10 @@ class RepairReport:
         if self.still_failing:
             text += "; still failing, marked for manual review: " + "; ".join(self.still_failing[:3])
         return text
+
+    def incident(self, text: str | None = None) -> dict:
+        """The repair as one incident: {"code", "severity", "text"} (what SessionStart reports)."""
+        return {"code": self.code, "severity": self.severity, "text": text or self.summary()}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -225,8 +248,9 @@ def saved_states(layout: Layout, session_id: str):
 
 
 class _Outcome:
-    def __init__(self, state: dict | None, level: str, actions: list[str], rebase: bool):
+    def __init__(self, state: dict | None, level: str, actions: list[str], rebase: bool, partial: bool = False):
         self.state, self.level, self.actions, self.rebase = state, level, actions, rebase
+        self.partial = partial  # recorded events or state could not all be carried over
 
 
 def choose(layout: Layout, session_id: str, raw: bytes | None, log: LogView,
@@ -275,11 +299,11 @@ def choose(layout: Layout, session_id: str, raw: bytes | None, log: LogView,
             continue
         notes.append(f"restored the saved state {where} (event {base}) and replayed {len(later)} later event(s)")
         notes.extend(log.problems())
-        return _Outcome(saved, "critical", notes, True)
+        return _Outcome(saved, "critical", notes, True, partial=True)
     if log.replay is not None and not validate(log.replay):
         notes.append(f"rebuilt the state from the good events of a damaged log ({len(log.after)} kept)")
         notes.extend(log.problems())
-        return _Outcome(log.replay, "major", notes, True)
+        return _Outcome(log.replay, "major", notes, True, partial=True)
     if raw is None and not log.has_anything:
         return _Outcome(None, "none", [], False)
     # nothing validates: keep a structurally sound state rather than start clean, and let the
@@ -287,7 +311,7 @@ def choose(layout: Layout, session_id: str, raw: bytes | None, log: LogView,
     if log.replay is not None and not structural_problems(log.replay):
         notes.append("kept the event log's replay although it fails validation")
         notes.extend(log.problems())
-        return _Outcome(log.replay, "major", notes, not log.complete)
+        return _Outcome(log.replay, "major", notes, not log.complete, partial=not log.complete)
     notes.append("nothing usable was left (no valid state, log or backup): started clean; data was lost")
     return _Outcome(None, "lost", notes, False)
 
@@ -360,7 +384,8 @@ def repair_locked(layout: Layout, session_id: str, deep: bool = True, backup_fir
     tail = eventlog.read_tail(log_path)
     if tail.good_end < tail.size:
         moved = eventlog.repair_tail(log_path, tail, layout.quarantine_dir)
-        report.actions.append(f"quarantined {moved} damaged bytes at the end of the event log")
+        report.actions.append(f"moved {moved} bytes of an unfinished last line of the event log to quarantine")
+        report.torn_tail = True
     state_path = layout.session_file(session_id)
     try:
         raw: bytes | None = fsutil.read_bytes_nofollow(state_path)
@@ -379,6 +404,7 @@ def repair_locked(layout: Layout, session_id: str, deep: bool = True, backup_fir
         except (OSError, ValueError) as exc:  # the originals still go to quarantine below
             report.actions.append(f"could not make the pre-repair backup ({exc})")
     report.level = outcome.level
+    report.events_set_aside = outcome.partial
     report.actions.extend(outcome.actions)
     _write(layout, session_id, outcome, raw, log, report)
     if outcome.state is not None:
@@ -430,11 +456,14 @@ def repair_all(layout: Layout, deep: bool = True, skip: tuple[str, ...] = (), *,
     return reports
 
 
-def recover_unreadable(layout: Layout, session_id: str, problem: str, reducers) -> list[str]:
+def recover_unreadable(layout: Layout, session_id: str, problem: str, reducers) -> dict:
     """The store's hook: its state file would not load. Runs the ladder (cheap validation,
-    no full-folder backup: the originals go to quarantine) and returns what was done."""
+    no full-folder backup: the originals go to quarantine) and returns what was done as one
+    incident ({"code", "severity", "text"}; see RepairReport.incident)."""
     report = repair_locked(layout, session_id, deep=False, backup_first=False, reducers=reducers)
-    notes = [f"the session state was unreadable ({problem})"] + report.actions
+    text = "; ".join([f"the state file was unreadable ({problem})"] + report.actions)
     if report.level != "none":
-        notes.append(f"repair level: {report.level}")
-    return notes
+        text += f" ({report.level} repair)"  # telemetry counts repairs by level
+    if report.quarantined and report.level != "lost":
+        text += f" (the damaged copy is kept in {Path(report.quarantined[0]).parent})"
+    return report.incident(text)

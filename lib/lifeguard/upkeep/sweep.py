@@ -52,7 +52,7 @@ class Sweep:
         self.layout, self.limits, self.reducers = layout, limits, reducers
         self.current = safe_name(current)
         self.now = time.time() if now is None else now
-        self.report: dict = {"drained": {}, "archived": [], "locks_removed": 0, "repairs": [], "quarantined": 0,
+        self.report: dict = {"drained": {}, "archived": [], "locks_removed": 0, "repairs": [], "incidents": [], "quarantined": 0,
                              "failed": []}
         self.saved = _read(layout)
 
@@ -99,6 +99,7 @@ class Sweep:
             backed_up = backed_up or result.backup is not None
             if result.repaired:
                 self.report["repairs"].append(result.summary()[:300])
+                self.report["incidents"].append(result.incident(result.summary()[:300]))
             if not result.still_failing:
                 healthy[session_id] = fingerprint(self.layout, session_id)
         self.report["fingerprints"] = healthy

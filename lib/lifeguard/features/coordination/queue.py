@@ -23,7 +23,7 @@ RANK = {p: i for i, p in enumerate(PRIORITIES)}
 RETRY_LIMITS = {"critical": 10, "high": 5, "normal": 3, "low": 1}
 BACKOFF_CAP = 300.0
 NEVER_DROPPED = frozenset({"critical", "high"})
-SEVERITY_PRIORITY = {"critical": "critical", "error": "high", "warning": "normal", "info": "low"}
+SEVERITY_PRIORITY = {"critical": "critical", "high": "high", "medium": "high", "low": "normal", "info": "low"}
 
 
 def priority_for(code: str) -> str:
