@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
+from ..store.state import section
+
 RECENT_KEEP = 20
 INCIDENTS_KEEP = 100
 SPOOL_KEEP = 64
-
-
-def section(state: dict, *keys: str) -> dict:
-    """The dict at `keys`, created (or replaced, if not a dict) on the way: reducers tolerate hand-edited state."""
-    node = state
-    for key in keys:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = {}
-            node[key] = child
-        node = child
-    return node
 
 
 def _ring(node: dict, key: str, item, keep: int) -> None:

@@ -24,8 +24,8 @@ import time
 from ..alerts import thresholds
 from ..core.clock import epoch
 from ..telemetry import samples
-from . import core
 from ..alerts import codes
+from ..store.state import peek, section
 
 OUTCOMES = ("PostToolUse", "PostToolUseFailure")
 OUTCOMES_KEEP = 100  # the most alerts.rate_window_events may ask for (config_model.Alerts)
@@ -79,7 +79,7 @@ def apply(state: dict, record: dict) -> None:
     levels_changed = [n for n in record.get("notices") or () if isinstance(n, dict) and n.get("metric")]
     if not (event in OUTCOMES or agent or event == "SubagentStart" or levels_changed):
         return
-    node = core.section(state, "observability", "metrics", "live")
+    node = section(state, "observability", "metrics", "live")
     if event in OUTCOMES and record.get("tool"):
         outcomes = node.get("outcomes") if isinstance(node.get("outcomes"), list) else []
         node["outcomes"] = (outcomes + [event == "PostToolUse"])[-OUTCOMES_KEEP:]
@@ -122,5 +122,4 @@ def _crossing(node: dict, metric: str, value: float, section: dict) -> dict | No
 
 
 def _read(state: dict) -> dict:
-    node = ((state.get("observability") or {}).get("metrics") or {}).get("live")
-    return node if isinstance(node, dict) else {}
+    return peek(state, "observability", "metrics", "live")

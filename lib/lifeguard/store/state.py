@@ -81,3 +81,27 @@ def sequence(state: dict) -> int:
         return seq if isinstance(seq, int) and seq >= 0 else 0
     except (KeyError, TypeError):
         return 0
+
+
+def peek(node: object, *keys: str) -> dict:
+    """Read-only: the dict at `keys` below `node` ({} where there is none, or something else).
+    `peek(value)` is `value` if it is a dict, else {}. Readers tolerate hand-edited state."""
+    node = node if isinstance(node, dict) else {}
+    for key in keys:
+        node = node.get(key)
+        if not isinstance(node, dict):
+            return {}
+    return node
+
+
+def section(state: dict, *keys: str) -> dict:
+    """The dict at `keys`, created (or replaced, if not a dict) on the way: reducers tolerate
+    hand-edited state."""
+    node = state
+    for key in keys:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    return node

@@ -22,6 +22,7 @@ from typing import Callable
 
 from ..store import eventlog
 from ..store import state as state_mod
+from ..store.state import peek
 from ..config import load as config_load
 from ..core.graph import find_cycles
 from ..core.clock import parse_ts
@@ -65,10 +66,6 @@ class Ctx:
 Outcome = tuple[str, str, dict]
 
 
-def _dict(value) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
 # -- 1. state consistency -------------------------------------------------------------------
 
 
@@ -83,20 +80,20 @@ def _edge_ends(edge) -> tuple[object, object] | None:
 def consistency_issues(state: dict) -> list[str]:
     """Tasks on agents that exist, agents on tasks that exist, edges between existing nodes."""
     issues = []
-    execution = _dict(state.get("execution"))
-    tasks = _dict(execution.get("tasks"))
-    agents = _dict(execution.get("agents"))
-    known_agents = set(_dict(agents.get("active"))) | set(_dict(agents.get("pool")))
+    execution = peek(state.get("execution"))
+    tasks = peek(execution.get("tasks"))
+    agents = peek(execution.get("agents"))
+    known_agents = set(peek(agents.get("active"))) | set(peek(agents.get("pool")))
     for task_id, task in tasks.items():
-        assignee = _dict(task).get("assignee")
+        assignee = peek(task).get("assignee")
         if assignee and assignee not in known_agents:
             issues.append(f"task {task_id} is assigned to agent {assignee}, which does not exist")
-    for agent_id, agent in _dict(agents.get("active")).items():
-        current = _dict(agent).get("current_task")
+    for agent_id, agent in peek(agents.get("active")).items():
+        current = peek(agent).get("current_task")
         if current and current not in tasks:
             issues.append(f"agent {agent_id} works on task {current}, which does not exist")
-    graph = _dict(_dict(_dict(_dict(state.get("communication")).get("coordination")).get("dependencies")).get("graph"))
-    nodes = _dict(graph.get("nodes"))
+    graph = peek(peek(peek(peek(state.get("communication")).get("coordination")).get("dependencies")).get("graph"))
+    nodes = peek(graph.get("nodes"))
     for edge in graph.get("edges") or ():
         ends = _edge_ends(edge)
         if ends is None or ends[0] not in nodes or ends[1] not in nodes:
@@ -131,10 +128,10 @@ def check_session_validity(ctx: Ctx) -> Outcome:
 
 
 def silent_agents(state: dict, now: float, limit_s: float) -> list[str]:
-    active = _dict(_dict(_dict(state.get("execution")).get("agents")).get("active"))
+    active = peek(peek(peek(state.get("execution")).get("agents")).get("active"))
     out = []
     for agent_id, agent in active.items():
-        started = parse_ts(_dict(agent).get("spawned_at"))
+        started = parse_ts(peek(agent).get("spawned_at"))
         if started is not None and now - started > limit_s:
             out.append(agent_id)
     return out
@@ -175,7 +172,7 @@ def check_resource_availability(ctx: Ctx) -> Outcome:
         pass
     events = state_mod.sequence(ctx.state) if ctx.state is not None else 0
     details["events"] = events
-    total = _dict(_dict(_dict(ctx.state).get("persistence")).get("event_log")).get("total_events", 0)
+    total = peek(peek(peek(ctx.state).get("persistence")).get("event_log")).get("total_events", 0)
     if isinstance(total, int) and total > ctx.limits["event_count"]:
         status = FAIL if status == FAIL else WARN
         notes.append(f"{total} events in the log (limit {ctx.limits['event_count']})")
@@ -239,7 +236,7 @@ def spool_backlog(layout: Layout, session_id: str, now: float, older_than_s: flo
 
 
 def check_communication_flow(ctx: Ctx) -> Outcome:
-    queues = _dict(_dict(_dict(ctx.state).get("communication")).get("message_queues"))
+    queues = peek(peek(peek(ctx.state).get("communication")).get("message_queues"))
     pending = sum(len(q) if isinstance(q, (list, dict)) else 0 for q in queues.values())
     dead = queues.get("dead_letter") or queues.get("dead_letters") or []
     dead_count = len(dead) if isinstance(dead, (list, dict)) else 0
@@ -263,14 +260,14 @@ def check_communication_flow(ctx: Ctx) -> Outcome:
 def dependency_graph(state: dict) -> dict[str, set[str]]:
     """node -> the nodes it waits on, from the graph's edges and tasks' `depends_on`/`blocked_by`."""
     graph: dict[str, set[str]] = {}
-    deps = _dict(_dict(_dict(state.get("communication")).get("coordination")).get("dependencies"))
-    for edge in _dict(deps.get("graph")).get("edges") or ():
+    deps = peek(peek(peek(state.get("communication")).get("coordination")).get("dependencies"))
+    for edge in peek(deps.get("graph")).get("edges") or ():
         ends = _edge_ends(edge)
         if ends and all(isinstance(e, str) for e in ends):
             graph.setdefault(ends[0], set()).add(ends[1])
-    for task_id, task in _dict(_dict(state.get("execution")).get("tasks")).items():
+    for task_id, task in peek(peek(state.get("execution")).get("tasks")).items():
         for key in ("depends_on", "blocked_by"):
-            for other in _dict(task).get(key) or ():
+            for other in peek(task).get(key) or ():
                 if isinstance(other, str):
                     graph.setdefault(task_id, set()).add(other)
     return graph
@@ -288,8 +285,8 @@ def check_dependency_resolution(ctx: Ctx) -> Outcome:
     graph = dependency_graph(ctx.state)
     cycle = find_cycle(graph)
     if cycle:
-        tasks = _dict(_dict(ctx.state.get("execution")).get("tasks"))
-        blocked = all(_dict(tasks.get(n)).get("status") == "blocked" for n in cycle[:-1] if n in tasks)
+        tasks = peek(peek(ctx.state.get("execution")).get("tasks"))
+        blocked = all(peek(tasks.get(n)).get("status") == "blocked" for n in cycle[:-1] if n in tasks)
         kind = "deadlock: tasks wait on each other" if blocked and any(n in tasks for n in cycle) else "circular dependency"
         return FAIL, f"{kind}: " + " -> ".join(cycle), {"cycle": cycle}
     return PASS, f"{sum(len(v) for v in graph.values())} dependency edge(s), no cycle", {}

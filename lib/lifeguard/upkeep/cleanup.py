@@ -30,6 +30,7 @@ from pathlib import Path
 from ..core import clock, fsutil
 from ..store import snapshot as logsnapshot
 from ..store import state as state_mod
+from ..store.state import peek
 from ..store.session import SessionStore, waiting
 from ..core.locking import LockTimeout, SessionLock
 from ..core.paths import Layout, safe_name
@@ -39,10 +40,6 @@ DONE = "completed"
 KEEP_STATUSES = ("pending", "in_progress", "blocked")
 INCIDENTS_KEEP = {"warning": 50, "critical": 20, "emergency": 10}
 DAY = 24 * 3600
-
-
-def _dict(value) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
 def assess(state_bytes: int, free_disk: int | None, limits: dict) -> str | None:
@@ -60,11 +57,11 @@ def assess(state_bytes: int, free_disk: int | None, limits: dict) -> str | None:
 def plan(state: dict, level: str, now: float) -> dict | None:
     """The cleanup record for `level` (None if it would change nothing). It names exactly what
     goes, so applying it is deterministic; the removed data is in `archived` for the archive."""
-    execution = _dict(state.get("execution"))
-    tasks = _dict(execution.get("tasks"))
+    execution = peek(state.get("execution"))
+    tasks = peek(execution.get("tasks"))
     drop_tasks = []
     for task_id, task in tasks.items():
-        task = _dict(task)
+        task = peek(task)
         status = task.get("status")
         if level == "emergency":
             if status not in KEEP_STATUSES:
@@ -75,12 +72,12 @@ def plan(state: dict, level: str, now: float) -> dict | None:
                 drop_tasks.append(task_id)
     record: dict = {"event": CLEANUP_EVENT, "level": level, "drop_tasks": sorted(drop_tasks),
                     "incidents_keep": INCIDENTS_KEEP[level]}
-    incidents = _dict(state.get("observability")).get("incidents") or []
+    incidents = peek(state.get("observability")).get("incidents") or []
     changes = bool(drop_tasks) or len(incidents) > record["incidents_keep"]
     if level == "emergency":
-        active = _dict(_dict(execution.get("agents")).get("active"))
+        active = peek(peek(execution.get("agents")).get("active"))
         # the spec keeps "busy" agents; lifeguard's running subagents are the busy ones
-        record["drop_agents"] = sorted(a for a, v in active.items() if _dict(v).get("status") not in ("busy", "running"))
+        record["drop_agents"] = sorted(a for a, v in active.items() if peek(v).get("status") not in ("busy", "running"))
         record["drop_pool"] = True
         record["clear_recent"] = True
         record["clear_queues"] = True
@@ -90,22 +87,22 @@ def plan(state: dict, level: str, now: float) -> dict | None:
 
 def archived_data(state: dict, record: dict) -> dict:
     """What `record` removes from `state`, to be written to the archive before it is applied."""
-    execution = _dict(state.get("execution"))
-    tasks = _dict(execution.get("tasks"))
-    agents = _dict(execution.get("agents"))
+    execution = peek(state.get("execution"))
+    tasks = peek(execution.get("tasks"))
+    agents = peek(execution.get("agents"))
     out: dict = {"level": record["level"], "tasks": {t: tasks[t] for t in record.get("drop_tasks", ()) if t in tasks}}
-    incidents = _dict(state.get("observability")).get("incidents") or []
+    incidents = peek(state.get("observability")).get("incidents") or []
     keep = record.get("incidents_keep", len(incidents))
     out["incidents"] = incidents[: max(0, len(incidents) - keep)]
     if record.get("drop_agents"):
-        active = _dict(agents.get("active"))
+        active = peek(agents.get("active"))
         out["agents"] = {a: active[a] for a in record["drop_agents"] if a in active}
     if record.get("drop_pool"):
-        out["agent_pool"] = _dict(agents.get("pool"))
+        out["agent_pool"] = peek(agents.get("pool"))
     if record.get("clear_recent"):
-        out["recent_events"] = _dict(_dict(state.get("observability")).get("events")).get("recent") or []
+        out["recent_events"] = peek(peek(state.get("observability")).get("events")).get("recent") or []
     if record.get("clear_queues"):
-        out["message_queues"] = _dict(state.get("communication")).get("message_queues") or {}
+        out["message_queues"] = peek(state.get("communication")).get("message_queues") or {}
     return out
 
 
@@ -133,7 +130,7 @@ def apply_cleanup(state: dict, record: dict) -> None:
         observability["events"]["recent"] = []
     if record.get("clear_queues") and isinstance(state.get("communication"), dict):
         state["communication"]["message_queues"] = {}
-    cleanups = _dict(observability.get("health")).get("cleanups")
+    cleanups = peek(observability.get("health")).get("cleanups")
     health = observability.setdefault("health", {}) if isinstance(observability.get("health"), dict) else None
     if health is not None:
         health["cleanups"] = (cleanups if isinstance(cleanups, int) else 0) + 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from . import agents as ag
 from . import taskgraph as tg
-from .. import core
 
 MAIN = "main"
 TOOL_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure")
@@ -24,17 +23,6 @@ LISTED_KEEP = 200
 DEAD_LETTER_KEEP = 50  # a reducer bound, so a constant (not config)
 
 
-_node = core.section  # the dict at a path, created on the way
-
-
-def _peek(state: dict, *keys: str) -> dict:
-    """Read-only lookup: an empty dict where the state has nothing."""
-    node = state
-    for key in keys:
-        node = node.get(key) if isinstance(node, dict) else None
-        if not isinstance(node, dict):
-            return {}
-    return node
 
 
 def _short(text: object, limit: int = 200) -> str:

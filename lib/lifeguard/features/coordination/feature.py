@@ -27,8 +27,9 @@ import time
 from . import agents as ag
 from ...config.load import section
 from ...core import clock
+from ...store.state import peek
 from .annotate import annotate  # noqa: F401 - part of the feature (registry)
-from .common import MAIN_CONTEXT_EVENTS, MESSAGE_TOOLS, _peek
+from .common import MAIN_CONTEXT_EVENTS, MESSAGE_TOOLS
 from .gates import _before_call
 from .reduce import apply  # noqa: F401 - part of the feature (registry)
 from .reports import _after_call, _agent_call_failed, _deliver_queue, _delivery_failed, _lost_agents, _timeouts
@@ -41,7 +42,7 @@ def check(state: dict, record: dict, cfg: dict) -> list[dict]:
     event, tool = record.get("event"), record.get("tool")
     coord = record.get("coord") or {}
     now = clock.parse_ts(record.get("ts")) or time.time()
-    agents = _peek(state, "execution", "agents")
+    agents = peek(state, "execution", "agents")
     from_main = not record.get("agent")
     notices: list[dict] = []
     if event == "PreToolUse" and coord:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from . import agents as ag
 from ...core import clock
+from ...store.state import peek
 from . import queue as nq
 from . import taskgraph as tg
-from .common import MESSAGE_TOOLS, _deny, _edge_order, _graph_edges, _letter, _peek, _put
+from .common import MESSAGE_TOOLS, _deny, _edge_order, _graph_edges, _letter, _put
 from ...alerts import codes
 
 
@@ -64,12 +65,12 @@ def _cycle_gate(state: dict, update: dict) -> list[dict]:
     new = [tuple(e) for e in update.get("edges") or ()]
     if not new:
         return []
-    graph = _peek(state, "communication", "coordination", "dependencies", "graph")
+    graph = peek(state, "communication", "coordination", "dependencies", "graph")
     found = tg.cycle_closed_by(_graph_edges(graph, with_pending=True), new)
     if found is None:
         return []
     edge, cycle = found
-    tasks = _peek(state, "execution", "tasks")
+    tasks = peek(state, "execution", "tasks")
     priorities = {t: (tasks.get(t) or {}).get("priority") for t in cycle}
     order = _edge_order(graph)
     weakest = tg.weakest_link(cycle, priorities, order)
@@ -95,7 +96,7 @@ def _recipient_gate(state: dict, agents: dict, record: dict, coord: dict, conf: 
                       f"{to} is a subagent that failed and is gone, so the message was not sent; lifeguard kept it "
                       "in its dead letter queue. Reassign that agent's work (spawn a new agent or do it yourself) "
                       "instead of messaging it.")]
-    retry = _peek(state, "communication", "message_queues", "retries").get(to or "")
+    retry = peek(state, "communication", "message_queues", "retries").get(to or "")
     if isinstance(retry, dict) and retry.get("attempts"):
         wait = (clock.parse_ts(retry.get("last_at")) or 0) + nq.backoff_seconds(
             retry["attempts"], cap=conf["message_backoff_cap_seconds"]) - now

@@ -6,13 +6,14 @@ from __future__ import annotations
 from . import agents as ag
 from . import queue as nq
 from . import taskgraph as tg
-from .common import DEAD_LETTER_KEEP, EDGES_KEEP, MAIN, MESSAGE_TOOLS, PENDING_EDGES_KEEP, TASKS_KEEP, TASK_TOOLS, _node, _owned, _peek
+from ...store.state import peek, section
+from .common import DEAD_LETTER_KEEP, EDGES_KEEP, MAIN, MESSAGE_TOOLS, PENDING_EDGES_KEEP, TASKS_KEEP, TASK_TOOLS, _owned
 
 
 def apply(state: dict, record: dict) -> None:
     event = record.get("event")
     ts = record.get("ts") or ""
-    agents = ag.section(_node(state, "execution", "agents"))
+    agents = ag.section(section(state, "execution", "agents"))
     agent = record.get("agent")
     if agent and event == "SubagentStart":
         ag.subagent_started(agents, agent, record.get("agent_type"), ts)
@@ -42,13 +43,13 @@ def apply(state: dict, record: dict) -> None:
     for agent_id in coord.get("timeouts_reported") or ():
         if agent_id in agents["active"]:
             agents["active"][agent_id]["timeout_reported"] = True
-    tasks = _node(state, "execution", "tasks")
+    tasks = section(state, "execution", "tasks")
     for task_id in coord.get("orphans_reported") or ():
         if task_id in tasks and not tasks[task_id].get("orphaned"):
             tasks[task_id]["orphaned"] = True
             tasks[task_id]["retry_count"] = int(tasks[task_id].get("retry_count") or 0) + 1
     if "deadlock" in coord:
-        _node(state, "communication", "coordination", "dependencies")["deadlock_reported"] = coord["deadlock"]
+        section(state, "communication", "coordination", "dependencies")["deadlock_reported"] = coord["deadlock"]
     _apply_queue(state, coord)
 
 
@@ -57,7 +58,7 @@ def _forget_pending(state: dict, agents: dict) -> None:
     Agent calls and task links that never reported back must not count any longer."""
     for tuid in [k for k, v in agents["pending"].items() if v.get("parent", MAIN) == MAIN]:
         del agents["pending"][tuid]
-    graph = _peek(state, "communication", "coordination", "dependencies", "graph")
+    graph = peek(state, "communication", "coordination", "dependencies", "graph")
     if isinstance(graph.get("pending"), dict):
         graph["pending"].clear()
 
@@ -80,13 +81,13 @@ def _apply_agent_call(state: dict, agents: dict, record: dict, coord: dict, deni
 
 def _release(state: dict, names: set[str]) -> None:
     """Free the coordination locks a failed agent held."""
-    locks = _node(state, "communication", "coordination", "locks")
+    locks = section(state, "communication", "coordination", "locks")
     for resource in [r for r, info in locks.items() if isinstance(info, dict) and info.get("locked_by") in names]:
         del locks[resource]
 
 
 def _orphan(state: dict, names: set[str], ts: str) -> None:
-    tasks = _node(state, "execution", "tasks")
+    tasks = section(state, "execution", "tasks")
     for task_id in _owned(tasks, names):
         if not tasks[task_id].get("orphaned"):
             tasks[task_id]["orphaned"] = True
@@ -104,8 +105,8 @@ def _task_entry(tasks: dict, task_id: str, seq: int) -> dict:
 
 def _apply_tasks(state: dict, record: dict, coord: dict, seq: int, denied: bool = False) -> None:
     event = record.get("event")
-    tasks = _node(state, "execution", "tasks")
-    graph = _node(state, "communication", "coordination", "dependencies", "graph")
+    tasks = section(state, "execution", "tasks")
+    graph = section(state, "communication", "coordination", "dependencies", "graph")
     pending = graph.get("pending") if isinstance(graph.get("pending"), dict) else {}
     graph["pending"] = pending
     tuid = record.get("tuid") or ""
@@ -200,8 +201,8 @@ def _sync(tasks: dict, graph: dict) -> None:
 
 
 def _apply_message(state: dict, record: dict, coord: dict, ts: str) -> None:
-    queues = _node(state, "communication", "message_queues")
-    retries = _node(queues, "retries")
+    queues = section(state, "communication", "message_queues")
+    retries = section(queues, "retries")
     msg = coord.get("message") if isinstance(coord.get("message"), dict) else {}
     to = msg.get("to") or "?"
     if record.get("event") in ("PostToolUse", "PostToolUseFailure") and "ok" in msg:
@@ -223,7 +224,7 @@ def _apply_queue(state: dict, coord: dict) -> None:
     new, archived, delivered = coord.get("enqueue"), coord.get("archived"), coord.get("delivered")
     if not (new or archived or delivered):
         return
-    queues = _node(state, "communication", "message_queues")
+    queues = section(state, "communication", "message_queues")
     queue = queues.get("lifeguard") if isinstance(queues.get("lifeguard"), list) else []
     if new:
         queue = queue + list(new)

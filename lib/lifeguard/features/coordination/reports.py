@@ -11,7 +11,8 @@ from . import agents as ag
 from ...core import clock
 from . import queue as nq
 from . import taskgraph as tg
-from .common import DELIVER_AT_ONCE, MESSAGE_TOOLS, TASK_RETRY_LIMIT, _context, _edge_order, _graph_edges, _letter, _node, _owned, _peek, _put
+from ...store.state import peek, section
+from .common import DELIVER_AT_ONCE, MESSAGE_TOOLS, TASK_RETRY_LIMIT, _context, _edge_order, _graph_edges, _letter, _owned, _put
 from .reduce import _apply_tasks
 from ...alerts import codes
 
@@ -33,7 +34,7 @@ def _after_call(state: dict, agents: dict, record: dict, coord: dict, conf: dict
 def _delivery_failed(state: dict, record: dict, coord: dict, conf: dict, now: float) -> list[dict]:
     msg = coord.get("message") or {}
     to = msg.get("to") or "?"
-    retry = _peek(state, "communication", "message_queues", "retries").get(to) or {}
+    retry = peek(state, "communication", "message_queues", "retries").get(to) or {}
     attempts = int(retry.get("attempts") or 0) + 1
     decision = nq.retry_decision(attempts, "normal", cap=conf["message_backoff_cap_seconds"])
     reason = msg.get("error") or "delivery failed"
@@ -51,13 +52,13 @@ def _delivery_failed(state: dict, record: dict, coord: dict, conf: dict, now: fl
 
 def _tasks_after(state: dict, record: dict) -> tuple[dict, dict]:
     """The task table and graph as they will be once this record is applied."""
-    scratch = {"execution": {"tasks": copy.deepcopy(_peek(state, "execution", "tasks"))},
+    scratch = {"execution": {"tasks": copy.deepcopy(peek(state, "execution", "tasks"))},
                "communication": {"coordination": {"dependencies": {
-                   "graph": copy.deepcopy(_peek(state, "communication", "coordination", "dependencies", "graph"))}}}}
+                   "graph": copy.deepcopy(peek(state, "communication", "coordination", "dependencies", "graph"))}}}}
     from ...store.state import sequence
 
     _apply_tasks(scratch, record, record.get("coord") or {}, sequence(state) + 1)  # the seq it will get
-    return _node(scratch, "execution", "tasks"), _node(scratch, "communication", "coordination", "dependencies", "graph")
+    return section(scratch, "execution", "tasks"), section(scratch, "communication", "coordination", "dependencies", "graph")
 
 
 def _task_graph_report(state: dict, agents: dict, record: dict) -> list[dict]:
@@ -67,7 +68,7 @@ def _task_graph_report(state: dict, agents: dict, record: dict) -> list[dict]:
     key = None
     if deadlock is not None:
         key = ",".join(deadlock["stuck"]) + "|" + ",".join(deadlock["relax"] or ())
-        if key != _peek(state, "communication", "coordination", "dependencies").get("deadlock_reported"):
+        if key != peek(state, "communication", "coordination", "dependencies").get("deadlock_reported"):
             notices.append(_deadlock_notice(deadlock))
     _put(record, "deadlock", key)
     gone = ag.gone_names(agents)
@@ -123,7 +124,7 @@ def _crash_text(agent_id: str, entry: dict, why: str, tasks: dict, orphaned: lis
 def _agent_call_failed(state: dict, agents: dict, record: dict, coord: dict, conf: dict) -> list[dict]:
     tuid = record.get("tuid")
     agent_id = ag.linked_agent(agents, tuid)
-    tasks = _peek(state, "execution", "tasks")
+    tasks = peek(state, "execution", "tasks")
     error = coord.get("spawn_error") or "the Agent call failed"
     if agent_id:
         entry = (agents.get("active") or {}).get(agent_id) or (agents.get("pool") or {}).get(agent_id) or {}
@@ -158,7 +159,7 @@ def _lost_agents(state: dict, agents: dict, record: dict, coord: dict, conf: dic
     reported back. They are marked failed and the report waits in the queue for the
     main agent's next turn (Stop cannot carry context)."""
     listed = set(coord.get("background") or ())
-    tasks = _peek(state, "execution", "tasks")
+    tasks = peek(state, "execution", "tasks")
     lost, messages = [], []
     for agent_id, entry in ag.running(agents).items():
         last = clock.parse_ts(entry.get("last_seen") or entry.get("started_at") or entry.get("spawned_at"))
@@ -197,7 +198,7 @@ def _timeouts(agents: dict, record: dict, conf: dict, now: float) -> list[dict]:
 
 
 def _queue_section(state: dict) -> dict:
-    return _peek(state, "communication", "message_queues")
+    return peek(state, "communication", "message_queues")
 
 
 def _enqueue(state: dict, record: dict, messages: list[dict], conf: dict) -> None:

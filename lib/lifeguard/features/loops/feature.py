@@ -28,8 +28,8 @@ from . import breaker, rules as loop_rules, transcript
 from ...redact import redactor as redact
 from . import messages as say
 from . import signature as sig_mod
-from .. import core
 from ...core import clock
+from ...store.state import peek, section
 from ...alerts import codes
 
 WINDOW_KEEP = 20  # calls remembered per agent; the config limits are validated against this
@@ -368,13 +368,11 @@ def _set_breaker(state: dict, key: str, entry: dict) -> None:
 
 
 def _read(state: dict, key: str) -> dict:
-    execution = state.get("execution")
-    node = execution.get(key) if isinstance(execution, dict) else None
-    return node if isinstance(node, dict) else {}
+    return peek(state, "execution", key)
 
 
 def _section(state: dict, key: str) -> dict:
-    return core.section(state, "execution", key)
+    return section(state, "execution", key)
 
 
 def _window(section: dict, agent: str) -> list[dict]:
