@@ -673,3 +673,18 @@ def test_the_fast_path_finishes_a_hook_whose_worker_died(ws: Path) -> None:
     assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
     assert uv_calls(fake) == 0
     assert logged_ids(ws) == ["toolu_0001"]
+
+
+def test_a_helper_that_does_not_answer_the_fast_path_is_not_asked_twice(ws: Path) -> None:
+    """lifeguard-run's client waited 2 s for no answer: the hook then runs through uv in its own
+    process without asking the helper again (one wait, not two)."""
+    fake = fast_path_ws(ws)
+    helper_fake = FakeHelper(ws, "silent")
+    try:
+        res = run_launcher(ws, event(1))
+    finally:
+        helper_fake.close()
+    assert res.returncode == 0 and res.stderr == b"", res.stderr
+    assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
+    assert helper_fake.connections == 1 and uv_calls(fake) == 1
+    assert logged_ids(ws) == ["toolu_0001"]

@@ -43,8 +43,11 @@ PASSED_ENV = ("CLAUDE_PROJECT_DIR",)  # plus every variable named with a PASSED_
 # OTEL_*: where the exporter a hook may start sends to (telemetry/trigger.py) is this hook's choice
 PASSED_PREFIXES = ("LIFEGUARD_", "OTEL_")
 NOT_TAKEN = 3  # fast(): the helper did not take the hook and stdin is untouched: run it the usual way
+UNANSWERED = 4  # fast(): the same, after waiting ACK_SECONDS for the helper: do not ask it again
 END_SECONDS = 2.0  # how long a killed worker may take to let go of its socket (and its locks)
 POLL_SECONDS = 0.25  # how often a client whose worker is slow looks whether it is stopped
+
+_missed: str | None = None  # why via_helper last returned None, when it was an unanswered wait
 
 
 def run_hook(event: str, hook_file: str) -> int:
@@ -80,7 +83,9 @@ def fast(script: str, hook_file: str) -> int:
     if claude is None or os.environ.get("LIFEGUARD_HELPER", "1") == "0":
         return NOT_TAKEN
     code = via_helper(claude, event, hook_file)
-    return NOT_TAKEN if code is None else code
+    if code is None:
+        return UNANSWERED if _missed == "unanswered" else NOT_TAKEN
+    return code
 
 
 def installed_claude_dir(hook_file: str) -> str | None:
@@ -160,6 +165,8 @@ def via_helper(claude: str, event: str, hook_file: str) -> int | None:
             sock.sendall(wire.request(event, os.path.abspath(hook_file), os.getcwd(), invocation, passed_env()))
             ack = wire.recv_exact(sock, 5)
         except TimeoutError:  # a helper that does not answer: checked, and replaced if stopped
+            global _missed
+            _missed = "unanswered"
             _unanswered(claude)
             return None
         except OSError:  # no helper, a stale socket
