@@ -47,7 +47,7 @@ UNANSWERED = 4  # fast(): the same, after waiting ACK_SECONDS for the helper: do
 END_SECONDS = 2.0  # how long a killed worker may take to let go of its socket (and its locks)
 POLL_SECONDS = 0.25  # how often a client whose worker is slow looks whether it is stopped
 
-_missed: str | None = None  # why via_helper last returned None, when it was an unanswered wait
+_unanswered_last = False  # via_helper's last None came after waiting ACK_SECONDS for no answer
 
 
 def run_hook(event: str, hook_file: str) -> int:
@@ -77,14 +77,15 @@ def run_hook(event: str, hook_file: str) -> int:
 
 def fast(script: str, hook_file: str) -> int:
     """lifeguard-run's fast path (`python -I -S`, no uv): the hook through the helper, or
-    NOT_TAKEN with stdin untouched, so that lifeguard-run runs the hook the usual way."""
+    NOT_TAKEN (UNANSWERED after a wait for no answer) with stdin untouched, so that
+    lifeguard-run runs the hook the usual way."""
     event = "".join(part.capitalize() for part in script.split("_"))  # pre_tool_use -> PreToolUse
     claude = installed_claude_dir(hook_file)
     if claude is None or os.environ.get("LIFEGUARD_HELPER", "1") == "0":
         return NOT_TAKEN
     code = via_helper(claude, event, hook_file)
     if code is None:
-        return UNANSWERED if _missed == "unanswered" else NOT_TAKEN
+        return UNANSWERED if _unanswered_last else NOT_TAKEN
     return code
 
 
@@ -96,7 +97,6 @@ def installed_claude_dir(hook_file: str) -> str | None:
         return None  # a development setup: state elsewhere than beside the hooks
     claude = os.path.dirname(os.path.dirname(os.path.realpath(hook_file)))
     return claude if os.path.basename(claude) == ".claude" else None
-
 
 
 def trusted_state(state_dir: str) -> bool:
@@ -119,7 +119,6 @@ def trusted_socket(state_dir: str) -> bool:
     return trusted_state(state_dir) and stat.S_ISSOCK(sock.st_mode) and sock.st_uid == os.getuid()
 
 
-
 def passed_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if passed(k)}
 
@@ -127,7 +126,6 @@ def passed_env() -> dict[str, str]:
 def passed(name: str) -> bool:
     """Whether the environment variable `name` goes with a hook to the helper's worker."""
     return name in PASSED_ENV or name.startswith(PASSED_PREFIXES)
-
 
 
 def _connect(sock, path: str) -> None:
@@ -142,7 +140,6 @@ def _connect(sock, path: str) -> None:
     finally:
         os.fchdir(here)
         os.close(here)
-
 
 
 
@@ -165,8 +162,8 @@ def via_helper(claude: str, event: str, hook_file: str) -> int | None:
             sock.sendall(wire.request(event, os.path.abspath(hook_file), os.getcwd(), invocation, passed_env()))
             ack = wire.recv_exact(sock, 5)
         except TimeoutError:  # a helper that does not answer: checked, and replaced if stopped
-            global _missed
-            _missed = "unanswered"
+            global _unanswered_last
+            _unanswered_last = True
             _unanswered(claude)
             return None
         except OSError:  # no helper, a stale socket
@@ -410,7 +407,6 @@ def _maybe_start_helper(claude: str) -> None:
     finally:
         os.close(fd)
     start_helper(claude)
-
 
 
 def _move_aside_from_socket_path(layout) -> None:
