@@ -54,6 +54,7 @@ sys.path.insert(0, str(REPO / "lib"))
 sys.path.insert(0, str(REPO / "tests"))
 
 from lifeguard.commands import install as installer  # noqa: E402
+from lifeguard.core.proc import children  # noqa: E402
 from lifeguard.core.paths import Layout  # noqa: E402
 from lifeguard.features.registry import FEATURES  # noqa: E402
 from lifeguard.hook import helper  # noqa: E402
@@ -239,9 +240,8 @@ def helper_pss_mb(claude: Path) -> float | None:
     """The proportional set size of the resident helper of `claude` and its workers (the spares
     waiting for hooks), in MB: shared pages counted once across them. None without /proc."""
     pid = int((claude / "state" / helper.PID).read_text())
-    pids = [pid] + [int(name) for name in os.listdir("/proc") if name.isdigit() and _parent(int(name)) == pid]
     total_kb = 0
-    for one in pids:
+    for one in [pid, *children(pid)]:
         try:
             with open(f"/proc/{one}/smaps_rollup") as f:
                 total_kb += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
@@ -249,14 +249,6 @@ def helper_pss_mb(claude: Path) -> float | None:
             if one == pid:
                 return None
     return total_kb / 1024
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return int(f.read().rpartition(b")")[2].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def quietly(fn, *args, **kwargs):

@@ -193,6 +193,7 @@ def _see_through(sock, pid: int, event: str, hook_file: str, invocation: str, st
         from .runner import DeadlineExceeded, fail_open
 
         fail_open(event, hook_file, DeadlineExceeded(), started)
+        _write(1, b"{}")
         return 0
     # the worker's own deadline spools an unwritten record at `deadline`: "C" comes by then
     written_by, answer_by = deadline + 0.5, started + timeout - 1.3
@@ -236,8 +237,9 @@ def _read_input(deadline: float) -> bytes | None:
 
     chunks, have = [], 0
     while have <= wire.MAX_INPUT_BYTES:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([0], [], [], left)[0]:
+        # past the deadline, what is there is still read (a late answer from the helper must not
+        # cost an input that was there all along); only waiting for more stops
+        if not select.select([0], [], [], max(0.0, deadline - time.monotonic()))[0]:
             return None
         try:
             chunk = os.read(0, min(1 << 20, wire.MAX_INPUT_BYTES + 1 - have))
