@@ -230,6 +230,8 @@ class FakeHelper:
                 self.held.append(conn)
                 continue
             _event, _hook, _cwd, invocation, _env = wire.read_request(conn)
+            if self.mode == "late":
+                time.sleep(1.5)  # answers past the hook's deadline (1 s for a 3 s timeout), then dies
             conn.sendall(wire.accept(self.standin.pid))
             assert conn.recv(1) == wire.GO
             data = wire.recv_sized(conn, wire.MAX_INPUT_BYTES + 1)
@@ -271,6 +273,20 @@ def test_a_worker_that_dies_before_writing_the_event_leaves_the_hook_to_the_clie
     assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
     assert logged_ids(ws) == ["toolu_0001"]
     assert faults(ws) == []
+
+
+def test_a_helper_that_answers_late_still_gets_the_input_that_was_there(ws: Path) -> None:
+    """The hook's deadline passed while the helper was slow to answer: stdin (closed long ago) is
+    still read, and the hook finishes with its event, not as if stdin had never closed."""
+    fake = FakeHelper(ws, "late")
+    try:
+        res = run_hook(ws, event(1), LIFEGUARD_TIMEOUT="3")
+    finally:
+        fake.close()
+    assert res.returncode == 0
+    assert json.loads(res.stdout) == {} and b"HOOK_TIMEOUT" in res.stderr  # out of time, as it was ...
+    assert run_hook(ws, event(2), LIFEGUARD_HELPER="0").returncode == 0
+    assert logged_ids(ws) == ["toolu_0001", "toolu_0002"]  # ... but its event kept (spooled, then committed)
 
 
 def test_a_worker_that_wrote_the_event_and_died_before_saying_so_is_not_run_again(ws: Path) -> None:
