@@ -283,7 +283,7 @@ def test_helper_workers_killed_or_stopped_at_random(tmp_path, how):
     hooks at once: every hook exits 0 with its answer, and every event is in its session's log
     exactly once (a client whose worker is lost ends it and finishes the hook itself)."""
     from lifeguard.commands import install as installer
-    from lifeguard.core import proc
+    from lifeguard.core.proc import children
     from lifeguard.hook import helper
 
     seed = int(os.environ.get("LIFEGUARD_TORTURE_SEED", random.randrange(1 << 30)))
@@ -319,7 +319,7 @@ def test_helper_workers_killed_or_stopped_at_random(tmp_path, how):
             budget = rng.randint(WORKER_PROCS // 4, WORKER_PROCS // 2)  # victims this round
             while budget and any(p.poll() is None for p in procs):
                 time.sleep(rng.uniform(0.0, 0.03))
-                workers = proc.children(helper_pid)
+                workers = children(helper_pid)
                 busy = [pid for pid in workers if has_lock_open(pid, layout.state_dir)]
                 pool = busy if busy and rng.random() < 0.7 else workers
                 if pool:
@@ -336,7 +336,7 @@ def test_helper_workers_killed_or_stopped_at_random(tmp_path, how):
                 assert isinstance(json.loads(out), dict), (marker, out, err)
                 assert b"Traceback" not in err, err
     finally:
-        for pid in proc.children(int((layout.state_dir / helper.PID).read_text() or 0)) if (
+        for pid in children(int((layout.state_dir / helper.PID).read_text() or 0)) if (
                 layout.state_dir / helper.PID).exists() else []:
             os.kill(pid, signal.SIGKILL)  # stopped spares no client was waiting for
         helper.stop(str(layout.claude_dir))
