@@ -279,6 +279,41 @@ def test_a_record_too_slow_to_build_is_not_built_again_and_a_bare_one_is_kept(ho
     assert record["notices"][-1]["code"] == "HOOK_TIMEOUT"
 
 
+def test_deadline_in_the_middle_of_reading_stdin_still_keeps_the_event(home, monkeypatch):
+    """A hook that started late on a crowded machine runs out of time while its input is still
+    arriving: the part read is kept, the rest read at once (0.2 s at most), and the event spooled."""
+    import os
+    import threading
+
+    monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")  # a 0.5 s deadline
+    monkeypatch.setattr(inflight, "_held", None)
+    monkeypatch.setattr(inflight, "_settled", False)
+    data = json.dumps({**POST, "tool_use_id": "toolu_7"}).encode()
+    read_end, write_end = os.pipe()
+
+    def writer():
+        os.write(write_end, data[:20])
+        time.sleep(0.6)  # the rest comes after the deadline
+        os.write(write_end, data[20:])
+        os.close(write_end)
+
+    thread = threading.Thread(target=writer)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdin", open(read_end, "r"))
+    monkeypatch.setattr(sys, "stdout", stdout)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    thread.start()
+    try:
+        runner.run("PostToolUse", HOOK_FILE)
+    finally:
+        thread.join()
+        sys.stdin.close()
+        monkeypatch.undo()
+    assert "HOOK_TIMEOUT" in stderr.getvalue()
+    (record,) = drain(home)
+    assert record["event"] == "PostToolUse" and record["tuid"] == "toolu_7"
+
+
 def test_other_faults_do_not_spool_the_event(home, monkeypatch):
     """A bug is recorded as a fault, but its event is not replayed into the next hook."""
 

@@ -71,6 +71,7 @@ def run(event: str, hook_file: str, handler=None, raw: bytes | None = None, invo
     out: dict = {}
     failure: BaseException | None = None
     inp: dict = {}
+    chunks: list[bytes] = []  # stdin as read so far: kept when the deadline strikes mid-read
     layout: Layout | None = None
     previous_hook, sys.unraisablehook = sys.unraisablehook, _on_unraisable
     from ..store import inflight
@@ -87,7 +88,7 @@ def run(event: str, hook_file: str, handler=None, raw: bytes | None = None, invo
             budget = deadline_for(settings_timeout()) - (time.monotonic() - started)
         _arm(max(0.01, budget))
         if raw is None:
-            raw = sys.stdin.buffer.read(protocol.MAX_INPUT_BYTES + 1)
+            raw = _read_stdin(chunks, None)
         inp = protocol.parse(raw)
         event = inp.get("hook_event_name") or event
         layout = Layout(find_claude_dir(hook_file))
@@ -97,11 +98,44 @@ def run(event: str, hook_file: str, handler=None, raw: bytes | None = None, invo
         _disarm()
         out = {}
         failure = exc
+        if isinstance(exc, DeadlineExceeded) and not inp and raw is None:
+            inp = _input_after_deadline(chunks)
         _fail_open(event, inp, layout, hook_file, exc, time.monotonic() - started)
     _print(out if isinstance(out, dict) else {})
     _afterwards(event, inp, layout, started, failure)
     sys.unraisablehook = previous_hook
     return 0
+
+
+def _read_stdin(chunks: list[bytes], wait: float | None) -> bytes:
+    """stdin up to MAX_INPUT_BYTES + 1 bytes, into `chunks` as it comes. `wait`: at most that
+    long for more (None: until it closes)."""
+    buffer = sys.stdin.buffer
+    until = None if wait is None else time.monotonic() + wait
+    while sum(map(len, chunks)) <= protocol.MAX_INPUT_BYTES:
+        if until is not None:
+            import select
+
+            try:
+                if not select.select([buffer.fileno()], [], [], max(0.0, until - time.monotonic()))[0]:
+                    break
+            except (OSError, ValueError, AttributeError):  # not a real file (tests): read what is there
+                pass
+        chunk = buffer.read1(1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _input_after_deadline(chunks: list[bytes]) -> dict:
+    """Out of time before the input was read (a crowded machine: the hook started late): the
+    input Claude Code sent is usually all there, so it is read now (0.2 s at most) and parsed,
+    so that the event is kept; {} when it is not complete."""
+    try:
+        return protocol.parse(_read_stdin(chunks, 0.2))
+    except Exception:  # noqa: BLE001 - no event to keep
+        return {}
 
 
 def _off_notice(event: str, hook_file: str) -> int | None:
