@@ -294,6 +294,7 @@ def test_helper_workers_killed_or_stopped_at_random(tmp_path, how):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "LIFEGUARD"))}
     env.update(CLAUDE_PROJECT_DIR=str(tmp_path), LIFEGUARD_HELPER="1")
     sessions = [f"{SID}-{i}" for i in range(SESSIONS)]
+    helper_pid = 0
     sent: dict[str, str] = {}  # marker -> session
     said: dict[str, bytes] = {}  # marker -> what its hook wrote to stderr
     victims = 0
@@ -303,7 +304,8 @@ def test_helper_workers_killed_or_stopped_at_random(tmp_path, how):
         assert warmup.returncode == 0, warmup.stderr
         sent["warm-up"] = sessions[0]
         deadline = time.monotonic() + 20
-        while not helper.running(str(layout.claude_dir)) and time.monotonic() < deadline:
+        while not (helper.running(str(layout.claude_dir)) and (layout.state_dir / helper.PID).exists()
+                   and (layout.state_dir / "helper.sock").exists()) and time.monotonic() < deadline:
             time.sleep(0.05)
         helper_pid = int((layout.state_dir / helper.PID).read_text())
         for round_no in range(WORKER_ROUNDS):
@@ -336,8 +338,7 @@ def test_helper_workers_killed_or_stopped_at_random(tmp_path, how):
                 assert isinstance(json.loads(out), dict), (marker, out, err)
                 assert b"Traceback" not in err, err
     finally:
-        for pid in children(int((layout.state_dir / helper.PID).read_text() or 0)) if (
-                layout.state_dir / helper.PID).exists() else []:
+        for pid in children(helper_pid) if helper_pid else []:
             os.kill(pid, signal.SIGKILL)  # stopped spares no client was waiting for
         helper.stop(str(layout.claude_dir))
 
