@@ -164,6 +164,10 @@ def _afterwards(event: str, inp: dict, layout: Layout | None, started: float, fa
     session = inp.get("session_id") if isinstance(inp, dict) else None
     if layout is None or not isinstance(session, str):
         return
+    from .client import trusted_state
+
+    if not trusted_state(str(layout.state_dir)):
+        return  # a symlinked or shared state folder: nothing is created through it
     sample = {"ts": round(time.time(), 3), "s": session[:200], "e": event,
               "ms": round((time.monotonic() - started) * 1000, 2)}
     if "q" in samples.NOTE:
