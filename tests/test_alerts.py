@@ -16,7 +16,7 @@ from lifeguard.alerts import escalation as alerts
 from lifeguard.alerts import thresholds
 from lifeguard.config import load as config  # noqa: E402
 from lifeguard.features.registry import FEATURES  # noqa: E402
-from lifeguard.alerts import feature as alerts_feature  # noqa: E402
+from lifeguard.alerts import step as alerts_step  # noqa: E402
 from lifeguard.core.paths import Layout, tool_command  # noqa: E402
 from lifeguard.store.state import default_state  # noqa: E402
 from lifeguard.core import later  # noqa: E402
@@ -192,8 +192,8 @@ def test_the_count_comes_from_the_records_not_the_clock(layout):
 
 
 def test_feature_is_registered_and_idle_without_notices(layout):
-    assert alerts_feature in FEATURES
-    assert alerts_feature.after_commit(None, {"event": "PreToolUse"}, config.DEFAULTS, layout) == []
+    assert alerts_step not in FEATURES  # a step of the pipeline of its own, not a feature
+    assert alerts_step.after_commit(None, {"event": "PreToolUse"}, config.DEFAULTS, layout) == []
     assert not (layout.claude_dir / alerts.ALERTS_LOG).exists()
 
 

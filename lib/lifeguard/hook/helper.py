@@ -39,7 +39,7 @@ MAX_WORKERS = 32  # more hooks at once than this wait in the socket's queue (or 
 SPARES = 2  # workers forked ahead, waiting for a hook
 WARM_MODULES = (
     "lifeguard.hook.pipeline", "lifeguard.features.registry", "lifeguard.features.core",
-    "lifeguard.features.loops.feature", "lifeguard.features.coordination.feature", "lifeguard.alerts.feature",
+    "lifeguard.features.loops.feature", "lifeguard.features.coordination.feature", "lifeguard.alerts.step",
     "lifeguard.features.health", "lifeguard.features.guarded_hooks", "lifeguard.store.session",
     "lifeguard.store.eventlog", "lifeguard.store.state", "lifeguard.store.reducer", "lifeguard.redact.redactor",
     "lifeguard.features.loops.signature", "lifeguard.config.load", "lifeguard.hook.protocol",

@@ -94,9 +94,9 @@ def _after_commit(txn, record: dict, cfg, layout: Layout) -> list[dict]:
     full disk) are incidents too: they go into the log in a follow-up record, and alerts
     escalate them like the ones decided before the commit. A code this event already
     recorded is the same incident told again (e.g. to the model as well), not a new one."""
-    from ..alerts import feature as alerts
+    from ..alerts import step as alerts
 
-    notices: list[dict] = []
+    notices = list(alerts.after_commit(txn, record, cfg, layout))  # this event's own notices
     later: list[dict] = []
     seen = {(n.get("code"), n.get("metric")) for n in record.get("notices") or ()}
     for feature in registry.FEATURES:
@@ -104,9 +104,8 @@ def _after_commit(txn, record: dict, cfg, layout: Layout) -> list[dict]:
         if fn is not None:
             produced = list(fn(txn, record, cfg, layout) or ())
             notices.extend(produced)
-            if feature is not alerts:  # alerts' own output is not escalated again
-                later.extend(n for n in produced if n.get("code") and (n["code"], n.get("metric")) not in seen)
-                seen.update((n.get("code"), n.get("metric")) for n in produced)
+            later.extend(n for n in produced if n.get("code") and (n["code"], n.get("metric")) not in seen)
+            seen.update((n.get("code"), n.get("metric")) for n in produced)
     if later:
         follow_up = {"event": "LifeguardNotices", "for_seq": txn.last_seq, "notices": [_summary(n) for n in later]}
         txn.commit(follow_up)

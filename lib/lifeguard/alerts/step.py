@@ -1,6 +1,8 @@
-"""Alerts feature: turns the notices a hook produced into alerts and escalates them.
+"""The alerts step of a hook: turns the notices a hook produced into alerts and escalates them.
 
-It runs after the record (with its notices) is committed, so the session state's incident
+Not a feature (it neither annotates, decides nor reduces): the pipeline runs it after the
+commit, before the features' own after-commit work, and again on the follow-up record of the
+notices that work produced. It runs after the record (with its notices) is committed, so the session state's incident
 ring already holds this event's incidents when the emergency-stop rule counts them. Events
 without notices, the common case, cost one dict lookup.
 """
