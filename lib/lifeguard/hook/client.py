@@ -32,6 +32,7 @@ import stat
 import sys
 
 from . import wire
+from ..core.trust import trusted_state
 from .timeout import deadline_for, settings_timeout
 
 SOCKET = "helper.sock"
@@ -97,16 +98,6 @@ def installed_claude_dir(hook_file: str) -> str | None:
         return None  # a development setup: state elsewhere than beside the hooks
     claude = os.path.dirname(os.path.dirname(os.path.realpath(hook_file)))
     return claude if os.path.basename(claude) == ".claude" else None
-
-
-def trusted_state(state_dir: str) -> bool:
-    """The state folder is ours: a real folder (not a symlink: nothing of the helper is created
-    through one), owned by this user, that no one else can write."""
-    try:
-        folder = os.lstat(state_dir)
-    except OSError:
-        return False
-    return stat.S_ISDIR(folder.st_mode) and folder.st_uid == os.getuid() and not folder.st_mode & 0o022
 
 
 def trusted_socket(state_dir: str) -> bool:

@@ -30,6 +30,7 @@ import sys
 import time
 
 from . import client
+from ..core.trust import trusted_state
 from ..core.paths import Layout
 
 LOCK = client.LOCK
@@ -107,7 +108,7 @@ def main(claude_dir: str) -> int:
     state_dir = str(layout.state_dir)
     lib_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     os.umask(0o077)
-    if not client.trusted_state(state_dir):
+    if not trusted_state(state_dir):
         return 0  # a symlinked or shared state folder: nothing is created through it
     try:
         lock_fd = os.open(os.path.join(state_dir, LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

@@ -164,7 +164,7 @@ def _afterwards(event: str, inp: dict, layout: Layout | None, started: float, fa
     session = inp.get("session_id") if isinstance(inp, dict) else None
     if layout is None or not isinstance(session, str):
         return
-    from .client import trusted_state
+    from ..core.trust import trusted_state
 
     if not trusted_state(str(layout.state_dir)):
         return  # a symlinked or shared state folder: nothing is created through it
