@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -316,7 +317,7 @@ class Pack:
 
 def replay(path: Path, pack: Pack, root: Path) -> dict:
     items = load(path)
-    session = f"replay-{path.stem}"
+    session = str(uuid.uuid5(uuid.NAMESPACE_URL, path.name))  # a UUID, as Claude Code gives: used as is in file names
     transcript = root / f"{session}.jsonl"
     transcript.write_text("")
     base = {"session_id": session, "transcript_path": str(transcript), "cwd": str(pack.ws),

@@ -42,14 +42,19 @@ def event(layout: Layout, session: str, name: str, **fields) -> dict:
     return handle(name, {"session_id": session, "hook_event_name": name, **fields}, layout)
 
 
+# Claude Code's session ids (UUIDs: used as they are in file names)
+HEALTHY, STALE, CORRUPT = ("4a5b6c7d-8e9f-4a0b-9c1d-2e3f4a5b6c7d", "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e",
+                           "6c7d8e9f-0a1b-4c2d-9e3f-4a5b6c7d8e9f")
+
+
 def plant(layout: Layout) -> None:
-    event(layout, "healthy", "SessionStart", source="startup", cwd=str(layout.claude_dir.parent))
-    event(layout, "healthy", "PreToolUse", tool_name="Bash", tool_input={"command": "ls"})
-    with SessionStore(layout, "stale", reducers=FEATURES).transaction() as txn:
+    event(layout, HEALTHY, "SessionStart", source="startup", cwd=str(layout.claude_dir.parent))
+    event(layout, HEALTHY, "PreToolUse", tool_name="Bash", tool_input={"command": "ls"})
+    with SessionStore(layout, STALE, reducers=FEATURES).transaction() as txn:
         txn.commit({"event": "SessionStart", "source": "startup", "ts": "2020-01-01T00:00:00.000Z"})
         txn.commit({"event": "Stop", "ts": "2020-01-01T00:05:00.000Z"})
-    event(layout, "corrupt", "SessionStart", source="startup")
-    layout.session_file("corrupt").write_bytes(BROKEN)
+    event(layout, CORRUPT, "SessionStart", source="startup")
+    layout.session_file(CORRUPT).write_bytes(BROKEN)
 
 
 SESSION_EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop")

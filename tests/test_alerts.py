@@ -229,14 +229,14 @@ def test_a_state_rebuilt_from_its_log_is_info_however_often(tmp_path):
     claude.mkdir(parents=True)
     session_start(claude)
     for _ in range(3):
-        (claude / "state" / "session-e2e.json").write_bytes(b"garbage")
+        Layout(claude).session_file("e2e").write_bytes(b"garbage")
         out = session_start(claude)
         assert "repaired this session's state, nothing lost" in out["systemMessage"]
         assert "URGENT" not in out["systemMessage"] and "CRITICAL" not in out["systemMessage"] and "continue" not in out
     logged = [a for a in alerts.read_log(Layout(claude)) if a["code"] not in THRESHOLD_CODES]  # a slow machine's
     assert [(a["level"], a["code"]) for a in logged] == [("INFO", "STATE_REPAIRED")] * 3
     assert not (claude / alerts.URGENT_FILE).exists()
-    assert len(list((claude / "state" / "quarantine").glob("*session-e2e.json"))) == 3  # originals kept
+    assert len(list((claude / "state" / "quarantine").glob("*" + Layout(claude).session_file("e2e").name))) == 3  # originals kept
 
 
 def test_escalation_end_to_end_through_the_pipeline(tmp_path):
@@ -249,8 +249,8 @@ def test_escalation_end_to_end_through_the_pipeline(tmp_path):
     first = session_start(claude)
     assert "systemMessage" not in first and "continue" not in first
     for _ in range(3):
-        (claude / "state" / "session-e2e.json").write_bytes(b"garbage")
-        (claude / "state" / "events-e2e.jsonl").write_bytes(b"garbage too\n")
+        Layout(claude).session_file("e2e").write_bytes(b"garbage")
+        Layout(claude).event_log("e2e").write_bytes(b"garbage too\n")
         out = session_start(claude)
         assert "CRITICAL [SESSION_CORRUPTED]" in out["systemMessage"] and "URGENT" in out["systemMessage"]
     logged = [a for a in alerts.read_log(Layout(claude)) if a["level"] == "CRITICAL"]

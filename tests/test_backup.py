@@ -34,14 +34,14 @@ def test_backup_copies_everything_but_backups_and_locks(layout):
     os.symlink("/etc/passwd", layout.state_dir / "evil.json")
     path = backup.create_backup(layout, "manual", reason="testing")
     names = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
-    assert names == ["events-a.jsonl", "events-b.jsonl", "metadata.json", "quarantine/x.bin",
-                     "session-a.json", "session-b.json"]
+    assert names == sorted([layout.event_log("a").name, layout.event_log("b").name, "metadata.json", "quarantine/x.bin",
+                            layout.session_file("a").name, layout.session_file("b").name])
     meta = json.loads((path / "metadata.json").read_text())
     assert meta["files"] == 5 and meta["reason"] == "testing" and meta["name"] == "manual"
     assert meta["bytes"] == sum((path / n).stat().st_size for n in names if n != "metadata.json")
     assert path.parent == layout.backup_dir and path.name.endswith("-manual")
     assert oct(path.stat().st_mode & 0o777) == "0o700"
-    assert oct((path / "session-a.json").stat().st_mode & 0o777) == "0o600"
+    assert oct((path / layout.session_file("a").name).stat().st_mode & 0o777) == "0o600"
     # a second backup does not contain the first
     second = backup.create_backup(layout)
     assert not (second / "backups").exists()
@@ -71,7 +71,7 @@ def test_restore_backs_up_current_state_first(layout):
     newer = state_mod.load(layout.session_file("a"))
     before = backup.restore_backup(layout, b.name)
     assert state_mod.load(layout.session_file("a")) == saved
-    assert state_mod.load(before / "session-a.json") == newer
+    assert state_mod.load(before / layout.session_file("a").name) == newer
     assert json.loads((before / "metadata.json").read_text())["name"] == "pre-restore"
     # the store carries on from the restored log without a gap
     commit(layout, "a", 1)
@@ -102,6 +102,6 @@ def test_checkpoint_rotation(layout):
         points.append(backup.checkpoint_session(layout, "a", keep=2, seq=n + 1))
     kept = backup.list_checkpoints(layout, "a")
     assert [m["id"] for m in kept] == [points[3].name, points[2].name]
-    assert state_mod.sequence(state_mod.load(points[3] / "session-a.json")) == 4
-    assert not (points[3] / "events-a.jsonl").exists()  # the log is not copied on every checkpoint
+    assert state_mod.sequence(state_mod.load(points[3] / layout.session_file("a").name)) == 4
+    assert not (points[3] / layout.event_log("a").name).exists()  # the log is not copied on every checkpoint
     assert backup.list_backups(layout) == []  # checkpoints are not full backups

@@ -18,7 +18,7 @@ from lifeguard.features.coordination import feature as coordination, reports
 from lifeguard.core import clock as clock_mod
 from lifeguard.core.paths import Layout
 
-SID = "coord-1"
+SID = "3e4f5a6b-7c8d-4e9f-8a1b-2c3d4e5f6a7b"  # a Claude Code session id
 _ids = itertools.count(1)
 T0 = 1_700_000_000.0
 

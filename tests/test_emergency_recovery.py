@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from planted import BROKEN, install, plant, tree
+from planted import BROKEN, CORRUPT, HEALTHY, STALE, install, plant, tree
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def layout(tmp_path: Path):
     layout = install(tmp_path / "proj")
     plant(layout)
-    log = layout.event_log("healthy")  # one damaged line in the middle, one torn at the end
+    log = layout.event_log(HEALTHY)  # one damaged line in the middle, one torn at the end
     lines = log.read_bytes().split(b"\n")
     lines[0] = lines[0].replace(b'"SessionStart"', b'"SessionStorm"')
     log.write_bytes(b"\n".join(lines) + b'{"seq":99,"ts"')
@@ -76,18 +76,18 @@ def test_backup_changes_nothing_else(layout):
 
 
 def test_clean_quarantines_corrupted_sessions(layout):
-    healthy_log = layout.event_log("healthy").read_bytes()
+    healthy_log = layout.event_log(HEALTHY).read_bytes()
     before = tree(layout.claude_dir)
     proc = run(layout, "clean")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "quarantined session-corrupt.json" in proc.stdout
-    assert "events-healthy.jsonl (2 damaged line(s))" in proc.stdout
-    assert not layout.session_file("corrupt").exists()
+    assert f"quarantined {layout.session_file(CORRUPT).name}" in proc.stdout
+    assert f"{layout.event_log(HEALTHY).name} (2 damaged line(s))" in proc.stdout
+    assert not layout.session_file(CORRUPT).exists()
     kept = {p.name.split("-", 3)[-1]: p.read_bytes() for p in layout.quarantine_dir.iterdir() if p.name != "index.jsonl"}
-    assert kept["session-corrupt.json"] == BROKEN and kept["events-healthy.jsonl"] == healthy_log
-    good = layout.event_log("healthy").read_bytes()
+    assert kept[layout.session_file(CORRUPT).name] == BROKEN and kept[layout.event_log(HEALTHY).name] == healthy_log
+    good = layout.event_log(HEALTHY).read_bytes()
     assert good and good.endswith(b"\n") and len(good.splitlines()) == len(healthy_log.splitlines()) - 2
-    assert layout.session_file("stale").read_bytes() == before["state/session-stale.json"]  # stale is not corrupt
+    assert layout.session_file(STALE).read_bytes() == before["state/" + layout.session_file(STALE).name]  # stale is not corrupt
     index = [json.loads(line) for line in (layout.quarantine_dir / "index.jsonl").read_text().splitlines()]
     assert len(index) == 2 and all("emergency clean" in item["reason"] for item in index)
     assert_nothing_lost(before, tree(layout.claude_dir), archive_files(layout))
@@ -103,7 +103,7 @@ def test_reset_goes_back_to_safe_defaults(layout):
     assert sorted(p.name for p in layout.state_dir.iterdir()) == ["backups"]
     assert (layout.backup_dir / "keep-me" / "file").read_text() == "backup data"
     (aside,) = (layout.claude_dir / "recovery").glob("state-reset-*")
-    assert (aside / "session-healthy.json").read_bytes() == before["state/session-healthy.json"]
+    assert (aside / layout.session_file(HEALTHY).name).read_bytes() == before["state/" + layout.session_file(HEALTHY).name]
     assert (aside / "lifeguard.json").read_text() == "{not json"
     from lifeguard.config.load import DEFAULTS
 
@@ -120,7 +120,7 @@ def test_auto_backs_up_cleans_validates_and_tests(layout):
     for heading in ("== Backup", "== Clean", "== Validate the folder layout", "== Test basic state operations"):
         assert heading in proc.stdout
     assert "layout ok" in proc.stdout and "state store ok" in proc.stdout
-    assert not layout.session_file("corrupt").exists()
+    assert not layout.session_file(CORRUPT).exists()
     assert_nothing_lost(before, tree(layout.claude_dir), archive_files(layout))
 
 

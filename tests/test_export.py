@@ -30,7 +30,11 @@ def hook(layout, monkeypatch, payload: dict) -> dict:
     return json.loads(out.getvalue())
 
 
-def loop_session(layout, monkeypatch, session: str = "loop-1") -> dict:
+LOOP_1 = "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"  # Claude Code session ids: exported as they are
+LOOP_2 = "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a"
+
+
+def loop_session(layout, monkeypatch, session: str = LOOP_1) -> dict:
     """A session whose agent runs the same failing command until lifeguard refuses it."""
     def send(event: str, **fields) -> dict:
         return hook(layout, monkeypatch, {"session_id": session, "hook_event_name": event, **fields})
@@ -96,7 +100,7 @@ def test_metrics_and_incidents_reach_the_collector(layout, monkeypatch) -> None:
         assert init.count == 1 and init.sum > 0
         resource = calls[0].resource
         workspace = str(layout.claude_dir.parent.absolute())
-        assert resource["service.name"] == "lifeguard" and resource["session.id"] == "loop-1"
+        assert resource["service.name"] == "lifeguard" and resource["session.id"] == LOOP_1
         assert resource["deployment.environment"] == "ci"  # OTEL_RESOURCE_ATTRIBUTES adds to ours
         assert resource["lifeguard.workspace.hash"] == hashlib.sha256(workspace.encode()).hexdigest()[:16]
         assert workspace not in json.dumps([p.resource for p in collector.points()])
@@ -105,7 +109,7 @@ def test_metrics_and_incidents_reach_the_collector(layout, monkeypatch) -> None:
         blocked = [r for r in logs if r.attrs["lifeguard.code"] == "TOOL_LOOP_BLOCKED"]
         assert len(blocked) == 1 and blocked[0].severity_text == "ERROR" and blocked[0].severity_number == 17
         assert blocked[0].attrs["hook.event"] == "PreToolUse" and blocked[0].attrs["tool.name"] == "Bash"
-        assert blocked[0].resource["session.id"] == "loop-1" and blocked[0].time_unix_nano > 0
+        assert blocked[0].resource["session.id"] == LOOP_1 and blocked[0].time_unix_nano > 0
         warned = [r for r in logs if r.attrs["lifeguard.code"] == "TOOL_LOOP_DETECTED"]
         assert warned and warned[0].severity_text == "WARN"
         bodies = " ".join(str(r.body) for r in logs)
@@ -141,7 +145,7 @@ def test_a_dead_collector_loses_nothing(layout, monkeypatch) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", dead_endpoint())
     assert export.run(str(layout.claude_dir)) == 1
     assert "not accepted" in status(layout)["error"]
-    loop_session(layout, monkeypatch, "loop-2")  # recorded while the collector is down
+    loop_session(layout, monkeypatch, LOOP_2)  # recorded while the collector is down
     with Collector(status=503) as failing:  # up, but refusing
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", failing.url)
         assert export.run(str(layout.claude_dir)) == 1
@@ -149,10 +153,10 @@ def test_a_dead_collector_loses_nothing(layout, monkeypatch) -> None:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
         assert export.run(str(layout.claude_dir)) == 0, status(layout)
         calls = collector.metric("lifeguard.tool.calls")
-        assert {p.resource["session.id"] for p in calls} == {"loop-1", "loop-2"}
+        assert {p.resource["session.id"] for p in calls} == {LOOP_1, LOOP_2}
         assert total(calls) == 10  # each session's 5 calls, once
         blocked = [r for r in collector.logs() if r.attrs["lifeguard.code"] == "TOOL_LOOP_BLOCKED"]
-        assert sorted(r.resource["session.id"] for r in blocked) == ["loop-1", "loop-2"]
+        assert sorted(r.resource["session.id"] for r in blocked) == [LOOP_1, LOOP_2]
 
 
 def test_a_silent_collector_is_given_up_on_and_tried_again(layout, monkeypatch) -> None:
@@ -186,7 +190,7 @@ def test_settings_the_standard_way(layout, monkeypatch) -> None:
         point = collector.metric("lifeguard.tool.calls")[0]
         assert point.resource["lifeguard.workspace.path"] == str(layout.claude_dir.parent.absolute())
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-        loop_session(layout, monkeypatch, "loop-2")
+        loop_session(layout, monkeypatch, LOOP_2)
         sent = len(collector.received)
         assert export.run(str(layout.claude_dir)) == 1
         assert "http/protobuf" in status(layout)["error"] and len(collector.received) == sent
@@ -220,7 +224,7 @@ def test_the_collector_named_in_lifeguard_json(layout, monkeypatch) -> None:
         assert export.run(str(layout.claude_dir)) == 0, status(layout)
         assert total(collector.metric("lifeguard.tool.calls")) == 5
         monkeypatch.setenv("LIFEGUARD_OTEL", "0")  # these hooks start no exporter of their own
-        loop_session(layout, monkeypatch, "loop-2")
+        loop_session(layout, monkeypatch, LOOP_2)
         monkeypatch.delenv("LIFEGUARD_OTEL")
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", preferred.url)  # the exporter's own environment wins
         assert export.run(str(layout.claude_dir)) == 0

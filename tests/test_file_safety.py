@@ -88,7 +88,7 @@ def test_state_files_and_folders_are_private_under_umask_000(tmp_path: Path, uma
 
     modes = modes_under(layout.state_dir)
     for part in ("backups", "quarantine", "spool", "faults.jsonl", "redact.salt", "config.cache.json",
-                 "events-s1.jsonl", "session-s1.json", "session-s1.lock"):
+                 layout.event_log("s1").name, layout.session_file("s1").name, layout.lock_file("s1").name):
         assert any(name == part or name.startswith(part + "/") for name in modes), part
     assert stat.S_IMODE(os.lstat(layout.state_dir).st_mode) == 0o700
     wrong = {name: oct(mode) for name, mode in modes.items()
@@ -297,3 +297,16 @@ def test_installer_and_runner_never_print_or_store_the_environment(tmp_path: Pat
             path = Path(base) / name
             if path.is_file() and not path.is_symlink():
                 assert canary.encode() not in path.read_bytes(), path
+
+
+def test_session_ids_in_file_names_are_uuids_or_hashes() -> None:
+    from lifeguard.core.paths import safe_name
+
+    uuid = "4b2d7a0e-1f3c-4e5a-9b6d-0c8e2f4a6b1d"
+    assert safe_name(uuid) == uuid and safe_name(uuid.upper()) == uuid.upper()
+    for other in ("hunter2-password", "s1", "a" * 40, "../x", ""):
+        name = safe_name(other)
+        assert name.startswith("h-") and (not other or other not in name[2:]) and safe_name(name) == name  # names read back map to themselves
+    assert safe_name("s1") != safe_name("s2")
+
+

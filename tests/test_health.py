@@ -15,7 +15,7 @@ from lifeguard.core import later
 from lifeguard.store import eventlog, state as state_mod
 from lifeguard.features import health as health_feature
 from lifeguard.hook.pipeline import handle
-from lifeguard.core.paths import Layout
+from lifeguard.core.paths import Layout, safe_name
 from lifeguard.store.session import SessionStore
 
 SID = "sess-h"
@@ -177,13 +177,13 @@ def test_session_start_records_health_and_reports_each_repair_by_its_consequence
     layout.session_file(SID).write_bytes(raw[:200])
     with open(layout.event_log(SID), "ab") as f:
         f.write(b'{"seq":77,"event":"PostTo')
-    (layout.state_dir / "session-other.json").write_bytes(b"\x00garbage")
+    layout.session_file("other").write_bytes(b"\x00garbage")
     out = hook(layout, "SessionStart", source="resume")
     assert "additionalContext" not in out["hookSpecificOutput"]  # nothing here changes the model's next step
     lines = out["systemMessage"].splitlines()
     assert any(line.startswith("lifeguard repaired this session's state, nothing lost") for line in lines)
     assert any("unfinished last line" in line for line in lines)
-    assert "session other" not in json.dumps(out)  # the other sessions are the sweep's, after the answer
+    assert f"session {safe_name('other')}" not in json.dumps(out)  # the other sessions are the sweep's, after the answer
     assert health.run_checks(layout, SID, FEATURES, full=True)[4].status == "pass"  # persistence integrity
     [record] = [r for r in eventlog.iter_records(layout.event_log(SID)) if r.get("event") == "SessionStart"][-1:]
     # this session: rebuilt, nothing lost (info); its torn tail never held an event (low)
@@ -192,7 +192,7 @@ def test_session_start_records_health_and_reports_each_repair_by_its_consequence
         fn(*args)
     [swept] = [r for r in eventlog.iter_records(layout.event_log(SID)) if r["event"] == "LifeguardSweep"]
     # the other session's garbage, with no log or backup behind it, could not be recovered: critical
-    assert "session other" in swept["repairs"][0]
+    assert f"session {safe_name('other')}" in swept["repairs"][0]
     assert (swept["notices"][0]["code"], swept["notices"][0]["severity"]) == ("SESSION_CORRUPTED", "critical")
     assert state_mod.load(layout.session_file(SID))["observability"]["health"]["repairs"][-1]["notes"] == \
         swept["repairs"]

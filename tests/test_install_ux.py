@@ -83,7 +83,7 @@ def test_what_lifeguard_writes_stays_out_of_git_status(tmp_path, capsys):
     event = json.dumps({"session_id": "git-clean", "hook_event_name": "SessionStart", "source": "startup"})
     subprocess.run(["python3", str(claude / "hooks" / "session_start.py")], input=event, text=True, env=env,
                    cwd=project, capture_output=True, timeout=60)
-    assert (claude / "state" / "events-git-clean.jsonl").exists()
+    assert Layout(claude).event_log("git-clean").exists()
     for name in ("alerts.log", "alerts.log.1", "urgent_alerts.txt", "recovery/state-1.tar.gz", "hooks/uv.path",
                  "hooks/python.path", "hooks/__pycache__/x.pyc", "lib/lifeguard/__pycache__/y.pyc",
                  "lib/lifeguard/commands/__pycache__/z.pyc", "scripts/__pycache__/w.pyc"):

@@ -12,6 +12,7 @@ import pytest
 
 from lifeguard.config import load as config
 from lifeguard.commands import install as installer
+from lifeguard.core.paths import Layout
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -331,7 +332,7 @@ def test_install_records_the_uv_binary_and_the_wrapper_uses_it(tmp_path):
     proc = subprocess.run([str(ws / ".claude" / "hooks" / "lifeguard-run"), "session_end", "30"], input=event,
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0 and "uv was not found" not in proc.stderr + proc.stdout, proc.stderr
-    assert (ws / ".claude" / "state" / "events-uvpath.jsonl").exists()
+    assert Layout(ws / ".claude").event_log("uvpath").exists()
     installer.uninstall(ws)
     assert not (ws / ".claude" / "hooks" / "uv.path").exists()
 

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.torture
 FULL = os.environ.get("LIFEGUARD_TORTURE") == "full"
 KILLS = 1000 if FULL else 60
 WRITERS = 3
-SID = "torture"
+SID = "7d8e9f0a-1b2c-4d3e-8f4a-5b6c7d8e9f0a"  # a Claude Code session id: used as is in file names
 
 
 def writer(claude_dir: Path, ack_path: Path, seed: int) -> None:

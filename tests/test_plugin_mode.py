@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from lifeguard.commands import install as installer
+from lifeguard.core.paths import Layout
 
 REPO = Path(__file__).resolve().parents[1]
 UV = installer.resolved_uv()
@@ -52,7 +53,7 @@ def test_state_in_the_project_uv_and_environment_in_the_plugin_data(plugin):
     proc = run_hook(plugin, "session_start", {"session_id": "plug-1", "hook_event_name": "SessionStart",
                                               "source": "startup"}, f"{uv_dir}:/usr/bin:/bin")
     assert proc.returncode == 0 and '"hookEventName":"SessionStart"' in proc.stdout, proc.stderr
-    assert (plugin["project"] / ".claude" / "state" / "events-plug-1.jsonl").is_file()
+    assert Layout(plugin["project"] / ".claude").event_log("plug-1").is_file()
     assert tree(plugin["root"]) == before
     assert (plugin["data"] / "uv.path").read_text().strip() == UV
     assert (plugin["data"] / "env" / "bin" / "python").exists()

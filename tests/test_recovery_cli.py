@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from planted import BROKEN, event, install, plant, run_json, run_tool
+from planted import BROKEN, CORRUPT, HEALTHY, STALE, event, install, plant, run_json, run_tool
 
 from lifeguard.features.registry import FEATURES
 from lifeguard.store.session import SessionStore
@@ -41,8 +41,8 @@ def test_analyze_counts_and_lists_sessions_needing_attention(layout):
     assert "Total sessions            3" in out and "Corrupted                 1" in out
     assert "Stale (no activity 24 h)  1" in out and "Healthy                   1" in out
     attention = out.split("Sessions needing attention", 1)[1]
-    assert "session-corrupt.json" in attention and "session-stale.json" in attention
-    assert "session-healthy.json" not in attention
+    assert f"session-{CORRUPT}.json" in attention and f"session-{STALE}.json" in attention
+    assert f"session-{HEALTHY}.json" not in attention
     assert "not valid JSON" in attention and "no activity for" in attention
     assert f"{layout.claude_dir}/lifeguard repair --all" in out
 
@@ -53,30 +53,30 @@ def test_analyze_json(layout):
     assert (report["total_sessions"], report["healthy_sessions"], report["corrupted_sessions"],
             report["stale_sessions"], report["large_sessions"]) == (3, 1, 1, 1, 0)
     sessions = by_session(report)
-    assert {k: v["status"] for k, v in sessions.items()} == {"healthy": "healthy", "stale": "stale", "corrupt": "corrupted"}
-    assert sessions["healthy"]["issues"] == []
+    assert {k: v["status"] for k, v in sessions.items()} == {HEALTHY: "healthy", STALE: "stale", CORRUPT: "corrupted"}
+    assert sessions[HEALTHY]["issues"] == []
 
 
 def test_analyze_flags_damaged_log_lines_and_large_sessions(layout):
-    log = layout.event_log("healthy")
+    log = layout.event_log(HEALTHY)
     lines = log.read_bytes().split(b"\n")
     lines[0] = lines[0].replace(b'"SessionStart"', b'"SessionStorm"')  # CRC no longer matches
     log.write_bytes(b"\n".join(lines))
-    with SessionStore(layout, "stale", reducers=FEATURES).transaction() as txn:  # 11 MB of old events: large
+    with SessionStore(layout, STALE, reducers=FEATURES).transaction() as txn:  # 11 MB of old events: large
         for i in range(110):
             txn.commit({"event": "PostToolUse", "tool": "Bash", "result": "x" * 100_000,
                         "ts": f"2020-01-01T01:{i // 60:02d}:{i % 60:02d}.000Z"})
     code, report = run_json(layout, "analyze")
     sessions = by_session(report)
-    assert sessions["healthy"]["status"] == "corrupted"
-    assert any("damaged line" in issue for issue in sessions["healthy"]["issues"])
-    assert sessions["stale"]["large"] is True and report["large_sessions"] == 1
-    assert sessions["stale"]["status"] == "stale"  # large is a flag on top of the status
+    assert sessions[HEALTHY]["status"] == "corrupted"
+    assert any("damaged line" in issue for issue in sessions[HEALTHY]["issues"])
+    assert sessions[STALE]["large"] is True and report["large_sessions"] == 1
+    assert sessions[STALE]["status"] == "stale"  # large is a flag on top of the status
 
 
 def test_analyze_ok_when_nothing_is_corrupted(layout):
-    layout.session_file("corrupt").unlink()
-    layout.event_log("corrupt").unlink()
+    layout.session_file(CORRUPT).unlink()
+    layout.event_log(CORRUPT).unlink()
     proc = run_tool(layout, "analyze")
     assert proc.returncode == 0 and "No corrupted sessions." in proc.stdout
 
@@ -85,26 +85,26 @@ def test_analyze_ok_when_nothing_is_corrupted(layout):
 
 
 def test_repair_all_fixes_and_keeps_what_it_replaced(layout):
-    healthy_before = layout.session_file("healthy").read_bytes()
+    healthy_before = layout.session_file(HEALTHY).read_bytes()
     proc = run_tool(layout, "repair", "--all")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 session(s) repaired, 2 already healthy." in proc.stdout
     assert "Backup taken before repairing:" in proc.stdout
-    kept = [p.read_bytes() for p in layout.quarantine_dir.glob("*session-corrupt.json")]
+    kept = [p.read_bytes() for p in layout.quarantine_dir.glob(f"*session-{CORRUPT}.json")]
     assert BROKEN in kept
-    assert layout.session_file("healthy").read_bytes() == healthy_before
+    assert layout.session_file(HEALTHY).read_bytes() == healthy_before
     backups = [m for m in (layout.backup_dir).iterdir() if m.name.endswith("-pre-repair")]
-    assert len(backups) == 1 and (backups[0] / "session-corrupt.json").read_bytes() == BROKEN
+    assert len(backups) == 1 and (backups[0] / f"session-{CORRUPT}.json").read_bytes() == BROKEN
     code, report = run_json(layout, "analyze")
     assert code == 0 and report["corrupted_sessions"] == 0
 
 
 def test_repair_one_session_file(layout):
-    proc = run_tool(layout, "repair", str(layout.session_file("corrupt")))
+    proc = run_tool(layout, "repair", str(layout.session_file(CORRUPT)))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "corrupt" in proc.stdout and "stale" not in proc.stdout
-    code, reports = run_json(layout, "repair", "session-corrupt.json")
-    assert code == 0 and [r["session_id"] for r in reports] == ["corrupt"] and reports[0]["level"] == "none"
+    assert CORRUPT in proc.stdout and STALE not in proc.stdout
+    code, reports = run_json(layout, "repair", f"session-{CORRUPT}.json")
+    assert code == 0 and [r["session_id"] for r in reports] == [CORRUPT] and reports[0]["level"] == "none"
 
 
 def test_repair_usage_errors(layout):
@@ -123,7 +123,7 @@ def test_backup_and_list(layout):
     assert code == 0 and len(items) == 1
     folder = Path(items[0]["path"])
     assert folder.name.endswith("-before-upgrade") and items[0]["files"] >= 5
-    assert (folder / "session-healthy.json").read_bytes() == layout.session_file("healthy").read_bytes()
+    assert (folder / f"session-{HEALTHY}.json").read_bytes() == layout.session_file(HEALTHY).read_bytes()
     assert f"restore {folder.name}" in proc.stdout
     assert run_tool(layout, "backup", "--name", "../escape").returncode == 2
 
@@ -131,29 +131,29 @@ def test_backup_and_list(layout):
 def test_restore_round_trip(layout):
     run_tool(layout, "backup", "--name", "good")
     (backup_id,) = [m["id"] for m in run_json(layout, "backups")[1]]
-    saved_state = layout.session_file("healthy").read_bytes()
-    saved_log = layout.event_log("healthy").read_bytes()
-    event(layout, "healthy", "Stop")  # the state moves on after the backup
-    changed_state = layout.session_file("healthy").read_bytes()
+    saved_state = layout.session_file(HEALTHY).read_bytes()
+    saved_log = layout.event_log(HEALTHY).read_bytes()
+    event(layout, HEALTHY, "Stop")  # the state moves on after the backup
+    changed_state = layout.session_file(HEALTHY).read_bytes()
     assert changed_state != saved_state
 
     proc = run_tool(layout, "restore", backup_id, "--yes")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert layout.session_file("healthy").read_bytes() == saved_state
-    assert layout.event_log("healthy").read_bytes() == saved_log
+    assert layout.session_file(HEALTHY).read_bytes() == saved_state
+    assert layout.event_log(HEALTHY).read_bytes() == saved_log
     pre = [m for m in run_json(layout, "backups")[1] if m["name"] == "pre-restore"]
-    assert len(pre) == 1 and (Path(pre[0]["path"]) / "session-healthy.json").read_bytes() == changed_state
+    assert len(pre) == 1 and (Path(pre[0]["path"]) / f"session-{HEALTHY}.json").read_bytes() == changed_state
     assert f"restore {pre[0]['id']} --yes" in proc.stdout  # how to undo
 
 
 def test_restore_refuses_without_yes_when_it_cannot_ask(layout):
     run_tool(layout, "backup")
     (backup_id,) = [m["id"] for m in run_json(layout, "backups")[1]]
-    event(layout, "healthy", "Stop")
-    before = layout.session_file("healthy").read_bytes()
+    event(layout, HEALTHY, "Stop")
+    before = layout.session_file(HEALTHY).read_bytes()
     proc = run_tool(layout, "restore", backup_id)  # stdin is /dev/null
     assert proc.returncode == 2 and "--yes" in proc.stderr
-    assert layout.session_file("healthy").read_bytes() == before
+    assert layout.session_file(HEALTHY).read_bytes() == before
     assert not [m for m in run_json(layout, "backups")[1] if m["name"] == "pre-restore"]  # nothing was done
 
 
@@ -166,25 +166,25 @@ def test_restore_unknown_backup(layout):
 
 
 def test_incidents_newest_first_from_logs_and_faults(layout):
-    event(layout, "corrupt", "SessionStart", source="resume")  # the hook repairs it: an incident
+    event(layout, CORRUPT, "SessionStart", source="resume")  # the hook repairs it: an incident
     fault = {"ts": "2099-01-01T00:00:00.000Z", "event": "PreToolUse", "code": "HOOK_TIMEOUT",
-             "message": "ran out of its time budget", "elapsed_ms": 6000.0, "session": "healthy"}
+             "message": "ran out of its time budget", "elapsed_ms": 6000.0, "session": HEALTHY}
     with open(layout.faults_log, "a") as f:
         f.write(json.dumps(fault) + "\n")
     code, items = run_json(layout, "incidents")
     assert code == 0
-    assert items[0]["code"] == "HOOK_TIMEOUT" and items[0]["session"] == "healthy"  # newest first
+    assert items[0]["code"] == "HOOK_TIMEOUT" and items[0]["session"] == HEALTHY  # newest first
     repair = [i for i in items if i["code"] == "STATE_REPAIRED"]  # rebuilt from its log: nothing lost
-    assert repair and repair[0]["session"] == "corrupt" and "repaired" in repair[0]["message"]
-    code, only = run_json(layout, "incidents", "--session", "corrupt")
-    assert {i["session"] for i in only} == {"corrupt"}
+    assert repair and repair[0]["session"] == CORRUPT and "repaired" in repair[0]["message"]
+    code, only = run_json(layout, "incidents", "--session", CORRUPT)
+    assert {i["session"] for i in only} == {CORRUPT}
     proc = run_tool(layout, "incidents")
     assert proc.returncode == 0 and "HOOK_TIMEOUT" in proc.stdout and "STATE_REPAIRED" in proc.stdout
 
 
 def test_incidents_when_there_are_none(layout):
-    proc = run_tool(layout, "incidents", "--session", "stale")
-    assert proc.returncode == 0 and "No incidents recorded for session stale" in proc.stdout
+    proc = run_tool(layout, "incidents", "--session", STALE)
+    assert proc.returncode == 0 and f"No incidents recorded for session {STALE}" in proc.stdout
 
 
 # -- doctor ------------------------------------------------------------------------------------
@@ -305,5 +305,5 @@ def test_runs_under_uv_with_rich_tables(layout):
     proc = subprocess.run(["uv", "run", "-q", "--script", str(layout.claude_dir / "scripts" / "state_recovery.py"),
                            "analyze"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr
-    assert "Sessions needing attention" in proc.stdout and "session-corrupt.json" in proc.stdout
+    assert "Sessions needing attention" in proc.stdout and f"session-{CORRUPT}" in proc.stdout  # rich may wrap the name
     assert "┃" in proc.stdout or "│" in proc.stdout  # a rich table, not the plain fallback

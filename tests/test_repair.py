@@ -94,7 +94,7 @@ def test_minor_trailing_comma_repaired_in_place(layout):
     assert report.level == "minor", report.summary()
     assert assert_consistent(layout) == good
     assert broken in quarantined_bytes(layout)  # the original is kept
-    assert report.backup and (Path(report.backup) / f"session-{SID}.json").read_bytes() == broken
+    assert report.backup and (Path(report.backup) / layout.session_file(SID).name).read_bytes() == broken
 
 
 def test_minor_missing_section_filled_from_defaults(layout):
@@ -174,17 +174,21 @@ def test_still_failing_is_marked_for_manual_review(layout):
     assert state_mod.sequence(state_mod.load(layout.session_file(SID))) == 1  # kept, not wiped
 
 
+# Claude Code's session ids: a state rebuilt from its log alone records the id its file names hold
+ONE, TWO, THREE = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "1b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e", "2c3d4e5f-6a7b-4c8d-8e9f-1a2b3c4d5e6f"
+
+
 def test_repair_all_covers_every_session_with_one_backup(layout):
-    commit(layout, 2, "one")
-    commit(layout, 2, "two")
-    commit(layout, 2, "three")
-    layout.session_file("one").write_bytes(b"{")
-    layout.session_file("three").write_bytes(b"[]")
+    commit(layout, 2, ONE)
+    commit(layout, 2, TWO)
+    commit(layout, 2, THREE)
+    layout.session_file(ONE).write_bytes(b"{")
+    layout.session_file(THREE).write_bytes(b"[]")
     reports = {r.session_id: r for r in repair.repair_all(layout, reducers=FEATURES)}
-    assert set(reports) == {"one", "two", "three"}
-    assert reports["two"].level == "none" and reports["one"].level == "major" == reports["three"].level
+    assert set(reports) == {ONE, TWO, THREE}
+    assert reports[TWO].level == "none" and reports[ONE].level == "major" == reports[THREE].level
     assert len([m for m in backup.list_backups(layout) if m["name"] == "pre-repair"]) == 1
-    for sid in ("one", "two", "three"):
+    for sid in (ONE, TWO, THREE):
         assert_consistent(layout, sid)
 
 

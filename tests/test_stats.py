@@ -18,7 +18,11 @@ def hook(layout, monkeypatch, payload: dict) -> None:
     assert runner.run(payload["hook_event_name"], __file__) == 0
 
 
-def record_session(layout, monkeypatch, session: str = "sess-1") -> None:
+SID = "5d1c9e7a-2b3f-4a6c-8d0e-1f2a3b4c5d6e"  # a Claude Code session id: used as is in file names
+OTHER = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d"
+
+
+def record_session(layout, monkeypatch, session: str = SID) -> None:
     def send(event: str, **fields) -> None:
         hook(layout, monkeypatch, {"session_id": session, "hook_event_name": event, **fields})
 
@@ -40,11 +44,11 @@ def record_session(layout, monkeypatch, session: str = "sess-1") -> None:
 def test_stats_of_a_recorded_session(tmp_path, monkeypatch) -> None:
     layout = install(tmp_path / "proj")
     record_session(layout, monkeypatch)
-    record_session(layout, monkeypatch, "other")  # the last one active: the default
-    code, report = run_json(layout, "stats", "--session", "sess-1")
+    record_session(layout, monkeypatch, OTHER)  # the last one active: the default
+    code, report = run_json(layout, "stats", "--session", SID)
     assert code == 0
-    logged = (layout.state_dir / "events-sess-1.jsonl").read_text().count("\n")  # 26 hooks, health's record, alerts
-    assert report["session"] == "sess-1" and report["events"] == logged >= 27
+    logged = layout.event_log(SID).read_text().count("\n")  # 26 hooks, health's record, alerts
+    assert report["session"] == SID and report["events"] == logged >= 27
     bash, read = report["tools"]["Bash"], report["tools"]["Read"]
     assert (bash["calls"], bash["failures"], bash["error_rate_percent"]) == (10, 3, 30.0)
     assert (read["calls"], read["failures"]) == (2, 0)
@@ -59,7 +63,7 @@ def test_stats_of_a_recorded_session(tmp_path, monkeypatch) -> None:
     assert len(series) == 12 and series[3] == 25.0 and series[-1] == 25.0  # 3 of 12 at the end
     assert report["state_folder_bytes"] > 0
     code, default = run_json(layout, "stats")
-    assert default["session"] == "other"
+    assert default["session"] == OTHER
 
 
 def test_stats_in_the_terminal_and_as_a_page(tmp_path, monkeypatch) -> None:
@@ -68,7 +72,7 @@ def test_stats_in_the_terminal_and_as_a_page(tmp_path, monkeypatch) -> None:
     proc = run_tool(layout, "stats")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "Session sess-1: " in out and " events, " in out
+    assert f"Session {SID}: " in out and " events, " in out
     assert "Bash" in out and "30.0%" in out and "PostToolUseFailure" in out
     assert "Error rate over the session" in out and "  0% |" in out
     page = tmp_path / "stats.html"

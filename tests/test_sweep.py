@@ -24,6 +24,7 @@ from lifeguard.hook import helper
 from lifeguard.hook.pipeline import handle
 from lifeguard.store import eventlog
 from lifeguard.upkeep import cleanup, sweep
+from lifeguard.core.paths import safe_name
 
 NEW = "starting-now"
 DAY = 24 * 3600
@@ -48,7 +49,7 @@ def contents(paths: list[Path], archived: bool = False) -> dict[str, bytes]:
 
 
 def archived_folder(layout, sid: str) -> Path:
-    found = sorted((layout.archive_dir / "sessions").glob(f"{sid}-*"))
+    found = sorted((layout.archive_dir / "sessions").glob(f"{safe_name(sid)}-*"))
     assert len(found) == 1, (sid, found)
     return found[0]
 
@@ -57,7 +58,7 @@ def settled(files: dict[str, bytes], sid: str) -> dict[str, bytes]:
     """A session's files without what bringing its spool into its log changes: the spool, the
     log the record went into, and the state that folded it in."""
     return {k: v for k, v in files.items()
-            if k not in (f"session-{sid}.json", f"events-{sid}.jsonl") and not k.startswith("spool/")}
+            if k not in (f"session-{safe_name(sid)}.json", f"events-{safe_name(sid)}.jsonl") and not k.startswith("spool/")}
 
 
 def drained_into(log: Path, files_before: dict[str, bytes]) -> bool:
@@ -100,18 +101,19 @@ def test_a_thousand_sessions_idle_ones_archived_with_all_their_files_live_ones_n
         folder = archived_folder(layout, sid)
         moved = contents([p for p in folder.iterdir() if p.name != "reason.txt"], archived=True)
         assert settled(moved, sid) == settled(data, sid), sid  # every other byte, in the archive
-        assert drained_into(folder / f"events-{sid}.jsonl", data), sid
+        assert drained_into(folder / f"events-{safe_name(sid)}.jsonl", data), sid
         assert "no event for 25." in (folder / "reason.txt").read_text()
     for sid in near + live:
         assert [p for p in before[sid] if os.path.lexists(p)] == before[sid], sid
     for sid, data in untouched.items():
         assert settled(contents(before[sid]), sid) == settled(data, sid)
         assert drained_into(layout.event_log(sid), data), sid
-    assert not [n for n in os.listdir(layout.state_dir) if n.startswith(("session-stale", "session-gone"))]
+    gone = [f"gone-{n}" for n in range(5)]
+    assert not [s for s in stale + gone if os.path.lexists(layout.session_file(s)) or os.path.lexists(layout.lock_file(s))]
     [record] = sweep_records(layout)
     assert record["archived"] == 500 and record["locks_removed"] == 5 and record["failed"] == []
     assert record["drained"] == 100  # every 10th session had a record waiting in its spool
-    assert sweep.last_report(layout)["archived"] == stale
+    assert sweep.last_report(layout)["archived"] == sorted(safe_name(s) for s in stale)  # by file-name id
 
     # the next start finds nothing to do, and says nothing
     start(layout, "starting-later")
@@ -189,3 +191,28 @@ def test_session_start_answers_while_its_sweep_is_held_back(tmp_path: Path, monk
         assert sweep_records(layout)[0]["archived"] == 20
     finally:
         helper.stop(str(layout.claude_dir))
+
+
+def test_files_of_an_old_plain_id_are_left_as_they_are(tmp_path: Path) -> None:
+    """Older versions named files after a plain id (`session-old.json`); that name is no longer
+    what the id maps to, so the sweep, analyze and repair leave those files alone: not archived,
+    not repaired, nothing made beside them (README: Where it keeps things)."""
+    from lifeguard.commands import analyze
+    from lifeguard.upkeep import repair
+
+    layout = install(tmp_path / "proj")
+    many_sessions(layout, 1, idle_hours=25, prefix="stale")  # the near miss: a current idle session, archived
+    old = {layout.state_dir / "session-old.json": b"{broken", layout.state_dir / "events-old.jsonl": b"",
+           layout.state_dir / "session-old.lock": b"", layout.spool_dir / "old" / "1.json": b"{}"}
+    for path, data in old.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (time.time() - 30 * 86400,) * 2)
+    assert repair.session_ids(layout) == [safe_name("stale-00000")] == analyze.session_names(layout)
+    start(layout)
+    for fn, args in later.take():
+        fn(*args)
+    [record] = sweep_records(layout)
+    assert record["archived"] == 1 and record["failed"] == [] and record["repairs"] == [], record
+    assert {p: p.read_bytes() for p in old} == old
+    assert not layout.session_file("old").exists() and not layout.event_log("old").exists()

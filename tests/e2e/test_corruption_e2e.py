@@ -52,7 +52,7 @@ def test_resume_repairs_a_damaged_session(workspace: Path, tmp_path: Path) -> No
     with open(log_path, "ab") as f:
         f.write(torn)
     garbage = b"\x00\x13 this is not a session \xff"
-    (layout.state_dir / "session-garbage.json").write_bytes(garbage)
+    layout.session_file("garbage").write_bytes(garbage)  # another session's, named as this version names it
 
     resumed_at = time.time()
     second = run_claude(workspace, "E2E corruption: resumed", [[text("resumed fine")]],

@@ -27,7 +27,7 @@ from ..store import eventlog
 from ..store import state as state_mod
 from ..core.clock import parse_ts
 from ..store.session import spooled
-from ..core.paths import Layout
+from ..core.paths import Layout, reachable
 from ..upkeep import sweep
 
 LARGE_MB = 10.0
@@ -39,7 +39,8 @@ _LOG_NAME = re.compile(r"^events-(.+)\.jsonl$")
 
 
 def session_names(layout: Layout) -> list[str]:
-    """The file-name ids of every session with a state file or an event log."""
+    """The file-name ids of every session with a state file or an event log (not the files of
+    older versions named after a plain id: `paths.reachable`)."""
     try:
         names = os.listdir(layout.state_dir)
     except FileNotFoundError:
@@ -47,7 +48,7 @@ def session_names(layout: Layout) -> list[str]:
     found = set()
     for name in names:
         match = _STATE_NAME.match(name) or _LOG_NAME.match(name)
-        if match and not name.endswith(".snapshot.json"):
+        if match and not name.endswith(".snapshot.json") and reachable(match.group(1)):
             found.add(match.group(1))
     return sorted(found)
 
@@ -58,8 +59,7 @@ def inspect(layout: Layout, name: str, now: float | None = None, stale_hours: fl
     `healthy`: the last sweep's fingerprints of the sessions it found healthy; `waiting`: its
     records in the spool."""
     now = time.time() if now is None else now
-    state_path = layout.state_dir / f"session-{name}.json"
-    log_path = layout.state_dir / f"events-{name}.jsonl"
+    state_path, log_path = layout.session_file(name), layout.event_log(name)
     report = {"session": name, "file": state_path.name, "status": "healthy", "large": False,
               "size_mb": 0.0, "last_activity": None, "spooled": waiting, "issues": []}
     issues: list[str] = report["issues"]

@@ -6,22 +6,30 @@ import os
 import re
 from pathlib import Path
 
-_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+# Claude Code's session ids are UUIDs: used as they are, so file names stay readable. A name of
+# the hashed form maps to itself, so an id read back from a file name reaches the same files.
+_KEPT = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|h-[0-9a-f]{16}")
 
 
 def safe_name(raw: object) -> str:
     """A file-name component for an id that came from outside.
 
-    Plain ids (letters, digits, `_`, `-`, up to 128 chars) are kept as they are, so
-    file names stay readable. Anything else (`../`, slashes, dots, odd bytes, empty)
-    maps to a stable hash, so it can never name a path outside its folder.
+    A UUID (any case) or an `h-<16 hex>` name is kept as it is. Anything else (a plain word,
+    `../`, slashes, odd bytes, empty, a secret pasted by mistake) maps to `h-` and 16 hex digits
+    of its sha256, so it can never name a path outside its folder nor show on disk.
     """
-    if isinstance(raw, str) and _PLAIN.fullmatch(raw):
+    if isinstance(raw, str) and _KEPT.fullmatch(raw):
         return raw
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else repr(raw).encode()
-    import hashlib  # only for ids that are not plain: off the usual path
+    import hashlib  # only for ids that are not UUIDs: off the usual path
 
-    return "h-" + hashlib.sha256(data).hexdigest()[:24]
+    return "h-" + hashlib.sha256(data).hexdigest()[:16]
+
+
+def reachable(name: str) -> bool:
+    """Whether a name read from a file name is one `safe_name` gives (and so reaches its files).
+    Files of older versions named after a plain id (`session-s1.json`) are not: left as they are."""
+    return safe_name(name) == name
 
 
 class UnsafeName(ValueError):

@@ -28,7 +28,7 @@ from ..core import fsutil
 from . import state as state_mod
 from ..core import clock
 from ..core.locking import LockTimeout, SessionLock
-from ..core.paths import Layout
+from ..core.paths import Layout, reachable
 from ..alerts import codes
 
 DEFAULT_LOCK_TIMEOUT = 2.0
@@ -204,12 +204,13 @@ def waiting(folder: Path | str) -> int:
 
 def spooled(layout: Layout) -> dict[str, int]:
     """Session (its file-name id) -> how many records wait in its spool, for every spool that
-    holds any. Links planted in the spool folder are not followed."""
+    holds any. Links planted in the spool folder are not followed; folders of older versions
+    named after a plain id are left alone (`paths.reachable`)."""
     try:
         entries = list(os.scandir(layout.spool_dir))
     except (FileNotFoundError, NotADirectoryError):
         return {}
-    found = {entry.name: waiting(entry.path) for entry in entries if entry.is_dir(follow_symlinks=False)}
+    found = {entry.name: waiting(entry.path) for entry in entries if entry.is_dir(follow_symlinks=False) and reachable(entry.name)}
     return {name: count for name, count in sorted(found.items()) if count}
 
 

@@ -42,7 +42,7 @@ from ..core import fsutil
 from . import jsonrepair
 from ..store import state as state_mod
 from ..core.locking import SessionLock
-from ..core.paths import Layout
+from ..core.paths import Layout, reachable, safe_name
 from ..alerts import codes
 
 LEVELS = ("none", "minor", "major", "critical", "lost")
@@ -375,6 +375,17 @@ def _mark_for_review(layout: Layout, report: RepairReport) -> None:
     fsutil.append_durable(layout.state_dir / "manual-review.jsonl", line.encode("ascii"))
 
 
+def own_id(name: str, raw: bytes | None) -> str:
+    """The session's own id, for a name read from its file names: a non-UUID id shows there only
+    as its hash (paths.safe_name), so the id the state file records, if it is that one's;
+    else the name (a state rebuilt without it records the name)."""
+    try:
+        recorded = state_mod.peek(json.loads(raw or b"null"), "session").get("id")
+    except ValueError:
+        return name
+    return recorded if isinstance(recorded, str) and safe_name(recorded) == name else name
+
+
 def repair_locked(layout: Layout, session_id: str, deep: bool = True, backup_first: bool = True, *,
                   reducers) -> RepairReport:
     """Check and repair one session; the caller holds the session lock."""
@@ -391,8 +402,9 @@ def repair_locked(layout: Layout, session_id: str, deep: bool = True, backup_fir
         raw: bytes | None = fsutil.read_bytes_nofollow(state_path)
     except FileNotFoundError:
         raw = None
-    log = LogView(layout, session_id, reducers)
-    outcome = choose(layout, session_id, raw, log, validate)
+    own = own_id(session_id, raw)
+    log = LogView(layout, own, reducers)
+    outcome = choose(layout, own, raw, log, validate)
     if outcome.level == "none" and not outcome.rebase:
         if outcome.state is not None and raw is not None and state_mod.dump(outcome.state) != raw:
             state_mod.save(state_path, outcome.state)  # caught up with the log
@@ -406,7 +418,7 @@ def repair_locked(layout: Layout, session_id: str, deep: bool = True, backup_fir
     report.level = outcome.level
     report.events_set_aside = outcome.partial
     report.actions.extend(outcome.actions)
-    _write(layout, session_id, outcome, raw, log, report)
+    _write(layout, own, outcome, raw, log, report)
     if outcome.state is not None:
         report.events_kept = state_mod.sequence(outcome.state)
         report.still_failing = validate(state_mod.load(state_path))
@@ -427,7 +439,8 @@ def repair_session(layout: Layout, session_id: str, deep: bool = True, backup_fi
 
 
 def session_ids(layout: Layout) -> list[str]:
-    """Every session with a file in the state folder (by the id part of the file names)."""
+    """Every session with a file in the state folder (by the id part of the file names). Files of
+    older versions named after a plain id (`session-s1.json`) are left alone (`paths.reachable`)."""
     ids = set()
     try:
         names = os.listdir(layout.state_dir)
@@ -440,7 +453,7 @@ def session_ids(layout: Layout) -> list[str]:
             ids.add(name[len("events-"):-len(".snapshot.json")])
         elif name.startswith("events-") and name.endswith(".jsonl"):
             ids.add(name[len("events-"):-len(".jsonl")])
-    return sorted(i for i in ids if i)
+    return sorted(i for i in ids if reachable(i))
 
 
 def repair_all(layout: Layout, deep: bool = True, skip: tuple[str, ...] = (), *, reducers) -> list[RepairReport]:

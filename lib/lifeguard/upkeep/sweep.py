@@ -36,7 +36,7 @@ import time
 
 from ..core import fsutil
 from ..core.locking import LockTimeout, SessionLock
-from ..core.paths import Layout, safe_name
+from ..core.paths import Layout, reachable, safe_name
 from ..store import snapshot as logsnapshot
 from ..store.session import drain_all, waiting
 from . import cleanup, repair
@@ -114,6 +114,7 @@ class Sweep:
         except OSError:
             return []
         ids = {n[len("session-"):-len(".lock")] for n in names if n.startswith("session-") and n.endswith(".lock")}
+        ids = {i for i in ids if reachable(i)}
         return sorted(ids - set(repair.session_ids(self.layout)) - {self.current})
 
 
