@@ -126,7 +126,7 @@ def ago(ts: object, now: float) -> str:
 
 def _from_log(layout: Layout, name: str) -> list[dict]:
     out = []
-    path = layout.state_dir / f"events-{name}.jsonl"
+    path = layout.event_log(name)
     for record in eventlog.iter_records(path):
         base = {"ts": record.get("ts"), "session": name, "seq": record.get("seq"), "event": record.get("hook") or record.get("event")}
         out.extend({**base, **item} for item in measures.incidents(record))

@@ -28,7 +28,7 @@ def run(args, layout: Layout, ui) -> int:
     if name is None:
         ui.say(f"No sessions recorded in {layout.state_dir}.")
         return 0
-    log = layout.state_dir / f"events-{name}.jsonl"
+    log = layout.event_log(name)
     if not log.exists():
         ui.warn(f"lifeguard: no event log for session {args.session} in {layout.state_dir} "
                 f"(sessions: {', '.join(session_names(layout)[-5:]) or 'none'})")
@@ -51,7 +51,7 @@ def latest_session(layout: Layout) -> str | None:
     best, newest = None, -1.0
     for name in session_names(layout):
         try:
-            mtime = os.stat(layout.state_dir / f"events-{name}.jsonl").st_mtime
+            mtime = os.stat(layout.event_log(name)).st_mtime
         except OSError:
             continue
         if mtime > newest:
@@ -63,7 +63,7 @@ def build(layout: Layout, name: str, cfg: dict) -> dict:
     """Every figure of one session, as plain data (what --json prints)."""
     alerts = cfg.get("alerts") or {}
     tally = measures.Tally(int(alerts.get("rate_window_events", 50)))
-    for record in eventlog.iter_records(layout.state_dir / f"events-{name}.jsonl"):
+    for record in eventlog.iter_records(layout.event_log(name)):
         tally.add_record(record)
     for sample in samples.read_all(layout.state_dir):
         if safe_name(str(sample.get("s"))) == name:
