@@ -226,6 +226,18 @@ def test_a_bystander_repeated_inside_a_round_does_not_let_the_loop_out() -> None
     assert rules.refuse_cycle(rounds("ab", 4, ok="b") + [call("b", ok=True, out="new")], "sig-a", None, LIMITS) is None
 
 
+def test_a_round_completed_by_two_entries_at_once_is_warned() -> None:
+    """Claude Code may write a rejected Edit to the transcript after the next Read's PreToolUse
+    ran: the Edit is then read at that Read's PostToolUse, and both enter the window together.
+    R E R + (E R): the second round completed inside what was added, off the round's edge."""
+    window = rounds("re", 5, ok="r")  # R E R E R
+    found = rules.warn_cycle(window, LIMITS, added=2)
+    assert found is not None and found.count == 2 and found.entry["sig"] == "sig-e"
+    assert rules.first_warning(window, LIMITS, added=2) is not None
+    # near miss: only the last Read is new, and the second round was complete before it
+    assert rules.warn_cycle(window, LIMITS, added=1) is None
+
+
 def test_runs_of_a_failing_call_are_not_folded_into_a_cycle() -> None:
     # x x x x L x x x x L: two bouts of a repeated failure, not a cycle of x and L
     window = (fails("x", 4) + [call("look", ok=True)]) * 2

@@ -157,7 +157,7 @@ def _before_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict
     agent = loop["agent"]
     window = _window(section, agent) + (hidden if agent == MAIN else [])
     if window and window[-1].get("hidden"):  # calls no hook saw came last: this hook is the first to tell
-        notices += _warn(section, loop, window, limits)
+        notices += _warn(section, loop, window, limits, len(hidden))
     found = loop_rules.first_refusal(window, loop["sig"], loop.get("t"), limits, bool(loop.get("allow")))
     if found is not None:
         key = "TOOL_LOOP_BLOCKED:" + found.key(agent)
@@ -171,13 +171,13 @@ def _after_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict,
     limits = cfg.get("loops") or {}
     if limits.get("enabled"):
         agent = loop["agent"]
-        notices += _warn(section, loop, _window(section, agent) + (hidden if agent == MAIN else []) + [entry_of(loop)],
-                         limits)
+        new = (hidden if agent == MAIN else []) + [entry_of(loop)]
+        notices += _warn(section, loop, _window(section, agent) + new, limits, len(new))
     return notices
 
 
-def _warn(section: dict, loop: dict, window: list[dict], limits: dict) -> list[dict]:
-    found = loop_rules.first_warning(window, limits)
+def _warn(section: dict, loop: dict, window: list[dict], limits: dict, added: int) -> list[dict]:
+    found = loop_rules.first_warning(window, limits, added)
     if found is None:
         return []
     key = "TOOL_LOOP_DETECTED:" + found.key(loop.get("agent", MAIN))
@@ -249,7 +249,7 @@ def _on_stop(section: dict, record: dict, loop: dict, cfg: dict, hidden: list[di
     if agent == MAIN and window and window[-1].get("hidden"):
         # a loop of calls no hook saw, found only now: the user hears of it (context at a Stop
         # would send the agent back to work)
-        found = loop_rules.first_warning(window, limits)
+        found = loop_rules.first_warning(window, limits, len(hidden))
         if found is not None:
             notices.append(_announce(section, loop, "TOOL_LOOP_DETECTED:" + found.key(agent), codes.TOOL_LOOP_DETECTED,
                                      "user", None, say.hidden_at_stop(found), rule=found.rule))

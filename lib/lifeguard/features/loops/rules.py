@@ -19,7 +19,7 @@ test was re-run after an edit" stop being counted as a loop.
 - `cycle`: two or three calls in the same order, round after round, each with the same outcome
   as in the round before (A B A B, A B C A B C).
 
-Two kinds of checks: `first_warning(window, limits)` after the window changed (a call ran, or
+Two kinds of checks: `first_warning(window, limits, added)` after the window changed (a call ran, or
 hidden calls were read), and `first_refusal(window, sig, now, limits)` before a call with
 signature `sig` runs. Only a call that keeps failing, or a repetition with no failure in it,
 is refused: a call that succeeds in a cycle whose other call keeps failing is a bystander
@@ -141,14 +141,18 @@ def warn_repeated_result(window: list[dict], limits: dict) -> Finding | None:
     return None
 
 
-def warn_cycle(window: list[dict], limits: dict) -> Finding | None:
-    """Two or three calls going round in the same order with the same outcomes, once per full round."""
+def warn_cycle(window: list[dict], limits: dict, added: int = 1) -> Finding | None:
+    """Two or three calls going round in the same order with the same outcomes, once per full round.
+    `added`: how many of the last entries are new. A hook can bring two at once (a call no hook
+    saw, read late from the transcript, and the call it reports), so a round is complete when
+    the count of full rounds grew with them, not only when the tail ends on a round's edge."""
     if len(window) >= 2 and window[-1].get("ok") and same(window[-1], window[-2]):
         return None  # a repeat of the last call completes no round
     rounds = collapse(window)
+    earlier = collapse(window[:-added]) if 0 < added < len(window) else []
     for size in CYCLE_SIZES:
         tail = cycle_tail(rounds, size)
-        if tail and tail % size == 0 and tail // size >= limits["cycle_warn_rounds"]:
+        if tail and tail // size > cycle_tail(earlier, size) // size and tail // size >= limits["cycle_warn_rounds"]:
             members = rounds[-tail:][:size]
             if not _allowed(members):
                 return Finding("cycle", "warn", tail // size, _latest(window, members))
@@ -209,9 +213,10 @@ WARN_RULES = (warn_repeated_failure, warn_repeated_result, warn_cycle)
 REFUSE_RULES = (refuse_repeated_failure, refuse_repeated_result, refuse_cycle)
 
 
-def first_warning(window: list[dict], limits: dict) -> Finding | None:
+def first_warning(window: list[dict], limits: dict, added: int = 1) -> Finding | None:
+    """The first warning the window calls for; `added`: how many of its last entries are new."""
     for rule in WARN_RULES:
-        found = rule(window, limits)
+        found = rule(window, limits, added) if rule is warn_cycle else rule(window, limits)
         if found is not None:
             return found
     return None
