@@ -27,7 +27,7 @@ def apply(state: dict, record: dict) -> None:
     if not isinstance(coord, dict):
         return
     denied = any(isinstance(n, dict) and n.get("kind") == "deny" for n in record.get("notices") or ())
-    tool, tuid = record.get("tool"), record.get("tuid") or ""
+    tool = record.get("tool")
     if tool in ag.AGENT_TOOLS:
         _apply_agent_call(state, agents, record, coord, denied, ts)
     if tool in TASK_TOOLS:
