@@ -253,20 +253,20 @@ def test_the_workspace_path_stays_home(layout, monkeypatch) -> None:
 
 
 def test_doctor_says_how_the_export_goes(layout, monkeypatch) -> None:
-    from lifeguard.commands import doctor
+    from lifeguard.commands.doctor import history
 
-    assert doctor.check_telemetry(layout)[0][:2] == ("ok", "OpenTelemetry export off (telemetry.enabled in "
+    assert history.check_telemetry(layout)[0][:2] == ("ok", "OpenTelemetry export off (telemetry.enabled in "
                                                               "lifeguard.json, or LIFEGUARD_OTEL=1)")
     monkeypatch.setenv("LIFEGUARD_OTEL", "1")
-    ((level, what, fix),) = doctor.check_telemetry(layout)
+    ((level, what, fix),) = history.check_telemetry(layout)
     assert level == "warn" and "no export has run yet" in what and "otel_export.py" in fix
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", dead_endpoint())
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
     assert export.run(str(layout.claude_dir)) == 1
-    ((level, what, fix),) = doctor.check_telemetry(layout)
+    ((level, what, fix),) = history.check_telemetry(layout)
     assert level == "warn" and "failed: metrics not accepted" in what and "nothing is lost" in fix
     with Collector() as collector:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
         assert export.run(str(layout.claude_dir)) == 0
-    ((level, what, _fix),) = doctor.check_telemetry(layout)
+    ((level, what, _fix),) = history.check_telemetry(layout)
     assert level == "ok" and "was accepted" in what

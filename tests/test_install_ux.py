@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lifeguard.commands import install as installer
-from lifeguard.commands import doctor
+from lifeguard.commands.doctor import files as doctor_files
 from lifeguard.core.paths import Layout
 
 MINE = {"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "./check.sh --strict"}]}],
@@ -139,10 +139,10 @@ def test_a_folder_others_can_write_to_is_refused_unless_forced(tmp_path, capsys,
     assert not (project / ".claude").exists()
     code, out = main(capsys, "--force", str(project))
     assert code == 0 and "warning:" in out and "writable by" in out
-    findings = doctor.check_folders(Layout(project / ".claude"))
+    findings = doctor_files.check_folders(Layout(project / ".claude"))
     assert findings and findings[0][0] == "fail" and "writable by" in findings[0][1]
     project.chmod(0o755)
-    assert doctor.check_folders(Layout(project / ".claude"))[0][0] == "ok"
+    assert doctor_files.check_folders(Layout(project / ".claude"))[0][0] == "ok"
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to hand a folder to another user")
@@ -155,4 +155,4 @@ def test_a_claude_folder_owned_by_another_user_is_refused(tmp_path, capsys):
     assert code == 1 and ".claude is owned by" in out and "not by you" in out
     assert list((project / ".claude").iterdir()) == []
     assert main(capsys, "--force", str(project))[0] == 0
-    assert any(".claude is owned by" in f[1] for f in doctor.check_folders(Layout(project / ".claude")))
+    assert any(".claude is owned by" in f[1] for f in doctor_files.check_folders(Layout(project / ".claude")))

@@ -77,22 +77,22 @@ def test_without_uv_the_notice_goes_to_the_project_not_the_plugin(plugin):
 def test_doctor_knows_the_plugin(tmp_path, monkeypatch):
     """Enabled as a plugin (project settings or the user's), doctor checks the plugin's hooks, not
     install.sh's files; installed both ways, it warns that every hook runs twice."""
-    from lifeguard.commands import doctor
+    from lifeguard.commands.doctor import environment, files, settings
     from lifeguard.core.paths import Layout
 
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "config"))
     project = tmp_path / "project"
     (project / ".claude").mkdir(parents=True)
     layout = Layout(project / ".claude")
-    assert doctor.enabled_plugin(layout) is None
-    assert doctor.check_settings(layout)[0][0] == "fail"  # neither way in
+    assert settings.enabled_plugin(layout) is None
+    assert settings.check_settings(layout)[0][0] == "fail"  # neither way in
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "settings.json").write_text(json.dumps({"enabledPlugins": {"lifeguard@lifeguard": True}}))
-    assert doctor.enabled_plugin(layout) == "lifeguard@lifeguard"
-    (level, what, _fix), = doctor.check_settings(layout)
+    assert settings.enabled_plugin(layout) == "lifeguard@lifeguard"
+    (level, what, _fix), = settings.check_settings(layout)
     assert level == "ok" and "plugin lifeguard@lifeguard: 10 hooks" in what
-    assert doctor.check_manifest(layout)[0][0] == "ok" and doctor.check_config(layout)[0][0] == "ok"
-    assert "without the resident helper" in doctor.check_helper(layout)[0][1]  # the client uses none for a plugin
+    assert files.check_manifest(layout)[0][0] == "ok" and files.check_config(layout)[0][0] == "ok"
+    assert "without the resident helper" in environment.check_helper(layout)[0][1]  # the client uses none for a plugin
     installer.install(project, warm=False)  # and install.sh too: each hook would run twice
-    (level, what, fix), = doctor.check_settings(layout)
+    (level, what, fix), = settings.check_settings(layout)
     assert level == "warn" and "runs twice" in what and "--uninstall" in fix and "plugin disable" in fix

@@ -268,15 +268,15 @@ def test_doctor_says_what_it_checks_as_it_goes(layout):
 
 
 def test_doctor_names_a_failed_step_of_the_last_sweep(layout):
-    from lifeguard.commands import doctor
+    from lifeguard.commands.doctor import history
     from lifeguard.core import fsutil
     from lifeguard.upkeep import sweep
 
-    assert doctor.check_sweep(layout)[0][0] == "ok"  # none yet
+    assert history.check_sweep(layout)[0][0] == "ok"  # none yet
     report = {"archived": ["a", "b"], "repairs": [], "locks_removed": 1, "quarantined": 0, "finished": time.time(),
               "failed": ["repair changed sessions: PermissionError: denied"]}
     fsutil.atomic_write(layout.state_dir / sweep.SWEEP_FILE, json.dumps({"fingerprints": {}, "last": report}).encode())
-    [(level, what, fix)] = doctor.check_sweep(layout)
+    [(level, what, fix)] = history.check_sweep(layout)
     assert level == "warn" and "archived 2 idle session(s)" in what and "PermissionError: denied" in what and fix
 
 

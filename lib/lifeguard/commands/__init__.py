@@ -5,7 +5,8 @@
     backups    the backups there are, newest first
     restore    put a backup back (the current state is backed up first)
     repair     the automatic repair, on demand, for one session or all
-    doctor     checks the installation itself, each problem with its fix
+    doctor     checks the installation itself, each problem with its fix (a package: one module
+               per group of checks, the verb in doctor/command.py)
     incidents  what lifeguard did: loops stopped, repairs, timeouts, faults
 
 These run outside Claude Code, by hand: cold path, any import is fine. Output goes through

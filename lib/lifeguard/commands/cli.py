@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None, script: str | None = None, ui: UI | None
         return EXIT_USAGE
     layout = Layout(claude)
     args.tool = tool_command(claude)
-    from . import analyze, backup, doctor, incidents, onoff, repair, stats
+    from . import analyze, backup, incidents, onoff, repair, stats
+    from .doctor import command as doctor
 
     verbs = {
         "analyze": analyze.run,
