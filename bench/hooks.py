@@ -53,7 +53,7 @@ sys.path.insert(0, str(REPO / "lib"))
 
 sys.path.insert(0, str(REPO / "tests"))
 
-from lifeguard.commands import install as installer  # noqa: E402
+from lifeguard.commands.install import command as installer  # noqa: E402
 from lifeguard.core.proc import children  # noqa: E402
 from lifeguard.core.paths import Layout  # noqa: E402
 from lifeguard.features.registry import FEATURES  # noqa: E402

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
 from lifeguard.features.registry import FEATURES
-from lifeguard.commands import install as installer  # noqa: E402
+from lifeguard.commands.install import command as installer  # noqa: E402
 from lifeguard.hook.pipeline import handle  # noqa: E402
 from lifeguard.core.paths import Layout  # noqa: E402
 from lifeguard.store.session import SessionStore  # noqa: E402

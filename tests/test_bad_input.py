@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lifeguard.features.registry import FEATURES
-from lifeguard.commands import install as installer
+from lifeguard.commands.install.settings import HOOKS
 from lifeguard.store import reducer, state as state_mod
 from lifeguard.upkeep import schema
 from lifeguard.core.paths import Layout
@@ -38,7 +38,7 @@ BAD_INPUTS = {
     "json-array": json.dumps([{"session_id": SID, "hook_event_name": "Stop"}]).encode(),
 }
 
-EVENT_HOOKS = [(event, script) for event, script, _timeout, _matcher in installer.HOOKS]
+EVENT_HOOKS = [(event, script) for event, script, _timeout, _matcher in HOOKS]
 
 
 @pytest.fixture

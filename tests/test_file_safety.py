@@ -14,7 +14,7 @@ import pytest
 
 from lifeguard.features.registry import FEATURES
 from lifeguard.core import fsutil
-from lifeguard.commands import install as installer
+from lifeguard.commands.install import command as installer
 from lifeguard.redact import redactor as redact
 from lifeguard.hook import runner
 from lifeguard.hook.pipeline import handle

@@ -12,7 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from lifeguard.commands import install as installer  # noqa: E402
+from lifeguard.commands.install import command as installer  # noqa: E402
+from lifeguard.commands.install.settings import MARKER, command_for  # noqa: E402
 from lifeguard.guard import wrapping  # noqa: E402
 
 TRICKY = [
@@ -30,7 +31,7 @@ def user_settings() -> dict:
         "hooks": {
             "PreToolUse": [
                 {"matcher": "Bash", "hooks": [{"type": "command", "command": c, "timeout": 30} for c in TRICKY[:3]]},
-                {"matcher": "*", "hooks": [{"type": "command", "command": installer.command_for("pre_tool_use", 10), "timeout": 10}]},
+                {"matcher": "*", "hooks": [{"type": "command", "command": command_for("pre_tool_use", 10), "timeout": 10}]},
             ],
             "Stop": [{"hooks": [{"type": "command", "command": TRICKY[3]}, {"type": "prompt", "prompt": "check"}]}],
             "SessionEnd": [{"hooks": [{"command": TRICKY[4], "type": "command", "timeout": 8}]}],
@@ -59,7 +60,7 @@ def test_wrapped_commands_are_recognisable_and_run_the_original() -> None:
     for command, original in zip(guarded, TRICKY):
         words = shlex.split(command)
         assert words[words.index("--") + 1:] == ["sh", "-c", original]
-    assert installer.command_for("pre_tool_use", 10) in commands(wrapped)  # lifeguard's own untouched
+    assert command_for("pre_tool_use", 10) in commands(wrapped)  # lifeguard's own untouched
 
 
 def test_guarding_twice_does_not_double_wrap() -> None:
@@ -95,7 +96,7 @@ def test_install_guard_existing_and_uninstall(tmp_path: Path) -> None:
     installed = json.loads((claude / "settings.json").read_text())
     assert (claude / "hooks" / "guard.py").exists()
     assert sum(wrapping.GUARD_MARKER in c for c in commands(installed)) == 5
-    assert any(installer.MARKER in c for c in commands(installed))
+    assert any(MARKER in c for c in commands(installed))
     # Upgrading keeps the guards; guarding again changes nothing.
     assert installer.main(["--guard-existing", "--no-warm", str(tmp_path)]) == 0
     assert json.loads((claude / "settings.json").read_text()) == installed
@@ -114,7 +115,7 @@ def test_guard_existing_covers_settings_local_json_and_uninstall_restores_it(tmp
     assert installer.main(["--guard-existing", "--no-warm", str(tmp_path)]) == 0
     guarded = json.loads((claude / "settings.local.json").read_text())
     assert sum(wrapping.GUARD_MARKER in c for c in commands(guarded)) == 1
-    assert not any(installer.MARKER in c for c in commands(guarded))  # lifeguard's own hooks stay in settings.json
+    assert not any(MARKER in c for c in commands(guarded))  # lifeguard's own hooks stay in settings.json
     assert list((claude / "state" / "backups" / "settings").glob("settings.local-*.json"))  # backed up first
     assert installer.main(["--uninstall", str(tmp_path)]) == 0
     assert (claude / "settings.local.json").read_text() == text

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "lib"))
 
 from lifeguard.hook import client, helper, timeout
 from lifeguard.store import eventlog
-from lifeguard.commands import install as installer  # noqa: E402
+from lifeguard.commands.install import command as installer  # noqa: E402
 from lifeguard.core.paths import Layout  # noqa: E402
 
 SESSION = "helper-1"

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
 from lifeguard.store import eventlog
-from lifeguard.commands import install as installer
+from lifeguard.commands.install.settings import HOOKS, command_for
 from lifeguard.hook import runner  # noqa: E402
 from lifeguard.core.paths import Layout  # noqa: E402
 
@@ -58,13 +58,13 @@ def faults(claude: Path) -> list[dict]:
 # -- deadlines under the settings timeouts --------------------------------------------
 
 
-@pytest.mark.parametrize("event,script,timeout,matcher", installer.HOOKS)
+@pytest.mark.parametrize("event,script,timeout,matcher", HOOKS)
 def test_every_hook_has_a_deadline_under_its_settings_timeout(event, script, timeout, matcher) -> None:
     deadline = runner.deadline_for(timeout)
     uv_budget = timeout - 1 if timeout > 2 else 1  # hooks/lifeguard-run: `timeout -k 1 BUDGET uv ...`
     assert 0 < deadline < uv_budget < timeout
     assert timeout - deadline >= 2  # room for uv's start and recording the fault
-    assert f"{script} {timeout}" in installer.command_for(script, timeout)
+    assert f"{script} {timeout}" in command_for(script, timeout)
 
 
 def test_stdin_that_never_closes(claude: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard.commands import install as installer
+from lifeguard.commands.install import command as installer
 from lifeguard.commands.doctor import files as doctor_files
 from lifeguard.core.paths import Layout
 

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from lifeguard.config import load as config
-from lifeguard.commands import install as installer
+from lifeguard.commands.install import command as installer
+from lifeguard.commands.install.environment import ENV_SCRIPT
+from lifeguard.commands.install.settings import HOOKS
 from lifeguard.core.paths import Layout
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,7 +73,7 @@ def test_install_into_empty_folder(tmp_path):
     for rel, src in installer.source_files().items():
         assert (claude / rel).read_bytes() == src.read_bytes(), rel
     assert os.access(claude / "hooks" / "lifeguard-run", os.X_OK)
-    for _event, script, _timeout, _m in installer.HOOKS:
+    for _event, script, _timeout, _m in HOOKS:
         assert os.access(claude / "hooks" / f"{script}.py", os.X_OK)
     assert (claude / "state").stat().st_mode & 0o777 == 0o700
     # bytecode written at install: hooks never compile the library, even with PYTHONDONTWRITEBYTECODE
@@ -79,14 +81,14 @@ def test_install_into_empty_folder(tmp_path):
     for rel in ("lib/lifeguard/hook/runner.py", "lib/lifeguard/hook/pipeline.py", "lib/lifeguard/features/core.py"):
         assert Path(importlib.util.cache_from_source(str(claude / rel))).exists(), rel
     data = settings(tmp_path)
-    assert {event for event, _ in our_hooks(data)} == {e for e, *_ in installer.HOOKS}
+    assert {event for event, _ in our_hooks(data)} == {e for e, *_ in HOOKS}
     assert backups(tmp_path) == []  # nothing to back up
 
 
 def test_every_entry_has_an_explicit_integer_timeout(tmp_path):
     install(tmp_path)
     entries = our_hooks(settings(tmp_path))
-    assert len(entries) == len(installer.HOOKS)
+    assert len(entries) == len(HOOKS)
     for event, hook in entries:
         assert type(hook["timeout"]) is int and hook["timeout"] > 0, event
         assert hook["type"] == "command"
@@ -209,7 +211,7 @@ def test_upgrade_replaces_lifeguards_entries(tmp_path):
     data = settings(target)
     assert "Retired" not in data["hooks"]
     assert all("retired_hook" not in h["command"] for _e, h in our_hooks(data))
-    assert len(our_hooks(data)) == len(installer.HOOKS)
+    assert len(our_hooks(data)) == len(HOOKS)
     assert data["hooks"]["Stop"][0] == {"hooks": [{"type": "command", "command": "./user-stop.sh"}]}
     assert data["hooks"]["PreToolUse"][0] == USER_SETTINGS["hooks"]["PreToolUse"][0]
 
@@ -304,7 +306,7 @@ def test_install_sh_end_to_end(tmp_path):
     proc = subprocess.run([str(REPO / "install.sh"), "--no-warm", str(target)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert len(our_hooks(settings(target))) == len(installer.HOOKS)
+    assert len(our_hooks(settings(target))) == len(HOOKS)
     proc = subprocess.run([str(REPO / "install.sh"), "--uninstall", str(target)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -356,7 +358,7 @@ def test_every_hook_pins_the_same_packages_and_the_shared_environment_has_them_a
     assert any(dep.startswith("pydantic==") for dep in pinned)
     for hook in hooks:
         assert sorted(pep723_dependencies(hook)) == pinned, hook.name
-    assert set(pinned) <= set(pep723_dependencies(REPO / installer.ENV_SCRIPT))
+    assert set(pinned) <= set(pep723_dependencies(REPO / ENV_SCRIPT))
 
 
 def test_hooks_share_one_prepared_environment(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lifeguard.commands import install as installer
+from lifeguard.commands.install import command as installer
 
 REPO = Path(__file__).resolve().parents[1]
 UV = installer.resolved_uv()

@@ -171,7 +171,7 @@ def test_concurrent_hooks_killed_at_random(tmp_path, via_helper):
     hook = HOOK
     if via_helper:
         from lifeguard.hook import helper
-        from lifeguard.commands import install as installer
+        from lifeguard.commands.install import command as installer
 
         installer.install(tmp_path, warm=False)
         hook = layout.claude_dir / "hooks" / HOOK.name
@@ -282,7 +282,7 @@ def test_helper_workers_killed_or_stopped_at_random(tmp_path, how):
     """Random SIGKILLs (or SIGSTOPs) of the resident helper's workers while four sessions send
     hooks at once: every hook exits 0 with its answer, and every event is in its session's log
     exactly once (a client whose worker is lost ends it and finishes the hook itself)."""
-    from lifeguard.commands import install as installer
+    from lifeguard.commands.install import command as installer
     from lifeguard.core.proc import children
     from lifeguard.hook import helper
 

@@ -113,11 +113,11 @@ def test_plugin_validate_passes_with_no_warning(tmp_path: Path) -> None:
 
 def test_hooks_json_runs_every_hook_install_sh_would() -> None:
     """The plugin's hooks are install.sh's, event for event, through the same runner."""
-    from lifeguard.commands import install as installer
+    from lifeguard.commands.install.settings import HOOKS
 
     hooks = json.loads((REPO / "hooks" / "hooks.json").read_text())["hooks"]
-    assert set(hooks) == {event for event, *_ in installer.HOOKS}
-    for event, script, timeout, matcher in installer.HOOKS:
+    assert set(hooks) == {event for event, *_ in HOOKS}
+    for event, script, timeout, matcher in HOOKS:
         (group,) = hooks[event]
         assert group.get("matcher") == ("*" if matcher else None)
         (hook,) = group["hooks"]

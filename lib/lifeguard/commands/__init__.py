@@ -9,6 +9,8 @@
                per group of checks, the verb in doctor/command.py)
     incidents  what lifeguard did: loops stopped, repairs, timeouts, faults
 
+and `install/`, install.sh's work (install, upgrade, uninstall, --guard-existing), a package too.
+
 These run outside Claude Code, by hand: cold path, any import is fine. Output goes through
 `ui.UI`, which uses rich when it is installed (the script's PEP 723 header asks for it) and
 plain text otherwise, so the tools still work under a bare `python3` when uv itself is broken.

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from ...core.paths import Layout
-from .. import install as installer
+from ..install.environment import UV_PATH_FILE
+from ..install.manifest import MANIFEST
 from .findings import Finding, fail, ok, warn
 from .settings import enabled_plugin
 
@@ -42,7 +43,7 @@ def check_helper(layout: Layout) -> list[Finding]:
 
     if not load(layout).get("helper", {}).get("enabled", True):
         return [ok("the resident helper is turned off (helper.enabled in lifeguard.json): each hook runs in its own process")]
-    if not (layout.claude_dir / installer.MANIFEST).exists() and enabled_plugin(layout):
+    if not (layout.claude_dir / MANIFEST).exists() and enabled_plugin(layout):
         return [ok("the plugin's hooks run without the resident helper: each in its own process")]
     return [ok("no resident helper running now; the next hook starts one")]
 
@@ -60,7 +61,7 @@ def find_uv() -> str | None:
 def recorded_uv(layout: Layout) -> str | None:
     """The uv install.sh recorded for the hooks (hooks/uv.path), if it is there and runs."""
     try:
-        line = (layout.claude_dir / installer.UV_PATH_FILE).read_text().strip()
+        line = (layout.claude_dir / UV_PATH_FILE).read_text().strip()
     except OSError:
         return None
     return line if line and os.access(line, os.X_OK) and not os.path.isdir(line) else None
@@ -74,7 +75,7 @@ def check_uv(layout: Layout) -> list[Finding]:
     findings: list[Finding] = []
     if recorded and not on_path:
         folder = shlex.quote(os.path.dirname(recorded))
-        findings.append(warn(f"uv is at {recorded} (recorded in .claude/{installer.UV_PATH_FILE}) but not on your PATH: "
+        findings.append(warn(f"uv is at {recorded} (recorded in .claude/{UV_PATH_FILE}) but not on your PATH: "
                              "the hooks find it, the `uv run` commands in the README do not (uv: command not found)",
                              f'add it to PATH in your shell profile: export PATH={folder}:"$PATH"'))
     try:

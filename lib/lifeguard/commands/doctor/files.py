@@ -10,7 +10,9 @@ import shlex
 import stat
 
 from ...core.paths import Layout
-from .. import install as installer
+from ..install.common import REPO
+from ..install.folders import unsafe_folders
+from ..install.manifest import MANIFEST
 from .findings import Finding, fail, ok, warn
 from .settings import enabled_plugin
 
@@ -34,7 +36,7 @@ def check_switch(layout: Layout) -> list[Finding]:
 
 
 def check_manifest(layout: Layout) -> list[Finding]:
-    path = layout.claude_dir / installer.MANIFEST
+    path = layout.claude_dir / MANIFEST
     if not path.exists() and enabled_plugin(layout):
         return [ok("no files installed in this project: the plugin's code is Claude Code's copy "
                    "(update it with: claude plugin update lifeguard)")]
@@ -68,7 +70,7 @@ def check_config(layout: Layout) -> list[Finding]:
     if not layout.config_file.exists():
         if enabled_plugin(layout):  # a plugin writes nothing into the project until asked
             return [ok(f"no {layout.config_file.name}: the defaults are used (to tune them, copy "
-                       f"{installer.REPO / '.claude' / 'lifeguard.json'} to {layout.config_file})")]
+                       f"{REPO / '.claude' / 'lifeguard.json'} to {layout.config_file})")]
         return [warn(f"{layout.config_file} is missing; the defaults are used", "reinstall with install.sh to write it")]
     try:
         cfg = config_mod.load(layout, keep=False)  # validated once per change of the file (its cache)
@@ -84,7 +86,7 @@ def check_folders(layout: Layout) -> list[Finding]:
     """The project and lifeguard's code folders: only you may write there (install.sh refuses
     otherwise, unless --force), or someone else can replace the hooks you run."""
     project = layout.claude_dir.parent
-    problems = installer.unsafe_folders(project)
+    problems = unsafe_folders(project)
     if not problems:
         return [ok("the project and lifeguard's folders in it are yours, and only you can write there")]
     fix = (f'chown -R "$USER" {shlex.quote(str(layout.claude_dir))} and chmod go-w on each folder named '

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ...core.paths import Layout
-from .. import install as installer
+from ..install.common import REPO
 from .findings import Finding, fail, ok
 from .settings import enabled_plugin, lifeguard_entries, plugin_entries
 
@@ -58,7 +58,7 @@ def check_hooks_live(layout: Layout, ui) -> list[Finding]:
         home = Path(scratch) / ".claude"
         home.mkdir()
         env = {**os.environ, "CLAUDE_PROJECT_DIR": project, "LIFEGUARD_HOME": str(home),
-               "CLAUDE_PLUGIN_ROOT": str(installer.REPO)}
+               "CLAUDE_PLUGIN_ROOT": str(REPO)}
         # as many at once as there are cores: more would only queue for them (and for uv's cache)
         with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
             results = list(pool.map(lambda entry: run_hook(*entry, env, project), entries))

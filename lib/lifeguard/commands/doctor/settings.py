@@ -10,7 +10,8 @@ import shlex
 from pathlib import Path
 
 from ...core.paths import Layout
-from .. import install as installer
+from ..install.common import REPO
+from ..install.settings import HOOKS
 from .findings import Finding, fail, ok, warn
 
 MIN_TIMEOUT, MAX_TIMEOUT = 1, 600
@@ -48,19 +49,19 @@ def enabled_plugin(layout: Layout) -> str | None:
 def plugin_entries() -> list[tuple[str, dict]]:
     """(event, hook) of the plugin's hooks/hooks.json beside this code (none in an install.sh copy)."""
     try:
-        return lifeguard_entries(json.loads((installer.REPO / "hooks" / "hooks.json").read_bytes()))
+        return lifeguard_entries(json.loads((REPO / "hooks" / "hooks.json").read_bytes()))
     except (OSError, ValueError):
         return []
 
 
 def check_plugin(plugin: str) -> list[Finding]:
     entries = plugin_entries()
-    missing = sorted({event for event, *_ in installer.HOOKS} - {event for event, _ in entries})
+    missing = sorted({event for event, *_ in HOOKS} - {event for event, _ in entries})
     if not entries or missing:
-        return [fail(f"lifeguard is enabled as the plugin {plugin}, but its hooks/hooks.json in {installer.REPO} "
+        return [fail(f"lifeguard is enabled as the plugin {plugin}, but its hooks/hooks.json in {REPO} "
                      f"lacks {', '.join(missing) or 'every hook'}", f"claude plugin update {plugin.partition('@')[0]}")]
     return [ok(f"lifeguard runs as the Claude Code plugin {plugin}: {len(entries)} hooks from "
-               f"{installer.REPO / 'hooks' / 'hooks.json'}")]
+               f"{REPO / 'hooks' / 'hooks.json'}")]
 
 
 def check_settings(layout: Layout) -> list[Finding]:
@@ -87,7 +88,7 @@ def check_settings(layout: Layout) -> list[Finding]:
     findings: list[Finding] = []
     for event, hook in entries:
         findings.extend(check_entry(layout, event, hook))
-    expected = {event for event, *_ in installer.HOOKS}
+    expected = {event for event, *_ in HOOKS}
     missing = sorted(expected - {event for event, _ in entries})
     if missing:
         findings.append(warn(f"no lifeguard hook for {', '.join(missing)}", reinstall))
@@ -125,7 +126,7 @@ def check_entry(layout: Layout, event: str, hook: dict) -> list[Finding]:
         findings.append(fail(f"{label}: no hook script named", "reinstall lifeguard with install.sh"))
     elif not script_path.is_file():
         findings.append(fail(f"{label}: hook script {script_path} is missing", "reinstall lifeguard with install.sh"))
-    expected_script = {e: s for e, s, *_ in installer.HOOKS}.get(event)
+    expected_script = {e: s for e, s, *_ in HOOKS}.get(event)
     if expected_script and script and script != expected_script:
         findings.append(warn(f"{label}: runs {script}.py for {event}", f"use {expected_script} (reinstall with install.sh)"))
     findings.extend(check_timeout(label, hook.get("timeout"), argv[2] if len(argv) > 2 else None))
