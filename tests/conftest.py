@@ -34,6 +34,16 @@ def _nothing_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _json_as_in_a_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts on the stdlib's json, as a hook does; a tool run in-process switches to
+    orjson (store/jsoncodec.py) for its test only."""
+    from lifeguard.store import jsoncodec
+
+    monkeypatch.setattr(jsoncodec, "orjson", None)
+    monkeypatch.setattr(jsoncodec, "_DUMPS_OPTIONS", 0)
+
+
+@pytest.fixture(autouse=True)
 def _no_work_left_for_later() -> Iterator[None]:
     """What a hook run in-process leaves for after its answer (core/later.py) is run only by the
     tests that ask for it (later.take()); the rest is dropped with the test."""

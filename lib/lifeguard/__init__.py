@@ -1,8 +1,9 @@
 """lifeguard: keeps a Claude Code session from going wrong and brings it back when it does.
 
 The hot hooks (PreToolUse, PostToolUse) import only the stdlib parts of this package;
-pydantic is imported lazily by the cold paths that validate (config, schema). filelock and
-orjson are pinned in the hook headers but not imported yet (docs/ARCHITECTURE.md, Invariants).
+pydantic is imported lazily by the cold paths that validate (config, schema), and orjson by the
+tools, which read whole logs (store/jsoncodec.py says why hooks do not: its import costs more
+than it saves them). docs/ARCHITECTURE.md, Invariants, says where each pinned package is used.
 The packages, one per concern, and the import rule between them: docs/ARCHITECTURE.md.
 """
 

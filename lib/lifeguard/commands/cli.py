@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .. import VERSION
 from ..core.paths import Layout, find_claude_dir, tool_command
+from ..store import jsoncodec
 from .ui import UI
 
 EXIT_USAGE = 2
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None, script: str | None = None, ui: UI | None
         return EXIT_USAGE
     layout = Layout(claude)
     args.tool = tool_command(claude)
+    jsoncodec.use_orjson()  # the tools read whole logs: worth its import (store/jsoncodec.py)
     from . import analyze, backup, incidents, onoff, repair, stats
     from .doctor import command as doctor
 

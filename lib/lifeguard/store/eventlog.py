@@ -10,7 +10,6 @@ Appending reads only the tail of the file, so its cost does not grow with the lo
 
 from __future__ import annotations
 
-import json
 import os
 import zlib
 from pathlib import Path
@@ -19,17 +18,17 @@ if TYPE_CHECKING:
     from typing import Iterator
 
 from ..core import fsutil
+from . import jsoncodec
 
 _SUFFIX_LEN = len(',"crc":"00000000"}')
 _TAIL_CHUNK = 16384
 
 
 def encode(record: dict) -> bytes:
-    body = json.dumps(record, separators=(",", ":"), ensure_ascii=True, default=str)
-    if not body.startswith("{") or body == "{}":
+    body = jsoncodec.dumps(record)
+    if not body.startswith(b"{") or body == b"{}":
         raise ValueError("an event record must be a non-empty object")
-    crc = zlib.crc32(body.encode("ascii"))
-    return f'{body[:-1]},"crc":"{crc:08x}"}}\n'.encode("ascii")
+    return b'%s,"crc":"%08x"}\n' % (body[:-1], zlib.crc32(body))
 
 
 def decode(line: bytes) -> dict | None:
@@ -41,7 +40,7 @@ def decode(line: bytes) -> dict | None:
     if line[-10:-2] != b"%08x" % zlib.crc32(body):
         return None
     try:
-        record = json.loads(body)
+        record = jsoncodec.loads(body)
     except ValueError:
         return None
     if not isinstance(record, dict) or not isinstance(record.get("seq"), int):

@@ -14,7 +14,6 @@ next transaction appends it to the log, so a busy lock never loses an event.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotatio
 if TYPE_CHECKING:
     from typing import Iterator
 
-from . import eventlog, inflight, reducer
+from . import eventlog, inflight, jsoncodec, reducer
 from ..core import fsutil
 from . import state as state_mod
 from ..core import clock
@@ -153,7 +152,7 @@ class SessionStore:
         record["spool"] = name
         path = folder / name
         with inflight.durable():
-            fsutil.atomic_write(path, json.dumps(record, ensure_ascii=True, default=str).encode())
+            fsutil.atomic_write(path, jsoncodec.dumps(record))
             inflight.release(given)
         return path
 
@@ -182,7 +181,7 @@ class SessionStore:
             path = folder / name
             if name not in done:
                 try:
-                    record = json.loads(fsutil.read_bytes_nofollow(path))
+                    record = jsoncodec.loads(fsutil.read_bytes_nofollow(path))
                 except (OSError, ValueError, RecursionError):
                     record = None
                 if not isinstance(record, dict):  # damaged bytes are kept, never deleted

@@ -4,7 +4,9 @@ Log compaction and repair rebase a session's log onto a snapshot: replay then st
 the snapshot's state and applies only the log lines with a sequence number above N, so
 `state == replay(snapshot + log)` keeps holding and sequence numbers stay contiguous
 (the log continues at N+1). The snapshot is written atomically and carries a CRC of its
-state, so a damaged one is detected rather than trusted. Stdlib only.
+state (of the state's bytes as jsoncodec writes them), so a damaged one is detected rather than
+trusted. Snapshots of older versions carry the CRC of the stdlib's bytes, which differ only for
+NaN and tiny floats (store/jsoncodec.py): either CRC is taken.
 
     {"format": 1, "session_id": "...", "seq": N, "ts": "...", "crc": "xxxxxxxx", "state": {...}}
 """
@@ -12,11 +14,11 @@ state, so a damaged one is detected rather than trusted. Stdlib only.
 from __future__ import annotations
 
 import copy
-import json
 import zlib
 from pathlib import Path
 
 from ..core import fsutil
+from . import jsoncodec
 
 FORMAT = 1
 
@@ -41,19 +43,18 @@ def path_for(log_path: Path) -> Path:
     return log_path.with_name(stem + ".snapshot.json")
 
 
-def _crc(state: dict) -> str:
-    body = json.dumps(state, separators=(",", ":"), ensure_ascii=True, default=str).encode("ascii")
+def _crc(body: bytes) -> str:
     return f"{zlib.crc32(body):08x}"
 
 
 def encode(state: dict, seq: int, session_id: str = "", ts: str = "") -> bytes:
-    doc = {"format": FORMAT, "session_id": session_id, "seq": seq, "ts": ts, "crc": _crc(state), "state": state}
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=True, default=str).encode("ascii")
+    crc = _crc(jsoncodec.dumps(state))
+    return jsoncodec.dumps({"format": FORMAT, "session_id": session_id, "seq": seq, "ts": ts, "crc": crc, "state": state})
 
 
 def decode(data: bytes) -> Snapshot:
     try:
-        doc = json.loads(data)
+        doc = jsoncodec.loads(data)
     except (ValueError, RecursionError) as exc:
         raise SnapshotDamaged(f"not valid JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -61,7 +62,8 @@ def decode(data: bytes) -> Snapshot:
     seq, state = doc.get("seq"), doc.get("state")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or not isinstance(state, dict):
         raise SnapshotDamaged("snapshot has no sequence number or state")
-    if doc.get("crc") != _crc(state):
+    crc = doc.get("crc")
+    if crc != _crc(jsoncodec.dumps(state)) and crc != _crc(jsoncodec.stdlib_dumps(state)):
         raise SnapshotDamaged("snapshot CRC does not match its state")
     return Snapshot(seq, state, str(doc.get("ts") or ""))
 

@@ -7,10 +7,10 @@ model in `schema.py` validates this shape (off the hot path).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..core import fsutil
+from . import jsoncodec
 
 SCHEMA_VERSION = 1
 
@@ -59,7 +59,7 @@ def load(path: Path) -> dict | None:
     except FileNotFoundError:
         return None
     try:
-        state = json.loads(data)
+        state = jsoncodec.loads(data)
     except (ValueError, RecursionError) as exc:
         raise StateUnreadable(f"{path.name}: not valid JSON ({exc})") from None
     if not isinstance(state, dict) or not isinstance(state.get("persistence"), dict):
@@ -68,7 +68,7 @@ def load(path: Path) -> dict | None:
 
 
 def dump(state: dict) -> bytes:
-    return json.dumps(state, separators=(",", ":"), ensure_ascii=True, default=str).encode("ascii")
+    return jsoncodec.dumps(state)
 
 
 def save(path: Path, state: dict) -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import backup as backup_mod
-from ..store import eventlog, snapshot as logsnapshot, reducer
+from ..store import eventlog, jsoncodec, snapshot as logsnapshot, reducer
 from ..core import fsutil
 from . import jsonrepair
 from ..store import state as state_mod
@@ -153,7 +153,7 @@ def fill_defaults(state: dict, defaults: dict, path: str = "") -> list[str]:
 def parse_or_repair(raw: bytes) -> tuple[dict | None, list[str]]:
     """The state object in `raw` and what had to be fixed to get it (None if hopeless)."""
     try:
-        obj = json.loads(raw)
+        obj = jsoncodec.loads(raw)
         if isinstance(obj, dict):
             return obj, []
     except (ValueError, RecursionError):
@@ -237,7 +237,7 @@ def saved_states(layout: Layout, session_id: str):
                 if candidate.name.endswith(".snapshot.json"):
                     yield f"{folder.name}/{candidate.name}", logsnapshot.decode(data).state
                 else:
-                    obj = json.loads(data)
+                    obj = jsoncodec.loads(data)
                     if isinstance(obj, dict):
                         yield f"{folder.name}/{candidate.name}", obj
             except (ValueError, RecursionError):
@@ -380,7 +380,7 @@ def own_id(name: str, raw: bytes | None) -> str:
     as its hash (paths.safe_name), so the id the state file records, if it is that one's;
     else the name (a state rebuilt without it records the name)."""
     try:
-        recorded = state_mod.peek(json.loads(raw or b"null"), "session").get("id")
+        recorded = state_mod.peek(jsoncodec.loads(raw or b"null"), "session").get("id")
     except ValueError:
         return name
     return recorded if isinstance(recorded, str) and safe_name(recorded) == name else name
