@@ -46,7 +46,7 @@ WARM_MODULES = (
     "lifeguard.features.loops.signature", "lifeguard.config.load", "lifeguard.hook.protocol",
     "lifeguard.store.record", "lifeguard.core.fsutil", "lifeguard.store.inflight", "lifeguard.alerts.escalation",
     "lifeguard.upkeep.checks", "lifeguard.telemetry.samples", "lifeguard.telemetry.trigger",
-    "lifeguard.features.metrics", "lifeguard.hook.worker", "lifeguard.hook.runner", "io",
+    "lifeguard.features.metrics", "lifeguard.hook.worker", "lifeguard.hook.runner", "lifeguard.hook.rehearsal", "io",
     "shutil", "json", "zlib", "hashlib", "typing",
 )
 
@@ -139,12 +139,16 @@ def main(claude_dir: str) -> int:
     for fd in (notify_r, notify_w, life_r, life_w):
         os.set_inheritable(fd, False)
     spares: set[int] = set()
-    busy: set[int] = set()
+    busy: dict[int, int | None] = {}  # pid -> a pidfd, readable once that worker has exited
     last_request = last_tick = time.monotonic()
     try:
         while True:
             _reap(spares, busy)
-            while len(spares) < SPARES and len(spares) + len(busy) < MAX_WORKERS:
+            # A spare taken is replaced once its hook is over, not while it runs: forking copies the
+            # helper's page tables, CPU a hook on a small machine waits for. Only when no spare is
+            # left (parallel tool calls) is the next one forked at once.
+            while (len(spares) < SPARES and len(spares) + len(busy) < MAX_WORKERS
+                   and (not spares or not any(fd is not None for fd in busy.values()))):
                 pid = os.fork()
                 if pid == 0:
                     os.close(notify_r)
@@ -158,16 +162,17 @@ def main(claude_dir: str) -> int:
                         or code_fingerprint(lib_dir) != fingerprint or not _enabled(layout)
                         or not os.path.exists(sys.executable)):  # uv's cache was cleaned under it
                     return 0
-            ready, _, _ = select.select([notify_r], [], [], TICK_SECONDS)
-            if not ready:
-                continue
+            waiting = [fd for fd in busy.values() if fd is not None]
+            ready, _, _ = select.select([notify_r, *waiting], [], [], TICK_SECONDS)
+            if notify_r not in ready:
+                continue  # a tick, or a worker exited: reaped (and replaced) above
             data = os.read(notify_r, 4096)
             for i in range(0, len(data) - len(data) % 5, 5):
                 pid, kind = int.from_bytes(data[i:i + 4], "big"), data[i + 4:i + 5]
                 spares.discard(pid)
                 if kind == b"s":
                     return 0  # a spare met new code: it turned its request away, unrun
-                busy.add(pid)
+                busy[pid] = _pidfd(pid)
                 last_request = time.monotonic()
     except Stop:
         return 0
@@ -277,7 +282,7 @@ def _on_term(signum, frame):  # noqa: ARG001
     raise Stop()
 
 
-def _reap(spares: set[int], busy: set[int]) -> None:
+def _reap(spares: set[int], busy: dict[int, int | None]) -> None:
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -286,7 +291,18 @@ def _reap(spares: set[int], busy: set[int]) -> None:
         if not pid:
             return
         spares.discard(pid)
-        busy.discard(pid)
+        fd = busy.pop(pid, None)
+        if fd is not None:
+            os.close(fd)
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that turns readable when the worker `pid` exits; None where the kernel or
+    Python has none (then its replacement is forked at once, as the helper cannot wait on it)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def _spare(listener: socket.socket, lock_fd: int, notify: int, life: int, lib_dir: str, fingerprint: tuple) -> None:
@@ -297,6 +313,9 @@ def _spare(listener: socket.socket, lock_fd: int, notify: int, life: int, lib_di
         gc.disable()  # a worker lives for one hook: collecting would only copy shared pages
         os.close(lock_fd)  # the helper's lock stays the helper's alone
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # idle: the helper may end it
+        from . import rehearsal
+
+        rehearsal.rehearse()  # the pages a hook writes, copied now rather than while a hook waits
         while True:
             ready, _, _ = select.select([listener, life], [], [])
             if life in ready:

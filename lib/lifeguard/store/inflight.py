@@ -29,9 +29,10 @@ _on_written = None
 
 
 def begin(invocation: str | None, on_written=None) -> None:
-    """A new invocation: its id (None outside the helper) and what to call once its record is written."""
-    global _invocation, _on_written, _attempted
-    _invocation, _on_written, _attempted = invocation, on_written, False
+    """A new invocation: its id (None outside the helper) and what to call once its record is
+    written. Nothing of an earlier one stays (a worker's rehearsal ran one, hook/rehearsal.py)."""
+    global _invocation, _on_written, _attempted, _held, _settled
+    _invocation, _on_written, _attempted, _held, _settled = invocation, on_written, False, None, False
 
 
 def attempt() -> None:
