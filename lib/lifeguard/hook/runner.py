@@ -57,12 +57,14 @@ def _disarm() -> None:
 
 
 def run(event: str, hook_file: str, handler=None, raw: bytes | None = None, invocation: str | None = None,
-        started: float | None = None, on_written=None, budget: float | None = None) -> int:
+        started: float | None = None, on_written=None, budget: float | None = None, on_answered=None) -> int:
     """Run one hook invocation; returns the exit code (always 0). Through the helper, the client
     or worker passes the input it read (`raw`), the invocation's id and what to call once the
     event record is written (inflight.begin), and when the hook started (`started`,
     time.monotonic()): the deadlines count from then, unless `budget` gives the handler's
-    seconds from now (a client finishing a hook its worker left)."""
+    seconds from now (a client finishing a hook its worker left). A worker also passes what
+    hands the answer over (`on_answered`), called once it is printed: what follows it (the cost
+    sample, the exporter) is then off the hook's time."""
     started = time.monotonic() if started is None else started
     off = _off_notice(event, hook_file)
     if off is not None:
@@ -102,6 +104,8 @@ def run(event: str, hook_file: str, handler=None, raw: bytes | None = None, invo
             inp = _input_after_deadline(chunks)
         _fail_open(event, inp, layout, hook_file, exc, time.monotonic() - started)
     _print(out if isinstance(out, dict) else {})
+    if on_answered is not None:
+        on_answered()
     _afterwards(event, inp, layout, started, failure)
     sys.unraisablehook = previous_hook
     return 0

@@ -45,14 +45,22 @@ def serve(conn: socket.socket) -> None:
     sys.stdout, sys.stderr = out, err
     from .runner import run
 
-    code = run(event, hook_file, raw=data, invocation=invocation, on_written=confirm)
-    conn.settimeout(1.0)
-    try:
-        conn.sendall(wire.result(code, out.getvalue().encode("utf-8", "replace"),
-                                 err.getvalue().encode("utf-8", "replace")))
-    except OSError:
-        pass  # the client went away: the hook still ran, and what it left for later is done
-    conn.close()  # the client has its answer; then what the hook left for later (core/later.py)
+    def answer() -> None:
+        """The exit code (a runner always exits 0) and what the hook printed, once; then the client
+        has its answer and the connection is closed."""
+        if conn.fileno() < 0:
+            return
+        conn.settimeout(1.0)
+        try:
+            conn.sendall(wire.result(0, out.getvalue().encode("utf-8", "replace"),
+                                     err.getvalue().encode("utf-8", "replace")))
+        except OSError:
+            pass  # the client went away: the hook still ran, and what it left for later is done
+        conn.close()
+
+    run(event, hook_file, raw=data, invocation=invocation, on_written=confirm, on_answered=answer)
+    answer()  # when the runner returned before answering (lifeguard switched off)
+    # what the hook left for later (core/later.py), once the client has its answer
     from ..core import later
 
     later.run()
