@@ -49,16 +49,19 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> None:
     """Replace `path` with `data`: unique temp file, fsync, os.replace, fsync the folder.
 
     A reader sees the old bytes or the new, never a mix; kill -9 at any instant leaves
-    one of the two. A symlink at `path` is refused, not followed.
+    one of the two. A symlink at `path` is refused, not followed. `sync=False` skips both
+    fsyncs, for a file that can be rebuilt (a session's snapshot, from its log): a process
+    killed at any instant still leaves the old bytes or the new; only a machine that loses
+    power may leave it older, or empty, which its reader then rebuilds.
     """
     folder = path.parent
     if os.path.islink(path):
         raise UnsafePathError(errno.ELOOP, "refusing to replace a symlink", str(path))
-    tmp = write_temp(path, data)
+    tmp = write_temp(path, data, sync=sync)
     try:
         os.replace(tmp, path)
     except BaseException:
@@ -67,15 +70,20 @@ def atomic_write(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
-    fsync_dir(folder)
+    if sync:
+        fsync_dir(folder)
 
 
-def write_temp(path: Path, data: bytes) -> Path:
-    """A new, unique, fsynced 0600 temp file beside `path` holding `data` (removed on failure)."""
+def write_temp(path: Path, data: bytes, *, sync: bool = True) -> Path:
+    """A new, unique 0600 temp file beside `path` holding `data`, fsynced unless `sync` is
+    False (removed on failure)."""
     tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, FILE_MODE)
     try:
-        write_all_fsync(fd, data)
+        if sync:
+            write_all_fsync(fd, data)
+        else:
+            write_all(fd, data)
     except BaseException:
         os.close(fd)
         try:
@@ -89,10 +97,15 @@ def write_temp(path: Path, data: bytes) -> Path:
 
 def write_all_fsync(fd: int, data: bytes) -> None:
     """Write all of `data` to `fd` (short writes continued), then fsync it."""
+    write_all(fd, data)
+    os.fsync(fd)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` to `fd`, short writes continued."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-    os.fsync(fd)
 
 
 def open_append(path: Path) -> int:

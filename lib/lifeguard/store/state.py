@@ -72,7 +72,11 @@ def dump(state: dict) -> bytes:
 
 
 def save(path: Path, state: dict) -> None:
-    fsutil.atomic_write(path, dump(state))
+    """Replace the snapshot. Not fsynced: the event log is the truth and is synced before this
+    runs (session.py), so after a power loss the snapshot is at worst behind the log, or
+    unreadable, and loading catches it up or rebuilds it; every hook saves one, and two fsyncs
+    were most of a hook's wait on a real disk."""
+    fsutil.atomic_write(path, dump(state), sync=False)
 
 
 def sequence(state: dict) -> int:
