@@ -266,3 +266,37 @@ def test_hostile_session_ids_stay_inside_the_state_folder(layout):
             assert path.parent == layout.state_dir or path.parent == layout.spool_dir
             assert path.resolve().is_relative_to(layout.state_dir.resolve())
         assert_consistent(st)
+
+
+# -- the snapshot is written without fsync (state.save): what a power loss can leave -----------
+
+
+def test_snapshot_is_replaced_without_fsync_but_the_log_is_synced(layout, monkeypatch):
+    synced = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))))
+    real_fdatasync = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(("fdatasync", os.readlink(f"/proc/self/fd/{fd}"))),
+                                                     real_fdatasync(fd)))
+    st = SessionStore(layout, SID, reducers=FEATURES)
+    with st.transaction() as txn:
+        txn.commit(event(1))
+    assert synced == [("fdatasync", str(st.log_path))]
+    assert state_mod.load(st.state_path)["persistence"]["checkpoint"]["sequence"] == 1
+
+
+@pytest.mark.parametrize("left", ["older", "empty"])
+def test_a_snapshot_a_power_loss_left_behind_is_caught_up_from_the_log(layout, left):
+    st = SessionStore(layout, SID, reducers=FEATURES)
+    with st.transaction() as txn:
+        txn.commit(event(1))
+    older = st.state_path.read_bytes()
+    with st.transaction() as txn:
+        txn.commit(event(2))
+        txn.commit(event(3))
+    st.state_path.write_bytes(older if left == "older" else b"")  # the sync never happened
+    with st.transaction() as txn:
+        repairs = txn.repairs
+        assert state_mod.sequence(txn.state) == 3  # nothing lost: caught up, or rebuilt, from the log
+        txn.commit(event(4))
+    assert [r["severity"] for r in repairs] == ([] if left == "older" else ["info"])  # lost nothing: info
+    assert_consistent(st)
