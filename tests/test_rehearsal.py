@@ -43,8 +43,10 @@ def test_the_rehearsal_runs_the_pipeline_and_leaves_nothing_behind(scratch_root,
 
     monkeypatch.setattr(shutil, "rmtree", look_then_remove)
     rehearsal.rehearse()
-    assert seen == ["PreToolUse", "PostToolUse"]  # the real pipeline ran, and logged both events
-    assert list(scratch_root.iterdir()) == []  # its scratch folder is gone
+    assert seen == ["PreToolUse"]  # the real pipeline ran, and logged its event
+    private = scratch_root / f"lifeguard-rehearsal-{os.getuid()}"
+    assert list(scratch_root.iterdir()) == [private] and private.stat().st_mode & 0o777 == 0o700
+    assert list(private.iterdir()) == []  # its scratch folder is gone
     assert list((project / ".claude").iterdir()) == []  # the user's workspace was never touched
     assert inflight.held() is None and not inflight.settled() and not inflight.attempted()
     assert samples.NOTE == {}
@@ -78,9 +80,45 @@ def test_a_stop_during_the_rehearsal_waits_for_its_cleanup(scratch_root, monkeyp
 
     monkeypatch.setattr(pipeline, "handle", handle_and_get_stopped)
     got = []
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: got.append(list(scratch_root.iterdir())))
+    private = scratch_root / f"lifeguard-rehearsal-{os.getuid()}"
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: got.append(list(private.iterdir())))
     try:
         rehearsal.rehearse()
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert got == [[]]  # delivered once, after the scratch folder was removed
+
+
+def test_what_a_killed_rehearsal_left_is_removed_by_the_next_once_its_process_is_gone(scratch_root):
+    import subprocess
+
+    private = scratch_root / f"lifeguard-rehearsal-{os.getuid()}"
+    private.mkdir(mode=0o700)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that is certainly not running now
+    (private / f"{gone.pid}-abandoned" / ".claude").mkdir(parents=True)
+    (private / f"{os.getppid()}-busy").mkdir()  # a live process's: left alone
+    rehearsal.rehearse()
+    assert sorted(p.name for p in private.iterdir()) == [f"{os.getppid()}-busy"]
+
+
+@pytest.mark.parametrize("planted", ["shared", "link"])
+def test_no_rehearsal_in_a_folder_that_is_not_this_users_own(scratch_root, tmp_path, monkeypatch, planted):
+    """The temporary directory is shared: a folder someone planted at the private name (open to
+    others, or a link elsewhere) is not used; the rehearsal is skipped."""
+    from lifeguard.hook import pipeline
+
+    private = scratch_root / f"lifeguard-rehearsal-{os.getuid()}"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    if planted == "shared":
+        private.mkdir()
+        private.chmod(0o777)
+    else:
+        private.symlink_to(elsewhere)
+    ran = []
+    monkeypatch.setattr(pipeline, "handle", lambda *args: ran.append(args))
+    rehearsal.rehearse()
+    assert ran == [] and list(elsewhere.iterdir()) == []
+    if planted == "shared":
+        assert list(private.iterdir()) == []

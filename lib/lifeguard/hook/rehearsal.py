@@ -1,15 +1,18 @@
-"""A spare worker's rehearsal: a PreToolUse and a PostToolUse run through the pipeline in a
-scratch workspace, before the spare waits for a hook.
+"""A spare worker's rehearsal: a PreToolUse run through the pipeline in a scratch workspace,
+before the spare waits for a hook.
 
 A worker is forked from the resident helper (helper.py), so every page of the helper it writes
 to (a reference count going up is a write) is copied on first touch: about 600 page faults in
 a hook's first run, 2 ms on a small machine, where a second run has about 60. Rehearsing takes
-those faults while nobody waits, and costs each spare 2 to 3 MB of memory of its own.
+those faults while nobody waits; a spare then holds about 3 MB of its own while it waits (what
+serving a hook would cost it anyway).
 
-The scratch workspace is a private temporary folder, removed at once (SIGTERM is held back
-meanwhile, so a helper that stops does not leave it behind); nothing is read from or written to
-the user's workspace. What the rehearsal leaves in module state is what every hook sets for
-itself anyway (the redactor, the inflight slot, the notes: runner.run sets them again).
+The scratch workspace is a folder in this user's private `lifeguard-rehearsal-UID` folder in
+the temporary directory, removed at once (SIGTERM is held back meanwhile, so a helper that stops
+does not leave it behind); one a SIGKILL left is removed by the next rehearsal, once its process
+is gone. Nothing is read from or written to the user's workspace. What the rehearsal leaves in
+module state is what every hook sets for itself anyway (the redactor, the inflight slot, the
+notes: runner.run sets them again).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import tempfile
 
 from ..core import later
@@ -37,17 +41,17 @@ def rehearse() -> None:
         return  # without a mask a stop could leave the scratch folder behind: no rehearsal
     scratch = None
     try:
-        scratch = tempfile.mkdtemp(prefix="lifeguard-rehearsal-")
+        scratch = tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=_private_root())
         layout = Layout(os.path.join(scratch, ".claude"))
         os.mkdir(layout.claude_dir, 0o700)
         os.mkdir(layout.state_dir, 0o700)
         transcript = os.path.join(scratch, "transcript.jsonl")
         call = {"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_use_id": "toolu_rehearsal"}
-        for event, extra in (("PreToolUse", {}), ("PostToolUse", {"tool_response": {"stdout": "README.md"}})):
-            _transcribe(transcript, event, call)
-            inp = {"session_id": SESSION, "transcript_path": transcript, "cwd": scratch, "hook_event_name": event,
-                   **call, **extra}
-            protocol.dumps(pipeline.handle(event, protocol.parse(json.dumps(inp).encode()), layout))
+        # PreToolUse alone: a PostToolUse after it copies next to nothing more (measured)
+        _transcribe(transcript, call)
+        inp = {"session_id": SESSION, "transcript_path": transcript, "cwd": scratch, "hook_event_name": "PreToolUse",
+               **call}
+        protocol.dumps(pipeline.handle("PreToolUse", protocol.parse(json.dumps(inp).encode()), layout))
     except Exception:  # noqa: BLE001 - only an optimisation: the hook runs all the same
         pass
     finally:
@@ -59,13 +63,37 @@ def rehearse() -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def _transcribe(path: str, event: str, call: dict) -> None:
-    """The transcript line Claude Code writes before this event's hook, as the loop rules read it."""
-    if event == "PreToolUse":
-        line = {"type": "assistant", "message": {"role": "assistant", "content": [
-            {"type": "tool_use", "id": call["tool_use_id"], "name": call["tool_name"], "input": call["tool_input"]}]}}
-    else:
-        line = {"type": "user", "message": {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": call["tool_use_id"], "content": "README.md"}]}}
+def _private_root() -> str:
+    """This user's folder for scratch workspaces (0700, not a link, ours), with what a killed
+    rehearsal left there removed; OSError when it cannot be had safely."""
+    root = os.path.join(tempfile.gettempdir(), f"lifeguard-rehearsal-{os.getuid()}")
+    try:
+        os.mkdir(root, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(root)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise OSError(f"{root} is not a private folder of this user")
+    for name in os.listdir(root):
+        pid = name.partition("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+    return root
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's: alive
+        pass
+    return True
+
+
+def _transcribe(path: str, call: dict) -> None:
+    """The transcript line Claude Code writes before a PreToolUse hook, as the loop rules read it."""
+    line = {"type": "assistant", "message": {"role": "assistant", "content": [
+        {"type": "tool_use", "id": call["tool_use_id"], "name": call["tool_name"], "input": call["tool_input"]}]}}
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
