@@ -393,10 +393,12 @@ def test_queue_overflow_keeps_urgent_notices_and_archives_the_rest(layout, clock
     queues["lifeguard"].append({"id": 11, "code": "AGENT_CRASHED", "priority": "high", "text": "h"})
     queues["next_id"] = 12
     conf = {"queue_max": 10, "queue_keep_normal": 5}
-    record = {"event": "Stop", "ts": "2023-11-14T22:13:20.000Z"}
-    reports._enqueue(st, record, [{"code": "AGENT_TIMEOUT", "text": "new"}], conf)
-    archived = record["coord"]["archived"]
+    decided: dict = {}
+    reports._enqueue(st, {"event": "Stop", "ts": "2023-11-14T22:13:20.000Z"},
+                     [{"code": "AGENT_TIMEOUT", "text": "new"}], conf, decided)
+    archived = decided["archived"]
     assert [m["id"] for m in archived] == [1, 2, 3, 4, 5, 6]
+    record = {"event": "Stop", "ts": "2023-11-14T22:13:20.000Z", "decisions": {"coord": decided}}
     coordination.apply(st, {**record, "seq": 99})
     kept = st["communication"]["message_queues"]["lifeguard"]
     assert [m["id"] for m in kept] == [7, 8, 9, 10, 11, 12]

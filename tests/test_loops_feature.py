@@ -290,8 +290,8 @@ class _Blocker:
     @staticmethod
     def check(state, record, cfg):
         if record["event"] in ("Stop", "SubagentStop"):
-            return [{"code": "TEST_BLOCK", "kind": "block", "model": "keep going"}]
-        return []
+            return [{"code": "TEST_BLOCK", "kind": "block", "model": "keep going"}], {}
+        return [], {}
 
 
 def test_stop_never_blocks_when_stop_hook_active(layout: Layout, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,10 +40,12 @@ def annotate(inp: dict, record: dict, cfg: dict) -> None:
         record.setdefault("ts", now_iso())  # the spawn time is taken from the records' times
 
 
-def check(state: dict, record: dict, cfg: dict) -> list[dict]:
+def check(state: dict, record: dict, cfg: dict) -> tuple[list[dict], dict]:
+    """(notices, decisions): the level a crossing changes travels in the notice itself (SUMMARY_FIELDS
+    of hook/pipeline.py), so this check decides nothing else."""
     section = cfg.get("alerts") or {}
     if not section.get("enabled", True):
-        return []
+        return [], {}
     node = _read(state)
     measured: list[tuple[str, float]] = []
     if isinstance(samples.NOTE.get("q"), (int, float)):
@@ -60,7 +62,7 @@ def check(state: dict, record: dict, cfg: dict) -> list[dict]:
     when = epoch(record.get("ts")) or None  # 0.0: no readable time
     if isinstance(began, (int, float)) and when is not None:
         measured.append(("agent_spawn_time_ms", max(0.0, (when - began) * 1000)))
-    return [n for metric, value in measured if (n := _crossing(node, metric, value, section)) is not None]
+    return [n for metric, value in measured if (n := _crossing(node, metric, value, section)) is not None], {}
 
 
 def after_commit(txn, record: dict, cfg: dict, layout) -> list[dict]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from types import MappingProxyType
 
 from ..config import load as config_mod
 from ..store import inflight
@@ -114,12 +115,23 @@ def _after_commit(txn, record: dict, cfg, layout: Layout) -> list[dict]:
 
 
 def _checks(state: dict, record: dict, cfg) -> list[dict]:
-    """Every feature's read-only decisions on this record, in feature order."""
+    """Every feature's check on this record, in feature order: its notices, returned, and what the
+    state must remember of its decisions, written here and only here, under
+    `record["decisions"][feature.NAME]`, for its reducer. Checks get a read-only view of the
+    record; what annotate left for them alone (`record["scratch"]`) leaves the record after them."""
     notices: list[dict] = []
+    decisions: dict = {}
+    view = MappingProxyType(record)
     for feature in registry.FEATURES:
         fn = getattr(feature, "check", None)
         if fn is not None:
-            notices.extend(fn(state, record, cfg) or ())
+            found, decided = fn(state, view, cfg)
+            notices.extend(found)
+            if decided:
+                decisions[feature.NAME] = decided
+    record.pop(record_mod.SCRATCH, None)
+    if decisions:
+        record[record_mod.DECISIONS] = decisions
     return notices
 
 

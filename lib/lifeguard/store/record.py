@@ -28,6 +28,10 @@ SCRUBBERS: list[Callable[[str], str]] = [redact.SCRUBBER]
 
 INTERRUPTED = "[Request interrupted by user"  # how the error of a call the user interrupted begins
 
+# Two keys of a record belong to the pipeline (hook/pipeline.py), not to any feature:
+DECISIONS = "decisions"  # {feature NAME: what its check decided}: written by the pipeline alone
+SCRATCH = "scratch"  # what annotate leaves for the checks alone; removed before the record is written
+
 
 def configure(cfg: Any, layout: Any) -> None:
     """Give the scrubbers this invocation's settings and workspace (redaction keeps its salt there)."""
@@ -95,6 +99,17 @@ def summarize(value: Any, max_str: int = MAX_STR, depth: int = 0, name: str | No
             out_list.append(f"[{len(value) - MAX_ITEMS} more items]")
         return out_list
     return summarize(repr(value), max_str, depth)
+
+
+def decisions(record: dict, name: str) -> dict:
+    """What the check of feature `name` decided on `record` (its reducer folds it), or {}.
+
+    Logs written before the decisions had a key of their own hold them inside the feature's
+    annotation, `record[name]` (a check wrote them there): a record without a "decisions" key is
+    read that way. Safe because annotate never writes a key its check decides."""
+    found = record.get(DECISIONS)
+    found = found.get(name) if isinstance(found, dict) else record.get(name)
+    return found if isinstance(found, dict) else {}
 
 
 def build(event: str, inp: dict) -> dict:

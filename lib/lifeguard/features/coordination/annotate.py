@@ -1,4 +1,4 @@
-"""Coordination's `annotate`: copies into `record["coord"]` what the rules and the reducer need
+"""Coordination's `annotate`: copies into `record["coord"]` (NAME) what the rules and the reducer need
 (the spawn request, the agent id a call returned, task ids / edges / statuses, the recipient)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from . import agents as ag
 from . import taskgraph as tg
 from . import tasks as tv
 from ...core import clock
-from .common import LISTED_KEEP, MAIN, TASK_TOOLS, TOOL_EVENTS, WATCHED, _ids, _short
+from .common import LISTED_KEEP, MAIN, NAME, TASK_TOOLS, TOOL_EVENTS, WATCHED, _ids, _short
 
 
 def annotate(inp: dict, record: dict, cfg: dict) -> None:
@@ -31,7 +31,7 @@ def annotate(inp: dict, record: dict, cfg: dict) -> None:
     if coord or event in ("SubagentStart", "SubagentStop", "UserPromptSubmit", "Stop") or event in TOOL_EVENTS:
         record.setdefault("ts", clock.now_iso())  # timeouts and back-off are measured from the record
     if coord:
-        record["coord"] = coord
+        record[NAME] = coord
 
 
 def _annotate_agent(event: str, inp: dict, tool_input: dict, response: object, coord: dict,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from . import agents as ag
 from . import taskgraph as tg
 
+NAME = "coord"  # the record's key for this feature's annotation, and for its decisions
 MAIN = "main"
 TOOL_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure")
 TASK_TOOLS = frozenset({"TaskCreate", "TaskUpdate", "TaskList", "TaskGet"})
@@ -32,10 +33,6 @@ def _short(text: object, limit: int = 200) -> str:
 
 def _ids(values: object) -> list[str]:
     return [str(v) for v in values] if isinstance(values, list) else []
-
-
-def _put(record: dict, key: str, value) -> None:
-    record.setdefault("coord", {})[key] = value
 
 
 def _deny(code: str, text: str) -> dict:
@@ -70,6 +67,6 @@ def _graph_edges(graph: dict, with_pending: bool = False) -> list[tuple[str, str
 
 
 def _letter(record: dict, msg: dict, reason: str) -> dict:
-    coord = record.get("coord") or {}
+    coord = record.get(NAME) or {}
     return {"to": msg.get("to"), "from": coord.get("by", MAIN), "summary": msg.get("summary"),
             "reason": reason, "at": record.get("ts")}

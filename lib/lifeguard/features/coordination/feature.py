@@ -13,7 +13,8 @@ model is one that uses them), and SendMessage.
   assign a task to a failed agent, refuses a SendMessage to a failed agent (dead letter);
   reports crashed subagents with the tasks they leave orphaned, timeouts, deadlocks and
   failed deliveries. Its decisions (what was reported, queued, delivered, dead-lettered)
-  are written into `record["coord"]` so the reducer replays them exactly.
+  are returned beside its notices; the pipeline writes them into the record
+  (`record["decisions"]["coord"]`) so the reducer replays them exactly.
 - `apply` folds the record into `execution.agents`, `execution.tasks`,
   `communication.coordination` and `communication.message_queues` (all bounded).
 - `after_commit` archives queue overflow under state/archive/.
@@ -27,45 +28,48 @@ import time
 from . import agents as ag
 from ...config.load import section
 from ...core import clock
+from ...store.record import decisions
 from ...store.state import peek
 from .annotate import annotate  # noqa: F401 - part of the feature (registry)
-from .common import MAIN_CONTEXT_EVENTS, MESSAGE_TOOLS
+from .common import MAIN_CONTEXT_EVENTS, MESSAGE_TOOLS, NAME
 from .gates import _before_call
 from .reduce import apply  # noqa: F401 - part of the feature (registry)
 from .reports import _after_call, _agent_call_failed, _deliver_queue, _delivery_failed, _lost_agents, _timeouts
 
 
-def check(state: dict, record: dict, cfg: dict) -> list[dict]:
+def check(state: dict, record: dict, cfg: dict) -> tuple[list[dict], dict]:
+    """(notices, decisions): `decided` collects what `apply` must fold besides the annotation."""
     conf = section(cfg, "coordination")
     if not conf.get("enabled", True):
-        return []
+        return [], {}
     event, tool = record.get("event"), record.get("tool")
-    coord = record.get("coord") or {}
+    coord = record.get(NAME) or {}
     now = clock.parse_ts(record.get("ts")) or time.time()
     agents = peek(state, "execution", "agents")
     from_main = not record.get("agent")
     notices: list[dict] = []
+    decided: dict = {}
     if event == "PreToolUse" and coord:
-        notices += _before_call(state, agents, record, coord, conf, now)
+        notices += _before_call(state, agents, record, coord, decided, conf, now)
     elif event == "PostToolUse" and coord:
-        notices += _after_call(state, agents, record, coord, conf)
+        notices += _after_call(state, agents, record, coord, decided, conf)
     elif event == "PostToolUseFailure" and tool in ag.AGENT_TOOLS and coord:
-        notices += _agent_call_failed(state, agents, record, coord, conf)
+        notices += _agent_call_failed(state, agents, record, coord, decided, conf)
     elif event == "PostToolUseFailure" and tool in MESSAGE_TOOLS and coord:
-        notices += _delivery_failed(state, record, coord, conf, now)
+        notices += _delivery_failed(state, record, coord, decided, conf, now)
     elif event == "Stop" and from_main and "background" in coord:
-        _lost_agents(state, agents, record, coord, conf, now)
+        _lost_agents(state, agents, record, coord, decided, conf, now)
     if from_main and event in MAIN_CONTEXT_EVENTS:
-        notices += _timeouts(agents, record, conf, now)
-        notices += _deliver_queue(state, record)
-    return notices
+        notices += _timeouts(agents, decided, conf, now)
+        notices += _deliver_queue(state, decided)
+    return notices, decided
 
 
 # == after_commit ================================================================================
 
 
 def after_commit(txn, record: dict, cfg: dict, layout) -> list[dict]:
-    archived = (record.get("coord") or {}).get("archived")
+    archived = decisions(record, NAME).get("archived")
     if not archived:
         return []
     from ...core import fsutil

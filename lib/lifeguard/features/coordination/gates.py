@@ -1,6 +1,6 @@
 """PreToolUse gates: refuse an Agent call over the concurrency limit or inside a spawn back-off,
 a TaskUpdate that would close a dependency cycle or assign a task to a failed agent, a
-SendMessage to a failed agent (dead letter). Decisions go into `record["coord"]`."""
+SendMessage to a failed agent (dead letter). What the state must remember goes into `decided`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from ...core import clock
 from ...store.state import peek
 from . import queue as nq
 from . import taskgraph as tg
-from .common import MESSAGE_TOOLS, _deny, _edge_order, _graph_edges, _letter, _put
+from .common import MESSAGE_TOOLS, _deny, _edge_order, _graph_edges, _letter
 from ...alerts import codes
 
 
-def _before_call(state: dict, agents: dict, record: dict, coord: dict, conf: dict, now: float) -> list[dict]:
+def _before_call(state: dict, agents: dict, record: dict, coord: dict, decided: dict, conf: dict,
+                 now: float) -> list[dict]:
     tool = record.get("tool")
     if coord.get("invalid"):
         return [_deny(codes.TASK_DATA_INVALID, f"{tool} was not run: {coord['invalid']}. Fix the input and call it again.")]
@@ -22,7 +23,7 @@ def _before_call(state: dict, agents: dict, record: dict, coord: dict, conf: dic
     if tool == "TaskUpdate" and isinstance(coord.get("update"), dict):
         return _assign_gate(agents, coord["update"]) or _cycle_gate(state, coord["update"])
     if tool in MESSAGE_TOOLS and isinstance(coord.get("message"), dict):
-        return _recipient_gate(state, agents, record, coord, conf, now)
+        return _recipient_gate(state, agents, record, coord, decided, conf, now)
     return []
 
 
@@ -86,12 +87,12 @@ def _cycle_gate(state: dict, update: dict) -> list[dict]:
     return [_deny(codes.CIRCULAR_DEPENDENCY, text)]
 
 
-def _recipient_gate(state: dict, agents: dict, record: dict, coord: dict, conf: dict, now: float) -> list[dict]:
+def _recipient_gate(state: dict, agents: dict, record: dict, coord: dict, decided: dict, conf: dict,
+                    now: float) -> list[dict]:
     msg = coord["message"]
     to = msg.get("to")
     if to and to in ag.gone_names(agents):
-        letter = _letter(record, msg, "recipient failed")
-        _put(record, "dead_letter", letter)
+        decided["dead_letter"] = _letter(record, msg, "recipient failed")
         return [_deny(codes.MESSAGE_DELIVERY_FAILED,
                       f"{to} is a subagent that failed and is gone, so the message was not sent; lifeguard kept it "
                       "in its dead letter queue. Reassign that agent's work (spawn a new agent or do it yourself) "

@@ -1,13 +1,16 @@
-"""Coordination's reducer (`apply`): folds the record into `execution.agents`, `execution.tasks`,
-`communication.coordination` and `communication.message_queues` (all bounded)."""
+"""Coordination's reducer (`apply`): folds the record (its annotation and its check's decisions)
+into `execution.agents`, `execution.tasks`, `communication.coordination` and
+`communication.message_queues` (all bounded)."""
 
 from __future__ import annotations
 
 from . import agents as ag
 from . import queue as nq
 from . import taskgraph as tg
+from ...store.record import decisions
 from ...store.state import peek, section
-from .common import DEAD_LETTER_KEEP, EDGES_KEEP, MAIN, MESSAGE_TOOLS, PENDING_EDGES_KEEP, TASKS_KEEP, TASK_TOOLS, _owned
+from .common import (DEAD_LETTER_KEEP, EDGES_KEEP, MAIN, MESSAGE_TOOLS, NAME, PENDING_EDGES_KEEP, TASKS_KEEP, TASK_TOOLS,
+                     _owned)
 
 
 def apply(state: dict, record: dict) -> None:
@@ -23,8 +26,9 @@ def apply(state: dict, record: dict) -> None:
         agents["active"][agent]["last_seen"] = ts
     if event == "Stop" and not agent:
         _forget_pending(state, agents)
-    coord = record.get("coord")
-    if not isinstance(coord, dict):
+    coord = record.get(NAME) if isinstance(record.get(NAME), dict) else {}
+    decided = decisions(record, NAME)
+    if not (coord or decided):
         return
     denied = any(isinstance(n, dict) and n.get("kind") == "deny" for n in record.get("notices") or ())
     tool = record.get("tool")
@@ -33,24 +37,24 @@ def apply(state: dict, record: dict) -> None:
     if tool in TASK_TOOLS:
         _apply_tasks(state, record, coord, record.get("seq") or 0, denied)
     if tool in MESSAGE_TOOLS:
-        _apply_message(state, record, coord, ts)
-    for agent_id in coord.get("lost") or ():
+        _apply_message(state, record, coord, decided, ts)
+    for agent_id in decided.get("lost") or ():
         entry = agents["active"].get(agent_id) or {}
         names = ag.identities(agent_id, entry)
         ag.mark_failed(agents, agent_id, "ended without reporting back", ts)
         _release(state, names)
         _orphan(state, names, ts)
-    for agent_id in coord.get("timeouts_reported") or ():
+    for agent_id in decided.get("timeouts_reported") or ():
         if agent_id in agents["active"]:
             agents["active"][agent_id]["timeout_reported"] = True
     tasks = section(state, "execution", "tasks")
-    for task_id in coord.get("orphans_reported") or ():
+    for task_id in decided.get("orphans_reported") or ():
         if task_id in tasks and not tasks[task_id].get("orphaned"):
             tasks[task_id]["orphaned"] = True
             tasks[task_id]["retry_count"] = int(tasks[task_id].get("retry_count") or 0) + 1
-    if "deadlock" in coord:
-        section(state, "communication", "coordination", "dependencies")["deadlock_reported"] = coord["deadlock"]
-    _apply_queue(state, coord)
+    if "deadlock" in decided:
+        section(state, "communication", "coordination", "dependencies")["deadlock_reported"] = decided["deadlock"]
+    _apply_queue(state, decided)
 
 
 def _forget_pending(state: dict, agents: dict) -> None:
@@ -200,7 +204,7 @@ def _sync(tasks: dict, graph: dict) -> None:
     graph["nodes"] = {t: v.get("status") for t, v in tasks.items()}
 
 
-def _apply_message(state: dict, record: dict, coord: dict, ts: str) -> None:
+def _apply_message(state: dict, record: dict, coord: dict, decided: dict, ts: str) -> None:
     queues = section(state, "communication", "message_queues")
     retries = section(queues, "retries")
     msg = coord.get("message") if isinstance(coord.get("message"), dict) else {}
@@ -208,20 +212,20 @@ def _apply_message(state: dict, record: dict, coord: dict, ts: str) -> None:
     if record.get("event") in ("PostToolUse", "PostToolUseFailure") and "ok" in msg:
         if msg["ok"]:
             retries.pop(to, None)
-        elif isinstance(coord.get("dead_letter"), dict):
+        elif isinstance(decided.get("dead_letter"), dict):
             retries.pop(to, None)  # given up: the next message to it starts afresh
         else:
             entry = retries.get(to) if isinstance(retries.get(to), dict) else {}
             retries[to] = {"attempts": int(entry.get("attempts") or 0) + 1, "last_at": ts}
             while len(retries) > 50:
                 retries.pop(next(iter(retries)))
-    if isinstance(coord.get("dead_letter"), dict):
+    if isinstance(decided.get("dead_letter"), dict):
         dead = queues.get("dead_letter") if isinstance(queues.get("dead_letter"), list) else []
-        queues["dead_letter"] = nq.dead_letter(dead, coord["dead_letter"], DEAD_LETTER_KEEP)
+        queues["dead_letter"] = nq.dead_letter(dead, decided["dead_letter"], DEAD_LETTER_KEEP)
 
 
-def _apply_queue(state: dict, coord: dict) -> None:
-    new, archived, delivered = coord.get("enqueue"), coord.get("archived"), coord.get("delivered")
+def _apply_queue(state: dict, decided: dict) -> None:
+    new, archived, delivered = decided.get("enqueue"), decided.get("archived"), decided.get("delivered")
     if not (new or archived or delivered):
         return
     queues = section(state, "communication", "message_queues")

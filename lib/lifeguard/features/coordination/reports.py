@@ -1,6 +1,7 @@
 """What coordination reports after a call: crashed subagents and the tasks they orphan,
-timeouts, deadlocks, failed deliveries, and the queue of lifeguard's own notices. Decisions
-go into `record["coord"]` so the reducer replays them."""
+timeouts, deadlocks, failed deliveries, and the queue of lifeguard's own notices. What the
+state must remember of them goes into `decided` (the check's decisions), so the reducer
+replays them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ...core import clock
 from . import queue as nq
 from . import taskgraph as tg
 from ...store.state import peek, section
-from .common import DELIVER_AT_ONCE, MESSAGE_TOOLS, TASK_RETRY_LIMIT, _context, _edge_order, _graph_edges, _letter, _owned, _put
+from .common import DELIVER_AT_ONCE, MESSAGE_TOOLS, NAME, TASK_RETRY_LIMIT, _context, _edge_order, _graph_edges, _letter, _owned
 from .reduce import _apply_tasks
 from ...alerts import codes
 
@@ -20,18 +21,18 @@ from ...alerts import codes
 # -- PostToolUse ---------------------------------------------------------------------------------
 
 
-def _after_call(state: dict, agents: dict, record: dict, coord: dict, conf: dict) -> list[dict]:
+def _after_call(state: dict, agents: dict, record: dict, coord: dict, decided: dict, conf: dict) -> list[dict]:
     tool = record.get("tool")
     if tool in MESSAGE_TOOLS and isinstance(coord.get("message"), dict) and coord["message"].get("ok") is False:
-        return _delivery_failed(state, record, coord, conf, clock.parse_ts(record.get("ts")) or time.time())
+        return _delivery_failed(state, record, coord, decided, conf, clock.parse_ts(record.get("ts")) or time.time())
     if tool in ("TaskUpdate", "TaskList", "TaskCreate"):
         if tool == "TaskUpdate" and not coord.get("ok", True):
             return []
-        return _task_graph_report(state, agents, record)
+        return _task_graph_report(state, agents, record, decided)
     return []
 
 
-def _delivery_failed(state: dict, record: dict, coord: dict, conf: dict, now: float) -> list[dict]:
+def _delivery_failed(state: dict, record: dict, coord: dict, decided: dict, conf: dict, now: float) -> list[dict]:
     msg = coord.get("message") or {}
     to = msg.get("to") or "?"
     retry = peek(state, "communication", "message_queues", "retries").get(to) or {}
@@ -43,7 +44,7 @@ def _delivery_failed(state: dict, record: dict, coord: dict, conf: dict, now: fl
                          f"the message to {to} was not delivered ({reason}); attempt {attempts} of {decision['limit']}. "
                          f"If {to} should exist, retry in {decision['delay']:.0f}s (check ListAgents for the exact "
                          "name); if it is gone, give its work to another agent.")]
-    _put(record, "dead_letter", _letter(record, msg, f"gave up after {attempts} attempts: {reason}"))
+    decided["dead_letter"] = _letter(record, msg, f"gave up after {attempts} attempts: {reason}")
     return [_context(codes.MESSAGE_DELIVERY_FAILED,
                      f"the message to {to} failed {attempts} times ({reason}); lifeguard moved it to its dead letter "
                      f"queue. Do not resend it: {to} is not reachable. Hand its work to another agent or do it yourself.",
@@ -57,11 +58,11 @@ def _tasks_after(state: dict, record: dict) -> tuple[dict, dict]:
                    "graph": copy.deepcopy(peek(state, "communication", "coordination", "dependencies", "graph"))}}}}
     from ...store.state import sequence
 
-    _apply_tasks(scratch, record, record.get("coord") or {}, sequence(state) + 1)  # the seq it will get
+    _apply_tasks(scratch, record, record.get(NAME) or {}, sequence(state) + 1)  # the seq it will get
     return section(scratch, "execution", "tasks"), section(scratch, "communication", "coordination", "dependencies", "graph")
 
 
-def _task_graph_report(state: dict, agents: dict, record: dict) -> list[dict]:
+def _task_graph_report(state: dict, agents: dict, record: dict, decided: dict) -> list[dict]:
     tasks, graph = _tasks_after(state, record)
     notices = []
     deadlock = tg.find_deadlock(tasks, _graph_edges(graph), _edge_order(graph))
@@ -70,11 +71,11 @@ def _task_graph_report(state: dict, agents: dict, record: dict) -> list[dict]:
         key = ",".join(deadlock["stuck"]) + "|" + ",".join(deadlock["relax"] or ())
         if key != peek(state, "communication", "coordination", "dependencies").get("deadlock_reported"):
             notices.append(_deadlock_notice(deadlock))
-    _put(record, "deadlock", key)
+    decided["deadlock"] = key
     gone = ag.gone_names(agents)
     fresh = [t for t in tg.orphans(tasks, gone) if not tasks[t].get("orphaned")]
     if fresh:
-        _put(record, "orphans_reported", fresh)
+        decided["orphans_reported"] = fresh
         listing = "; ".join(f"#{t} \"{tasks[t].get('subject') or ''}\" (owner {tasks[t].get('owner')}, "
                             f"retry {int(tasks[t].get('retry_count') or 0) + 1})" for t in fresh[:10])
         notices.append(_context(codes.TASK_ORPHANED,
@@ -121,7 +122,7 @@ def _crash_text(agent_id: str, entry: dict, why: str, tasks: dict, orphaned: lis
     return text
 
 
-def _agent_call_failed(state: dict, agents: dict, record: dict, coord: dict, conf: dict) -> list[dict]:
+def _agent_call_failed(state: dict, agents: dict, record: dict, coord: dict, decided: dict, conf: dict) -> list[dict]:
     tuid = record.get("tuid")
     agent_id = ag.linked_agent(agents, tuid)
     tasks = peek(state, "execution", "tasks")
@@ -129,7 +130,7 @@ def _agent_call_failed(state: dict, agents: dict, record: dict, coord: dict, con
     if agent_id:
         entry = (agents.get("active") or {}).get(agent_id) or (agents.get("pool") or {}).get(agent_id) or {}
         orphaned = _owned(tasks, ag.identities(agent_id, entry))
-        _put(record, "orphans_reported", orphaned)
+        decided["orphans_reported"] = orphaned
         why = "was interrupted" if coord.get("interrupt") else f"crashed: {error}"
         return [_context(codes.AGENT_CRASHED, _crash_text(agent_id, entry, why, tasks, orphaned),
                          f"subagent {entry.get('name') or agent_id} failed"
@@ -141,7 +142,7 @@ def _agent_call_failed(state: dict, agents: dict, record: dict, coord: dict, con
     limit = conf["spawn_failure_limit"]
     delay = ag.spawn_backoff(count, conf["spawn_backoff_base_seconds"], conf["spawn_backoff_cap_seconds"])
     orphaned = _owned(tasks, {spawn["name"]}) if spawn.get("name") else []
-    _put(record, "orphans_reported", orphaned)
+    decided["orphans_reported"] = orphaned
     if count >= limit:
         advice = (f"That is {count} failed spawns in a row: further Agent calls are refused for {delay:.0f}s. Do not keep "
                   "retrying: fix the cause (agent type, prompt, settings) or do the work in the main agent.")
@@ -154,7 +155,8 @@ def _agent_call_failed(state: dict, agents: dict, record: dict, coord: dict, con
     return [_context(codes.AGENT_SPAWN_FAILED, text)]
 
 
-def _lost_agents(state: dict, agents: dict, record: dict, coord: dict, conf: dict, now: float) -> None:
+def _lost_agents(state: dict, agents: dict, record: dict, coord: dict, decided: dict, conf: dict,
+                 now: float) -> None:
     """At the main agent's Stop: running subagents Claude Code no longer lists never
     reported back. They are marked failed and the report waits in the queue for the
     main agent's next turn (Stop cannot carry context)."""
@@ -172,15 +174,15 @@ def _lost_agents(state: dict, agents: dict, record: dict, coord: dict, conf: dic
         messages.append({"code": codes.AGENT_CRASHED,
                          "text": _crash_text(agent_id, entry, "ended without reporting back", tasks, orphaned)})
     if lost:
-        _put(record, "lost", lost)
-        _enqueue(state, record, messages, conf)
+        decided["lost"] = lost
+        _enqueue(state, record, messages, conf, decided)
 
 
-def _timeouts(agents: dict, record: dict, conf: dict, now: float) -> list[dict]:
+def _timeouts(agents: dict, decided: dict, conf: dict, now: float) -> list[dict]:
     late = ag.timed_out(agents, now, conf["agent_timeout_seconds"])
     if not late:
         return []
-    _put(record, "timeouts_reported", late)
+    decided["timeouts_reported"] = late
     notices = []
     for agent_id in late[:5]:
         entry = agents["active"][agent_id]
@@ -201,7 +203,7 @@ def _queue_section(state: dict) -> dict:
     return peek(state, "communication", "message_queues")
 
 
-def _enqueue(state: dict, record: dict, messages: list[dict], conf: dict) -> None:
+def _enqueue(state: dict, record: dict, messages: list[dict], conf: dict, decided: dict) -> None:
     queues = _queue_section(state)
     queue = queues.get("lifeguard") if isinstance(queues.get("lifeguard"), list) else []
     next_id = int(queues.get("next_id") or 1)
@@ -210,15 +212,15 @@ def _enqueue(state: dict, record: dict, messages: list[dict], conf: dict) -> Non
         new.append({"id": next_id + i, "code": msg["code"], "priority": nq.priority_for(msg["code"]),
                     "text": msg["text"], "at": record.get("ts")})
     kept, archived = nq.enqueue(queue, new, conf["queue_max"], conf["queue_keep_normal"])
-    _put(record, "enqueue", new)
+    decided["enqueue"] = new
     if archived:
-        _put(record, "archived", archived)
+        decided["archived"] = archived
 
 
-def _deliver_queue(state: dict, record: dict) -> list[dict]:
+def _deliver_queue(state: dict, decided: dict) -> list[dict]:
     queue = _queue_section(state).get("lifeguard")
     if not isinstance(queue, list) or not queue:
         return []
     out = nq.by_priority(queue)[:DELIVER_AT_ONCE]
-    _put(record, "delivered", [m.get("id") for m in out])
+    decided["delivered"] = [m.get("id") for m in out]
     return [_context(m.get("code") or codes.INTERNAL_ERROR, m.get("text") or "") for m in out]

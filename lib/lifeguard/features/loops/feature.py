@@ -10,11 +10,11 @@
   (warn when the window changed, refuse before a call), gates calls on the breakers of
   breaker.py, and notices a Stop that keeps coming back with the same last message. What it
   decides that the state must remember (the transcript cursor and the calls it found, a
-  half-open trial let through, which incidents the user has been told about) it writes into
-  the record.
-- `apply` folds the record into `execution.loops` (bounded windows per agent, stop counts,
-  the transcript cursor) and `execution.breakers` (the breaker transitions of outcomes and
-  of trials).
+  half-open trial let through, which incidents the user has been told about) it returns as
+  its decisions; the pipeline writes them into the record (`record["decisions"]["loop"]`).
+- `apply` folds the record (annotation and decisions) into `execution.loops` (bounded windows
+  per agent, stop counts, the transcript cursor) and `execution.breakers` (the breaker
+  transitions of outcomes and of trials).
 
 The model hears why and what to do on every repetition; the user gets one short line per
 incident (an incident key is announced once until counting restarts).
@@ -29,8 +29,11 @@ from ...redact import redactor as redact
 from . import messages as say
 from . import signature as sig_mod
 from ...core import clock
+from ...store.record import SCRATCH, decisions
 from ...store.state import peek, section
 from ...alerts import codes
+
+NAME = "loop"  # the record's key for this feature's annotation, and for its decisions
 
 WINDOW_KEEP = 20  # calls remembered per agent; the config limits are validated against this
 AGENTS_KEEP = 32
@@ -72,18 +75,19 @@ def annotate(inp: dict, record: dict, cfg: dict) -> None:
             keys = breaker.keys_for(tool, limits.get("tools") or [])
             if keys:  # the reducer counts the outcome from these, even for a spooled record
                 loop.update(breaker_keys=keys, threshold=int(limits["failure_threshold"]), available=available)
-        record["loop"] = loop
+        record[NAME] = loop
     elif event in STOP_EVENTS:
         last_message = inp.get("last_assistant_message")
-        record["loop"] = {"agent": agent, "stop_fp": sig_mod.stop_fingerprint(last_message)}
+        record[NAME] = {"agent": agent, "stop_fp": sig_mod.stop_fingerprint(last_message)}
     elif event == "UserPromptSubmit":
         # A background agent's completion arrives as a prompt; it is not the user redirecting.
         genuine = not str(inp.get("prompt") or "").lstrip().startswith(TASK_NOTIFICATION)
-        record["loop"] = {"reset": "all" if genuine else "stops"}
+        record[NAME] = {"reset": "all" if genuine else "stops"}
     elif event == "SessionStart":
-        record["loop"] = {"reset": "all"}
-    if isinstance(record.get("loop"), dict) and isinstance(inp.get("transcript_path"), str):
-        record["loop"]["transcript"] = inp["transcript_path"]  # check reads what it gained
+        record[NAME] = {"reset": "all"}
+    if NAME in record and isinstance(inp.get("transcript_path"), str):
+        # check reads what it gained; the path itself need not be logged
+        record.setdefault(SCRATCH, {})["transcript_path"] = inp["transcript_path"]
 
 
 def allowed(tool: str, tool_input, patterns) -> bool:
@@ -105,27 +109,30 @@ def allowed(tool: str, tool_input, patterns) -> bool:
 # -- check -------------------------------------------------------------------------------------
 
 
-def check(state: dict, record: dict, cfg: dict) -> list[dict]:
-    loop = record.get("loop")
+def check(state: dict, record: dict, cfg: dict) -> tuple[list[dict], dict]:
+    """(notices, decisions): `decided` collects what `apply` must fold besides the annotation."""
+    loop = record.get(NAME)
     if not isinstance(loop, dict):
-        return []
+        return [], {}
     event = record.get("event")
     section = _read(state, "loops")
     limits = cfg.get("loops") or {}
-    hidden = _read_transcript(section, record, loop) if limits.get("enabled") else []
+    decided: dict = {}
+    hidden = _read_transcript(section, record, loop, decided) if limits.get("enabled") else []
+    notices: list[dict] = []
     if event == "PreToolUse":
-        return _before_call(state, section, record, loop, cfg, hidden)
-    if event in ("PostToolUse", "PostToolUseFailure"):
-        return _after_call(state, section, record, loop, cfg, hidden)
-    if event in STOP_EVENTS:
-        return _on_stop(section, record, loop, cfg, hidden)
-    return []
+        notices = _before_call(state, section, record, loop, decided, cfg, hidden)
+    elif event in ("PostToolUse", "PostToolUseFailure"):
+        notices = _after_call(state, section, record, loop, decided, cfg, hidden)
+    elif event in STOP_EVENTS:
+        notices = _on_stop(section, record, loop, decided, cfg, hidden)
+    return notices, decided
 
 
-def _read_transcript(section: dict, record: dict, loop: dict) -> list[dict]:
+def _read_transcript(section: dict, record: dict, loop: dict, decided: dict) -> list[dict]:
     """The calls Claude Code rejected since the last hook (they go to the main agent's window),
-    and the new cursor, into the record. A reset (new prompt, new session) drops them."""
-    path = loop.pop("transcript", None)
+    and the new cursor, into the decisions. A reset (new prompt, new session) drops them."""
+    path = (record.get(SCRATCH) or {}).get("transcript_path")
     before = section.get("transcript") if isinstance(section.get("transcript"), dict) else {}
     cursor, hidden = transcript.read(path, before)
     # labels and errors quote the raw input (a command with a token in it): scrubbed like annotate's
@@ -134,11 +141,11 @@ def _read_transcript(section: dict, record: dict, loop: dict) -> list[dict]:
     if record.get("tuid"):
         cursor = transcript.saw(cursor, record["tuid"])
     if cursor != before:
-        loop["cursor"] = cursor
+        decided["cursor"] = cursor
     known = {e.get("id") for e in _window(section, MAIN) if e.get("id")}
     hidden = [h for h in hidden if h["id"] not in known]
     if hidden and not loop.get("reset"):
-        loop["hidden"] = hidden
+        decided["hidden"] = hidden
         return hidden
     return []
 
@@ -147,8 +154,9 @@ def _scrubbed(call: dict) -> dict:
     return {k: redact.scrub_value(v, by_name=False) if k in ("label", "err") else v for k, v in call.items()}
 
 
-def _before_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict, hidden: list[dict]) -> list[dict]:
-    notices = _breaker_gate(state, record, loop, cfg)
+def _before_call(state: dict, section: dict, record: dict, loop: dict, decided: dict, cfg: dict,
+                 hidden: list[dict]) -> list[dict]:
+    notices = _breaker_gate(state, record, decided, cfg)
     if notices:
         return notices
     limits = cfg.get("loops") or {}
@@ -157,35 +165,36 @@ def _before_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict
     agent = loop["agent"]
     window = _window(section, agent) + (hidden if agent == MAIN else [])
     if window and window[-1].get("hidden"):  # calls no hook saw came last: this hook is the first to tell
-        notices += _warn(section, loop, window, limits, len(hidden))
+        notices += _warn(section, loop, decided, window, limits, len(hidden))
     found = loop_rules.first_refusal(window, loop["sig"], loop.get("t"), limits, bool(loop.get("allow")))
     if found is not None:
         key = "TOOL_LOOP_BLOCKED:" + found.key(agent)
-        notices.append(_announce(section, loop, key, codes.TOOL_LOOP_BLOCKED, "deny", say.refusal(found),
+        notices.append(_announce(section, decided, key, codes.TOOL_LOOP_BLOCKED, "deny", say.refusal(found),
                                  say.user_refusal(found), rule=found.rule))
     return notices
 
 
-def _after_call(state: dict, section: dict, record: dict, loop: dict, cfg: dict, hidden: list[dict]) -> list[dict]:
-    notices = _breaker_result(state, section, record, loop, cfg)
+def _after_call(state: dict, section: dict, record: dict, loop: dict, decided: dict, cfg: dict,
+                hidden: list[dict]) -> list[dict]:
+    notices = _breaker_result(state, section, record, loop, decided, cfg)
     limits = cfg.get("loops") or {}
     if limits.get("enabled"):
         agent = loop["agent"]
         new = (hidden if agent == MAIN else []) + [entry_of(loop)]
-        notices += _warn(section, loop, _window(section, agent) + new, limits, len(new))
+        notices += _warn(section, loop, decided, _window(section, agent) + new, limits, len(new))
     return notices
 
 
-def _warn(section: dict, loop: dict, window: list[dict], limits: dict, added: int) -> list[dict]:
+def _warn(section: dict, loop: dict, decided: dict, window: list[dict], limits: dict, added: int) -> list[dict]:
     found = loop_rules.first_warning(window, limits, added)
     if found is None:
         return []
     key = "TOOL_LOOP_DETECTED:" + found.key(loop.get("agent", MAIN))
-    return [_announce(section, loop, key, codes.TOOL_LOOP_DETECTED, "context", say.warning(found, limits),
+    return [_announce(section, decided, key, codes.TOOL_LOOP_DETECTED, "context", say.warning(found, limits),
                       say.user_warning(found), rule=found.rule)]
 
 
-def _breaker_gate(state: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
+def _breaker_gate(state: dict, record: dict, decided: dict, cfg: dict) -> list[dict]:
     limits = cfg.get("breakers") or {}
     if not limits.get("enabled"):
         return []
@@ -204,11 +213,11 @@ def _breaker_gate(state: dict, record: dict, loop: dict, cfg: dict) -> list[dict
         if new is not None:
             trials[key] = new
     if trials:
-        loop["breakers"] = trials
+        decided["breakers"] = trials
     return []
 
 
-def _breaker_result(state: dict, section: dict, record: dict, loop: dict, cfg: dict) -> list[dict]:
+def _breaker_result(state: dict, section: dict, record: dict, loop: dict, decided: dict, cfg: dict) -> list[dict]:
     """Tell the model (and once the user) when this outcome opens breakers: one notice, however
     many breakers (a tool's, its server's) it opened.
 
@@ -226,7 +235,7 @@ def _breaker_result(state: dict, section: dict, record: dict, loop: dict, cfg: d
     wait = int(cfg["breakers"]["recovery_timeout_seconds"])
     keys = [key for key, _ in opened]
     model, user = say.circuit_opened(keys, opened[0][1], wait)
-    return [_announce(section, loop, f"breaker:{'|'.join(keys)}:{now:.3f}", codes.CIRCUIT_OPEN, "context", model, user)]
+    return [_announce(section, decided, f"breaker:{'|'.join(keys)}:{now:.3f}", codes.CIRCUIT_OPEN, "context", model, user)]
 
 
 def _outcome(entry: dict | None, loop: dict, now: float, key: str) -> tuple[dict, bool]:
@@ -239,7 +248,7 @@ def _tool(loop: dict) -> str:
     return keys[0] if keys else ""
 
 
-def _on_stop(section: dict, record: dict, loop: dict, cfg: dict, hidden: list[dict]) -> list[dict]:
+def _on_stop(section: dict, record: dict, loop: dict, decided: dict, cfg: dict, hidden: list[dict]) -> list[dict]:
     limits = cfg.get("loops") or {}
     if not limits.get("enabled"):
         return []
@@ -251,24 +260,24 @@ def _on_stop(section: dict, record: dict, loop: dict, cfg: dict, hidden: list[di
         # would send the agent back to work)
         found = loop_rules.first_warning(window, limits, len(hidden))
         if found is not None:
-            notices.append(_announce(section, loop, "TOOL_LOOP_DETECTED:" + found.key(agent), codes.TOOL_LOOP_DETECTED,
+            notices.append(_announce(section, decided, "TOOL_LOOP_DETECTED:" + found.key(agent), codes.TOOL_LOOP_DETECTED,
                                      "user", None, say.hidden_at_stop(found), rule=found.rule))
     last = (section.get("stops") or {}).get(agent) or {}
     count = int(last.get("count") or 0) + 1 if last.get("fp") == fp else 1
     who = "the main agent" if agent == MAIN else f"subagent {agent}"
     halt_after = int(limits.get("stop_halt_after") or 0)
     if halt_after and count >= halt_after and record.get("event") == "Stop":
-        return notices + [_announce(section, loop, f"stop-halt:{agent}:{fp}", codes.STOP_LOOP_DETECTED, "halt", None,
+        return notices + [_announce(section, decided, f"stop-halt:{agent}:{fp}", codes.STOP_LOOP_DETECTED, "halt", None,
                                     say.stop_halted(who, count), always_user=True)]
     if count >= int(limits["stop_warn_after"]):
-        notices.append(_announce(section, loop, f"stop:{agent}:{fp}", codes.STOP_LOOP_DETECTED, "user", None,
+        notices.append(_announce(section, decided, f"stop:{agent}:{fp}", codes.STOP_LOOP_DETECTED, "user", None,
                                  say.stop_repeating(who, count)))
     return notices
 
 
-def _announce(section: dict, loop: dict, key: str, code: str, kind: str, model: str | None, user: str,
+def _announce(section: dict, decided: dict, key: str, code: str, kind: str, model: str | None, user: str,
               always_user: bool = False, rule: str | None = None) -> dict:
-    """A notice; the user line only the first time this incident is seen (recorded in the record)."""
+    """A notice; the user line only the first time this incident is seen (remembered through `decided`)."""
     notice: dict = {"code": code, "kind": kind}
     if rule:
         notice["rule"] = rule
@@ -276,7 +285,7 @@ def _announce(section: dict, loop: dict, key: str, code: str, kind: str, model: 
         notice["model"] = model
     if always_user or key not in (section.get("announced") or ()):
         notice["user"] = user
-        loop.setdefault("announce", []).append(key)
+        decided.setdefault("announce", []).append(key)
     return notice
 
 
@@ -296,9 +305,10 @@ HIDDEN_FIELDS = ("sig", "fp", "ok", "label", "err", "t", "hidden", "id")
 
 
 def apply(state: dict, record: dict) -> None:
-    loop = record.get("loop")
+    loop = record.get(NAME)
     if not isinstance(loop, dict):
         return
+    decided = decisions(record, NAME)
     section = _section(state, "loops")
     event = record.get("event")
     reset = loop.get("reset")
@@ -306,8 +316,8 @@ def apply(state: dict, record: dict) -> None:
         section["agents"], section["announced"], section["stops"] = {}, [], {}
     elif reset == "stops":
         section["stops"] = {}
-    _keep_cursor(section, loop.get("cursor"))
-    hidden = [{k: h[k] for k in HIDDEN_FIELDS if k in h} for h in loop.get("hidden") or () if isinstance(h, dict)]
+    _keep_cursor(section, decided.get("cursor"))
+    hidden = [{k: h[k] for k in HIDDEN_FIELDS if k in h} for h in decided.get("hidden") or () if isinstance(h, dict)]
     if hidden:
         known = {e.get("id") for e in _window(section, MAIN) if e.get("id")}
         _append(section, MAIN, [h for h in hidden if h.get("id") not in known])
@@ -328,10 +338,10 @@ def apply(state: dict, record: dict) -> None:
         for key in loop["breaker_keys"]:
             if stored.get(key) or not loop.get("available", True):  # an answer with no history changes nothing
                 _set_breaker(state, key, _outcome(stored.get(key), loop, now, key)[0])
-    for key, entry in (loop.get("breakers") or {}).items():  # trial calls let through by check
+    for key, entry in (decided.get("breakers") or {}).items():  # trial calls let through by check
         _set_breaker(state, key, entry)
-    if loop.get("announce"):
-        announced = (section.get("announced") or []) + list(loop["announce"])
+    if decided.get("announce"):
+        announced = (section.get("announced") or []) + list(decided["announce"])
         section["announced"] = announced[-ANNOUNCED_KEEP:]
 
 
