@@ -49,3 +49,19 @@ def test_the_reducer_folds_with_the_registry(tmp_path: Path) -> None:
     assert saved == reducer.replay_log(layout.event_log("reg"), "reg", registry.FEATURES)
     # the reducers do the folding: with none, the log replays to a different state
     assert reducer.replay_log(layout.event_log("reg"), "reg", []) != saved
+
+
+def test_feature_names_are_unique_and_clash_with_no_key_of_the_record() -> None:
+    """A feature's NAME is its key in the record (its annotation) and in record["decisions"]:
+    two features, or a feature and the record's own fields, sharing one would overwrite each other."""
+    from lifeguard.store import record as record_mod
+
+    names = [f.NAME for f in registry.FEATURES if hasattr(f, "NAME")]
+    assert names and len(set(names)) == len(names)
+    every_field = {"session_id": "s", "agent_id": "a", "agent_type": "t", "tool_name": "Bash", "tool_use_id": "u",
+                   "tool_input": {}, "tool_response": {}, "error": "e", "is_interrupt": True, "source": "s",
+                   "reason": "r", "trigger": "t", "prompt": "p", "last_assistant_message": "m",
+                   "stop_hook_active": True, "cwd": "/w"}
+    own = set(record_mod.build("SessionStart", every_field)) | {
+        "seq", "ts", "crc", "inv", "spool", "notices", "fault", record_mod.DECISIONS, record_mod.SCRATCH}
+    assert not own & set(names)
