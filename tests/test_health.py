@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import json
 import time
 from pathlib import Path
@@ -213,10 +215,11 @@ def test_stop_and_precompact_checkpoint_and_backup_with_rotation(layout):
 
 def test_hot_events_tell_the_user_once(layout, monkeypatch):
     hook(layout, "SessionStart", source="startup")
-    import shutil
+    import types
 
-    real = shutil.disk_usage
-    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=1024))
+    real = os.statvfs
+    monkeypatch.setattr(os, "statvfs", lambda p: types.SimpleNamespace(**{  # 1 KiB free
+        name: getattr(real(p), name) for name in ("f_bsize", "f_frsize", "f_blocks")}, f_bfree=1, f_bavail=1))
     first = hook(layout, "PostToolUse", tool_name="Bash", tool_input={}, tool_response={})
     second = hook(layout, "PostToolUse", tool_name="Bash", tool_input={}, tool_response={})
     assert "free" in first.get("systemMessage", "")

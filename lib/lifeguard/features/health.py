@@ -81,15 +81,10 @@ def after_commit(txn, record: dict, cfg: dict, layout) -> list[dict]:
 
 def on_tool_use(txn, cfg: dict, layout) -> list[dict]:
     """Cheap checks only: free disk (statvfs) and the state file's size (stat)."""
-    import shutil
-
     limits = section(cfg, "limits")
     session_id = txn.store.session_id
     notices = []
-    try:
-        free = shutil.disk_usage(layout.state_dir).free
-    except OSError:
-        free = None
+    free = free_bytes(layout.state_dir)
     if free is not None and free < limits["min_free_disk_bytes"] and _once(layout, session_id, "disk"):
         notices.append({"code": codes.RESOURCE_EXHAUSTION, "kind": "user",
                         "user": f"lifeguard: only {free // (1024 * 1024)} MiB free on the disk holding "
@@ -103,6 +98,17 @@ def on_tool_use(txn, cfg: dict, layout) -> list[dict]:
                         "user": f"lifeguard: this session's state is {size // 1024} KiB (limit "
                                 f"{limits['state_size_bytes'] // 1024} KiB); it is cleaned up at the next stop."})
     return notices
+
+
+def free_bytes(folder) -> int | None:
+    """Bytes free for us on the disk holding `folder` (shutil.disk_usage's figure, without
+    importing shutil, which brings bz2 and lzma: milliseconds on every tool call without the
+    resident helper); None when it cannot be had."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
 
 
 def _once(layout, session_id: str, code: str) -> bool:
@@ -126,17 +132,12 @@ def _once(layout, session_id: str, code: str) -> bool:
 def upkeep(txn, cfg: dict, layout) -> list[dict]:
     """Graded cleanup and log compaction for this session; returns what was done, one incident
     each ({"code", "severity", "text"}): nothing is lost, so info (an emergency cleanup: low)."""
-    import shutil
-
     from ..upkeep import cleanup
     from ..store import state as state_mod
 
     limits = section(cfg, "limits")
     done = []
-    try:
-        free = shutil.disk_usage(layout.state_dir).free
-    except OSError:
-        free = None
+    free = free_bytes(layout.state_dir)
     level = cleanup.assess(len(state_mod.dump(txn.state)), free, limits)
     if level is not None:
         rec, archive = cleanup.run_cleanup(txn, layout, level)
