@@ -46,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -157,8 +158,10 @@ def make_history(ws: Path, session: str, count: int) -> None:
 class Case:
     """One thing timed: a shell command in a workspace, `runs` times (after `warmups` untimed).
 
-    `session` None gives each run a new session id; `setup(case)` runs untimed before each run
-    and `settle(case)` untimed after it; `check(stdout)` says whether the output is right."""
+    `session` None gives each run a new session id: a UUID, as Claude Code's session ids are (any
+    other id is hashed for file names, which costs a hook without the helper hashlib's import);
+    `setup(case)` runs untimed before each run and `settle(case)` untimed after it;
+    `check(stdout)` says whether the output is right."""
 
     def __init__(self, name: str, command: str, ws: Path, env: dict, runs: int, *, event: str | None = None,
                  session: str | None = None, warmups: int = 2, setup=None, settle=None, check=None):
@@ -175,7 +178,7 @@ class Case:
             self.setup(self)
         payload = b""
         if self.event is not None:
-            session = self.session or f"fresh-{self.count}-{os.getpid()}-{id(self)}"
+            session = self.session or str(uuid.uuid4())  # a new session, named as Claude Code names one
             data = hook_input(self.event, session, self.ws, 10_000 + self.count)
             if self.event in ("PreToolUse", "PostToolUse"):
                 add_to_transcript(data, self.ws)
@@ -307,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         floor = tmp / "floor.py"
         floor.write_text(FLOOR_SCRIPT)
 
-        long_session = "bench-long-session"
+        long_session = "0b5e55ed-1000-4000-8000-000000050000"  # a UUID, as every Claude Code session id is
         started = time.perf_counter()
         make_history(ws, long_session, args.events)
         make_transcript(ws, long_session, 20 * 1024 * 1024)
