@@ -38,6 +38,8 @@ PID = "helper.pid"
 TICK_SECONDS = 2.0  # how often an idle helper looks at its code, socket and settings
 MAX_WORKERS = 32  # more hooks at once than this wait in the socket's queue (or run in their own process)
 SPARES = 2  # workers forked ahead, waiting for a hook
+REPLACE_AFTER_SECONDS = 0.1  # a taken spare is replaced once no hook has come or ended for this long
+REHEARSE_AFTER_SECONDS = 0.25  # a spare rehearses a hook once no hook has come for it this long
 WARM_MODULES = (
     "lifeguard.hook.pipeline", "lifeguard.features.registry", "lifeguard.features.core",
     "lifeguard.features.loops.feature", "lifeguard.features.coordination.feature", "lifeguard.alerts.step",
@@ -140,15 +142,18 @@ def main(claude_dir: str) -> int:
         os.set_inheritable(fd, False)
     spares: set[int] = set()
     busy: dict[int, int | None] = {}  # pid -> a pidfd, readable once that worker has exited
-    last_request = last_tick = time.monotonic()
+    last_request = last_tick = last_activity = time.monotonic()
     try:
         while True:
-            _reap(spares, busy)
-            # A spare taken is replaced once its hook is over, not while it runs: forking copies the
-            # helper's page tables, CPU a hook on a small machine waits for. Only when no spare is
-            # left (parallel tool calls) is the next one forked at once.
-            while (len(spares) < SPARES and len(spares) + len(busy) < MAX_WORKERS
-                   and (not spares or not any(fd is not None for fd in busy.values()))):
+            if _reap(spares, busy):
+                last_activity = time.monotonic()
+            # A spare taken is replaced once its hook is over and things are quiet, not while it
+            # runs nor as the next one comes (a PostToolUse follows its PreToolUse within ms):
+            # forking copies the helper's page tables, CPU a hook on a small machine waits for.
+            # Only when no spare is left (parallel tool calls) is the next one forked at once.
+            calm = (not any(fd is not None for fd in busy.values())
+                    and time.monotonic() - last_activity >= REPLACE_AFTER_SECONDS)
+            while len(spares) < SPARES and len(spares) + len(busy) < MAX_WORKERS and (not spares or calm):
                 pid = os.fork()
                 if pid == 0:
                     os.close(notify_r)
@@ -163,7 +168,10 @@ def main(claude_dir: str) -> int:
                         or not os.path.exists(sys.executable)):  # uv's cache was cleaned under it
                     return 0
             waiting = [fd for fd in busy.values() if fd is not None]
-            ready, _, _ = select.select([notify_r, *waiting], [], [], TICK_SECONDS)
+            wait = TICK_SECONDS
+            if len(spares) < SPARES and not waiting:  # a replacement is due once it is calm
+                wait = min(wait, max(0.0, last_activity + REPLACE_AFTER_SECONDS - now))
+            ready, _, _ = select.select([notify_r, *waiting], [], [], wait)
             if notify_r not in ready:
                 continue  # a tick, or a worker exited: reaped (and replaced) above
             data = os.read(notify_r, 4096)
@@ -173,7 +181,7 @@ def main(claude_dir: str) -> int:
                 if kind == b"s":
                     return 0  # a spare met new code: it turned its request away, unrun
                 busy[pid] = _pidfd(pid)
-                last_request = time.monotonic()
+                last_request = last_activity = time.monotonic()
     except Stop:
         return 0
     finally:
@@ -282,15 +290,18 @@ def _on_term(signum, frame):  # noqa: ARG001
     raise Stop()
 
 
-def _reap(spares: set[int], busy: dict[int, int | None]) -> None:
+def _reap(spares: set[int], busy: dict[int, int | None]) -> bool:
+    """Collect the children that exited; True if a busy worker was among them."""
+    worker = False
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return worker
         if not pid:
-            return
+            return worker
         spares.discard(pid)
+        worker = worker or pid in busy
         fd = busy.pop(pid, None)
         if fd is not None:
             os.close(fd)
@@ -313,11 +324,18 @@ def _spare(listener: socket.socket, lock_fd: int, notify: int, life: int, lib_di
         gc.disable()  # a worker lives for one hook: collecting would only copy shared pages
         os.close(lock_fd)  # the helper's lock stays the helper's alone
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # idle: the helper may end it
-        from . import rehearsal
-
-        rehearsal.rehearse()  # the pages a hook writes, copied now rather than while a hook waits
+        rehearsed = False
         while True:
-            ready, _, _ = select.select([listener, life], [], [])
+            # the pages a hook writes are copied in a rehearsal (rehearsal.py), once the spare has
+            # waited REHEARSE_AFTER_SECONDS: never while a hook that came at once waits, nor beside
+            # one just answered (its PostToolUse often follows within milliseconds)
+            ready, _, _ = select.select([listener, life], [], [], None if rehearsed else REHEARSE_AFTER_SECONDS)
+            if not ready:
+                from . import rehearsal
+
+                rehearsal.rehearse()
+                rehearsed = True
+                continue
             if life in ready:
                 return  # the helper is gone
             try:
