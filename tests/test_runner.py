@@ -381,7 +381,8 @@ def test_a_deadline_swallowed_in_a_callback_fires_again_quietly(home, monkeypatc
 
 def test_the_hot_path_stays_off_costly_imports(tmp_path):
     """PreToolUse/PostToolUse run without pydantic, filelock, orjson, typing or hashlib: each
-    costs a hook more to import than the rest of its work (see bench/hooks.py)."""
+    costs a hook more to import than the rest of its work (see bench/hooks.py). The tools' lock
+    (core/toollock.py, filelock's) is not even loaded; the JSON codec is, on the stdlib."""
     import subprocess
 
     code = f"""
@@ -394,7 +395,9 @@ for event in ("PreToolUse", "PostToolUse", "PostToolUseFailure"):
     handlers.handle(event, {{"session_id": "0f8e2c1a-3b4d-4e5f-8a9b-7c6d5e4f3a2b", "tool_name": "Bash", "tool_input": {{"command": "ls"}},
                             "tool_use_id": "t1", "tool_response": {{"stdout": "x"}}, "error": "Exit code 1"}}, layout)
 heavy = ("pydantic", "filelock", "orjson", "typing", "hashlib")
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)))
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m == "lifeguard.core.toollock")))
+from lifeguard.store import jsoncodec
+assert jsoncodec.orjson is None and "lifeguard.store.jsoncodec" in sys.modules
 """
     # -S: no site-packages .pth files, which import things of their own (certifi pulls in typing)
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60)

@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 
 from ..upkeep import backup as backup_api
-from ..core.locking import LockTimeout, SessionLock
+from ..core.locking import LockTimeout
+from ..core.toollock import ToolLock
 from ..core.paths import Layout
 
 LOCK_WAIT = 5.0
@@ -76,14 +77,14 @@ def run_restore(args, layout: Layout, ui) -> int:
 
 @contextlib.contextmanager
 def session_locks(layout: Layout, wait: float = LOCK_WAIT):
-    """Hold every session's lock (the hooks' own), so nothing writes meanwhile."""
+    """Hold every session's lock (the hooks' own lock files), so nothing writes meanwhile."""
     with contextlib.ExitStack() as stack:
         try:
             names = sorted(n for n in os.listdir(layout.state_dir) if n.startswith("session-") and n.endswith(".lock"))
         except FileNotFoundError:
             names = []
         for name in names:
-            stack.enter_context(SessionLock(layout.state_dir / name, wait))
+            stack.enter_context(ToolLock(layout.state_dir / name, wait))
         yield
 
 

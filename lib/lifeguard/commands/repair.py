@@ -15,6 +15,7 @@ from pathlib import Path
 from ..features.registry import FEATURES
 from ..upkeep import repair as repair_api
 from ..core.locking import LockTimeout
+from ..core.toollock import ToolLock
 from ..core.paths import Layout
 from ..store.session import DEFAULT_LOCK_TIMEOUT, drain_all
 
@@ -41,7 +42,7 @@ def run(args, layout: Layout, ui) -> int:
             backed_up = None
             for session_id in ui.progress(ids, "Repairing sessions"):
                 report = repair_api.repair_session(layout, session_id, backup_first=backed_up is None,
-                                                   reducers=FEATURES)
+                                                   reducers=FEATURES, lock=ToolLock)
                 backed_up = backed_up or report.backup
                 reports.append(report)
         else:
@@ -50,7 +51,7 @@ def run(args, layout: Layout, ui) -> int:
                 ui.warn(f"lifeguard: no session {session_id!r} in {layout.state_dir}. "
                         f"See the sessions with: {args.tool} analyze")
                 return 2
-            reports = [repair_api.repair_session(layout, session_id, reducers=FEATURES)]
+            reports = [repair_api.repair_session(layout, session_id, reducers=FEATURES, lock=ToolLock)]
         drained, busy = drain_all(layout, FEATURES, DEFAULT_LOCK_TIMEOUT,
                                   only=None if args.all else reports[0].session_id)
     except LockTimeout as exc:

@@ -1,15 +1,16 @@
 """A per-session lock with a bounded wait.
 
 The hot hooks take it on every tool call, so it is a direct `fcntl.flock` rather than
-`filelock` (whose import alone costs more than the rest of a hook). It speaks the same
-protocol as `filelock.UnixFileLock` (an exclusive flock on the same file), so tools that
-use filelock exclude the hooks and vice versa. The kernel drops the lock when its holder
-dies, so a kill -9 never leaves a stale lock behind; a holder that is stopped (SIGSTOP) never
-lets go, so a waiter kills it when it is one of lifeguard's own processes of the same `.claude/`
-(a hook or a helper worker: a kill -9 of those is safe, and a worker's client then finishes its
-hook). A lock file may be removed, but only by
-its holder (`unlink`, when a session is archived): a waiter that then gets the lock sees the
-file gone and locks the new one.
+`filelock` (whose import alone, about 65 ms, costs more than several hooks). The tools take
+the same locks through filelock (core/toollock.py): `filelock.UnixFileLock` is an exclusive
+flock on the same file, so each excludes the other (tests/test_toollock.py).
+
+The kernel drops the lock when its holder dies, so a kill -9 never leaves a stale lock
+behind; a holder that is stopped (SIGSTOP) never lets go, so a waiter kills it when it is one
+of lifeguard's own processes of the same `.claude/` (a hook or a helper worker: a kill -9 of
+those is safe, and a worker's client then finishes its hook; `end_stopped_holder`). A lock
+file may be removed, but only by its holder (`unlink`, when a session is archived): a waiter
+that then gets the lock sees the file gone and locks the new one (`same_file`).
 """
 
 from __future__ import annotations
@@ -50,25 +51,15 @@ class SessionLock:
                     raise LockTimeout(f"lock {self.path.name} held for over {self.timeout:g}s")
                 if now >= look:
                     look = now + STOPPED_CHECK_SECONDS
-                    self._end_stopped_holder()
+                    end_stopped_holder(self.path)
                 time.sleep(delay)
                 delay = min(delay * 2, 0.02)
                 continue
-            if self._still_there(fd):
+            if same_file(self.path, fd):
                 self._fd = fd
                 return
             os.close(fd)  # removed by its holder while we waited (an archived session): lock the new file
             fd = self._open()
-
-    def _end_stopped_holder(self) -> None:
-        from . import proc
-
-        holder = proc.flock_holder(self.path)
-        if holder and holder != os.getpid() and proc.stopped(holder) and proc.lifeguard_of(holder, str(self.path.parent.parent)):
-            try:
-                os.kill(holder, 9)  # SIGKILL: the kernel then drops its lock
-            except OSError:
-                pass
 
     def unlink(self) -> None:
         """Remove the lock file while holding it. Whoever waits on it then finds, once it has the
@@ -77,15 +68,6 @@ class SessionLock:
 
     def _open(self) -> int:
         return os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
-
-    def _still_there(self, fd: int) -> bool:
-        """The locked file is still the one at the path (one fstat and one lstat per lock)."""
-        try:
-            now = os.lstat(self.path)
-        except FileNotFoundError:
-            return False
-        held = os.fstat(fd)
-        return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
 
     def release(self) -> None:
         if self._fd is not None:
@@ -99,3 +81,27 @@ class SessionLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def end_stopped_holder(path: Path) -> None:
+    """Kill the holder of the lock at `path` if it is a stopped lifeguard process of the same
+    `.claude/` (a hook or a helper worker): the kernel then drops its lock."""
+    from . import proc
+
+    holder = proc.flock_holder(path)
+    if holder and holder != os.getpid() and proc.stopped(holder) and proc.lifeguard_of(holder, str(path.parent.parent)):
+        try:
+            os.kill(holder, 9)  # SIGKILL
+        except OSError:
+            pass
+
+
+def same_file(path: Path, fd: int) -> bool:
+    """The file locked through `fd` is still the one at `path` (one fstat and one lstat): not
+    removed, renamed away or replaced by its holder while we waited."""
+    try:
+        now = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)

@@ -431,10 +431,11 @@ def repair_locked(layout: Layout, session_id: str, deep: bool = True, backup_fir
 
 
 def repair_session(layout: Layout, session_id: str, deep: bool = True, backup_first: bool = True,
-                   lock_timeout: float = 5.0, *, reducers) -> RepairReport:
-    """Check and repair one session under its lock (LockTimeout if a hook holds it too long)."""
+                   lock_timeout: float = 5.0, *, reducers, lock=SessionLock) -> RepairReport:
+    """Check and repair one session under its lock (LockTimeout if a hook holds it too long).
+    `lock`: SessionLock in a hook's process (the sweep), core.toollock.ToolLock in the tools."""
     fsutil.ensure_private_dir(layout.state_dir)
-    with SessionLock(layout.lock_file(session_id), lock_timeout):
+    with lock(layout.lock_file(session_id), lock_timeout):
         return repair_locked(layout, session_id, deep, backup_first, reducers=reducers)
 
 

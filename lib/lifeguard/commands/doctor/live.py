@@ -69,7 +69,8 @@ def check_hooks_live(layout: Layout, ui) -> list[Finding]:
 def _await_sweep(scratch: Layout, seconds: float = 3.0) -> None:
     """SessionStart's sweep runs after its answer (core/later.py): let the scratch's finish before
     the folder goes, so that it does not make the folder again."""
-    from ...core.locking import LockTimeout, SessionLock
+    from ...core.locking import LockTimeout
+    from ...core.toollock import ToolLock
     from ...upkeep import sweep
 
     session = f"{SAMPLE_SESSION}-SessionStart"
@@ -79,7 +80,7 @@ def _await_sweep(scratch: Layout, seconds: float = 3.0) -> None:
     while sweep.last_report(scratch) is None and time.monotonic() < deadline:
         time.sleep(0.02)
     try:
-        with SessionLock(scratch.lock_file(session), max(0.0, deadline - time.monotonic())):
+        with ToolLock(scratch.lock_file(session), max(0.0, deadline - time.monotonic())):
             pass  # its last step records what it did in that session
     except (LockTimeout, OSError):
         pass
