@@ -159,6 +159,24 @@ def test_a_dead_collector_loses_nothing(layout, monkeypatch) -> None:
         assert sorted(r.resource["session.id"] for r in blocked) == [LOOP_1, LOOP_2]
 
 
+def test_one_exporter_at_a_time_and_a_stuck_one_is_not_waited_on_forever(layout, monkeypatch) -> None:
+    """The exporter's lock (core.toollock, filelock's): while another exporter holds it this one
+    waits, at most LOCK_WAIT_SECONDS, then says so and sends nothing; the next run sends it all."""
+    from lifeguard.core.locking import SessionLock
+
+    loop_session(layout, monkeypatch)
+    monkeypatch.setenv("LIFEGUARD_OTEL", "1")
+    monkeypatch.setattr(export, "LOCK_WAIT_SECONDS", 0.3)
+    with Collector() as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        with SessionLock(layout.state_dir / "telemetry" / export.LOCK, 1):  # the same flock: another exporter's
+            assert export.run(str(layout.claude_dir)) == 1
+        assert "export.lock held for over 0.3s" in status(layout)["error"]
+        assert collector.metric("lifeguard.tool.calls") == []
+        assert export.run(str(layout.claude_dir)) == 0, status(layout)
+        assert total(collector.metric("lifeguard.tool.calls")) == 5
+
+
 def test_a_silent_collector_is_given_up_on_and_tried_again(layout, monkeypatch) -> None:
     loop_session(layout, monkeypatch)
     monkeypatch.setenv("LIFEGUARD_OTEL", "1")

@@ -1,14 +1,15 @@
 """The JSON of lifeguard's files (event log, state, snapshot, spool), with orjson where it pays.
 
-A process chooses once: the stdlib, or orjson from `use_orjson()` on. Measured (bench/hooks.py,
-and per call): importing orjson costs a fresh Python about 12 ms (it imports dataclasses,
-inspect, uuid, datetime ...), while a hook encodes and decodes one record and one state of a few
-KB, where orjson saves about 0.1 ms. So a hook never imports it (the hot-path import test), not
-even in the resident helper, so a log's bytes never depend on whether the helper was up. The
-tools (commands.cli), which read whole logs and many states, switch it on: it reads a log line
-about 2 us faster (30% of decoding it), and reads a state 2.5 and writes it 7 times faster. Without orjson (the tools
-under a plain python3 when uv is missing, scripts/lifeguard's last resort) `use_orjson` leaves
-the stdlib in place.
+A process chooses once: the stdlib, or orjson from `use_orjson()` on. Measured (process starts,
+and per call): importing orjson costs a Python that has loaded a hook's modules about 12 ms more
+(it imports dataclasses, inspect, uuid, datetime ...), while a hook encodes and decodes one
+record and one state of a few KB, where orjson saves about 0.1 ms. So a hook never imports it
+(the hot-path import test), not even in the resident helper, so a log's bytes never depend on
+whether the helper was up. The tools (commands.cli, and the OpenTelemetry exporter), which read
+whole logs and many states, switch it on: it reads a log line about 2 us faster (30% of decoding
+it), and reads a state 2.5 and writes it 7 times faster. Without orjson (the tools under a plain
+python3 when uv is missing, scripts/lifeguard's last resort) `use_orjson` leaves the stdlib in
+place.
 
 `dumps(obj) -> bytes` writes what `json.dumps(obj, separators=(",", ":"), ensure_ascii=True,
 default=str)` writes: compact, ASCII only (every other character as json writes it, `\\u00e9`,

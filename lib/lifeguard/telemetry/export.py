@@ -3,7 +3,7 @@
 Runs in its own process (`scripts/otel_export.py`, started detached by a hook: see trigger.py),
 never inside a hook, and only when the switch is on. One run:
 
-1. takes `state/telemetry/export.lock` (one exporter per workspace; a second waits its turn),
+1. takes `state/telemetry/export.lock` (core.toollock: one exporter per workspace; a second waits its turn),
 2. reads what was recorded since the last successful export: each session's event log after
    the sequence number in `state/telemetry/export-cursor.json`, and the hook samples after
    their cursor,
@@ -28,12 +28,10 @@ The outcome of the last run is in `state/telemetry/export-status.json`.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
 import os
-import signal
 from pathlib import Path
 
 from .. import VERSION
@@ -41,8 +39,9 @@ from ..alerts import codes
 from ..config import load as config_mod
 from ..core import clock, fsutil
 from ..core.paths import Layout, safe_name
+from ..core.toollock import ToolLock
 from ..redact import redactor as redact
-from ..store import eventlog
+from ..store import eventlog, jsoncodec
 from . import measures, samples, trigger
 
 CURSOR = "export-cursor.json"
@@ -73,9 +72,10 @@ def run(claude_dir: str) -> int:
         return 0
     folder = layout.state_dir / samples.FOLDER
     fsutil.ensure_private_dir(folder)
+    jsoncodec.use_orjson()  # a first run reads whole logs (store/jsoncodec.py)
     status = {"ts": clock.now_iso(), "metrics": None, "logs": None}
     try:
-        with _exclusive(folder / LOCK):
+        with ToolLock(folder / LOCK, LOCK_WAIT_SECONDS):  # one exporter at a time; a stuck one is not waited on forever
             _check_protocol()
             status.update(send(layout, cfg))
     except Unsupported as exc:
@@ -285,32 +285,6 @@ def _capture_sdk_errors() -> _LastError:
     logger.addHandler(handler)
     logger.propagate = False  # the exporter runs detached: nowhere to print
     return handler
-
-
-class _exclusive:
-    """The exporter's lock, waited for at most LOCK_WAIT_SECONDS (a stuck exporter is not waited on forever)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.fd = -1
-
-    def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        previous = signal.signal(signal.SIGALRM, _on_alarm)
-        signal.alarm(LOCK_WAIT_SECONDS)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        finally:
-            signal.alarm(0)
-            signal.signal(signal.SIGALRM, previous)
-        return self
-
-    def __exit__(self, *exc):
-        os.close(self.fd)
-
-
-def _on_alarm(signum, frame):  # noqa: ARG001
-    raise TimeoutError("another lifeguard exporter has held the lock too long")
 
 
 def _read_json(path: Path) -> dict | None:
