@@ -395,7 +395,8 @@ for event in ("PreToolUse", "PostToolUse", "PostToolUseFailure"):
     handlers.handle(event, {{"session_id": "0f8e2c1a-3b4d-4e5f-8a9b-7c6d5e4f3a2b", "tool_name": "Bash", "tool_input": {{"command": "ls"}},
                             "tool_use_id": "t1", "tool_response": {{"stdout": "x"}}, "error": "Exit code 1"}}, layout)
 heavy = ("pydantic", "filelock", "orjson", "typing", "hashlib")
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m == "lifeguard.core.toollock")))
+cold = ("lifeguard.core.toollock",)
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in cold)))
 from lifeguard.store import jsoncodec
 assert jsoncodec.orjson is None and "lifeguard.store.jsoncodec" in sys.modules
 """

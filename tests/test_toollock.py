@@ -92,7 +92,8 @@ def try_now(kind: str, path: Path) -> bool:
     return True
 
 
-@pytest.mark.parametrize("holder_kind, waiter_kind", [("tool", "session"), ("session", "tool"), ("tool", "tool")])
+@pytest.mark.parametrize("holder_kind, waiter_kind",
+                         [("tool", "session"), ("session", "tool"), ("tool", "tool")])
 def test_each_excludes_the_other_across_processes(tmp_path: Path, holder_kind: str, waiter_kind: str) -> None:
     path = tmp_path / "session-x.lock"
     holder = start(HOLDER, path, holder_kind, "release")

@@ -89,7 +89,8 @@ def end_stopped_holder(path: Path) -> None:
     from . import proc
 
     holder = proc.flock_holder(path)
-    if holder and holder != os.getpid() and proc.stopped(holder) and proc.lifeguard_of(holder, str(path.parent.parent)):
+    if (holder and holder != os.getpid() and proc.stopped(holder)
+            and proc.lifeguard_of(holder, str(path.parent.parent))):
         try:
             os.kill(holder, 9)  # SIGKILL
         except OSError:

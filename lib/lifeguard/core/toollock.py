@@ -53,8 +53,8 @@ class ToolLock:
             return
         if not self.path.parent.is_dir():
             raise FileNotFoundError(errno.ENOENT, "no such folder for a lock", str(self.path.parent))
-        lock = filelock.UnixFileLock(self.path, mode=FILE_MODE, fallback_to_soft=False, poll_interval=POLL_SECONDS,
-                                     on_acquired=self._check_same_file)
+        lock = filelock.UnixFileLock(self.path, mode=FILE_MODE, fallback_to_soft=False,
+                                     poll_interval=POLL_SECONDS, on_acquired=self._check_same_file)
         deadline = time.monotonic() + self.timeout
         while True:
             try:

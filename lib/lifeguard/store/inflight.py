@@ -98,7 +98,8 @@ def written(layout, session_id: str, invocation: str) -> bool:
 
     from ..core import fsutil
 
-    needles = (f'"inv":"{invocation}"'.encode(), f'"inv": "{invocation}"'.encode())  # log and spool spacing
+    # compact (jsoncodec), and the spacing of the spool files older versions wrote
+    needles = (f'"inv":"{invocation}"'.encode(), f'"inv": "{invocation}"'.encode())
 
     def holds(path) -> bool:
         try:

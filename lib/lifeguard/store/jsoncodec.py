@@ -44,7 +44,8 @@ _DUMPS_OPTIONS = 0
 _NOT_ASCII = re.compile("[^\x00-\x7e]+")  # DEL too: json escapes it
 _DIGITS = bytes.maketrans(b"0123456789", b"9999999999")
 _NINETEEN = b"9" * 19
-_BEFORE_NUMBER = frozenset(b":,[ \t\r\n")  # what can come before a number; in a string, a run follows a quote or text
+# what can come before a number; in a string, a run of digits follows a quote or other text
+_BEFORE_NUMBER = frozenset(b":,[ \t\r\n")
 
 
 def use_orjson() -> bool:
@@ -54,7 +55,8 @@ def use_orjson() -> bool:
         import orjson as module
     except ImportError:
         return False
-    _DUMPS_OPTIONS = module.OPT_NON_STR_KEYS | module.OPT_PASSTHROUGH_DATETIME | module.OPT_PASSTHROUGH_DATACLASS
+    _DUMPS_OPTIONS = (module.OPT_NON_STR_KEYS | module.OPT_PASSTHROUGH_DATETIME
+                      | module.OPT_PASSTHROUGH_DATACLASS)
     orjson = module
     return True
 
@@ -75,7 +77,7 @@ def dumps(obj: object) -> bytes:
 
 
 def stdlib_dumps(obj: object) -> bytes:
-    """What the stdlib writes (and what lifeguard wrote before orjson): for a check defined over those bytes."""
+    """What the stdlib writes (and lifeguard wrote before orjson): for a check over those bytes."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=True, default=str).encode("ascii")
 
 

@@ -49,7 +49,8 @@ def _crc(body: bytes) -> str:
 
 def encode(state: dict, seq: int, session_id: str = "", ts: str = "") -> bytes:
     crc = _crc(jsoncodec.dumps(state))
-    return jsoncodec.dumps({"format": FORMAT, "session_id": session_id, "seq": seq, "ts": ts, "crc": crc, "state": state})
+    doc = {"format": FORMAT, "session_id": session_id, "seq": seq, "ts": ts, "crc": crc, "state": state}
+    return jsoncodec.dumps(doc)
 
 
 def decode(data: bytes) -> Snapshot:
