@@ -279,6 +279,29 @@ def test_a_record_too_slow_to_build_is_not_built_again_and_a_bare_one_is_kept(ho
     assert record["notices"][-1]["code"] == "HOOK_TIMEOUT"
 
 
+def test_the_fault_paths_own_deadline_striking_anywhere_in_building_still_keeps_the_event(home, monkeypatch):
+    """On a crowded machine a hook can be off the CPU for the whole of the fault path's budget, so
+    its deadline strikes wherever the hook is when it gets the CPU back: here before the record is
+    built at all. A bare record is kept; the hook exits 0 with its event spooled (issue 14: a hook
+    that exits 0 never loses its event; seen lost in the torture test under load)."""
+    from lifeguard.hook import runner as runner_mod
+
+    monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")
+
+    def stuck_before_record(event, inp, layout):
+        time.sleep(30)
+
+    def struck_while_building(event, inp, layout):
+        raise runner_mod.DeadlineExceeded()
+
+    monkeypatch.setattr(runner_mod, "_unsaved_record", struck_while_building)
+    res = run(monkeypatch, json.dumps({**POST, "tool_use_id": "toolu_12"}).encode(), stuck_before_record)
+    assert res.out == {} and "HOOK_TIMEOUT" in res.stderr and "recorded in" in res.stderr
+    (record,) = drain(home)
+    assert record["event"] == "PostToolUse" and record["tool"] == "Bash" and record["tuid"] == "toolu_12"
+    assert record["notices"][-1]["code"] == "HOOK_TIMEOUT"
+
+
 def test_deadline_in_the_middle_of_reading_stdin_still_keeps_the_event(home, monkeypatch):
     """A hook that started late on a crowded machine runs out of time while its input is still
     arriving: the part read is kept, the rest read at once (0.2 s at most), and the event spooled."""

@@ -233,15 +233,15 @@ def _fail_open(event: str, inp: dict, layout: Layout | None, hook_file: str, exc
 def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, exc: BaseException, elapsed: float) -> str | None:
     from ..core import fsutil
     from ..core.clock import now_iso
+    from ..store import inflight
 
     # recording a fault gets a budget of its own: what is left before lifeguard-run's `timeout`
     # kills the hook (the settings timeout less 1 s), and at least 1 s
-    _arm(max(1.0, settings_timeout() - 1.0 - elapsed - 0.25))
+    budget = max(1.0, settings_timeout() - 1.0 - elapsed - 0.25)
+    if code == codes.HOOK_TIMEOUT and not inflight.settled() and isinstance(inp, dict) and inp:
+        _keep_unsaved(event, inp, layout, text, budget)  # the event first: the fault line is only a note
+    _arm(budget)
     try:
-        from ..store import inflight
-
-        if code == codes.HOOK_TIMEOUT and not inflight.settled() and isinstance(inp, dict) and inp:
-            _keep_unsaved(event, inp, layout, text)  # the event first: the fault line is only a note
         fault = {"ts": now_iso(), "event": event, "code": code, "message": text,
                  "exception": type(exc).__name__, "elapsed_ms": round(elapsed * 1000, 1),
                  "pid": os.getpid()}
@@ -275,15 +275,25 @@ def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, e
         _disarm()
 
 
-def _keep_unsaved(event: str, inp: dict, layout: Layout, text: str) -> None:
+def _keep_unsaved(event: str, inp: dict, layout: Layout, text: str, budget: float) -> None:
     """Out of time before the event was saved: keep it in the spool (no lock needed) for the next
-    hook to commit. Written with the deadline held back: a hook that exits 0 never loses its
-    event, and writing a spool file takes milliseconds (spooling folds nothing: no features)."""
+    hook to commit, whatever happens meanwhile: a hook that exits 0 never loses its event. Only
+    building the record the handler's way may be slow, so only that runs under a deadline
+    (`budget` seconds); when it strikes, on a crowded machine even before the building began,
+    the bare record is kept. The rest runs with no deadline armed: writing a spool file takes
+    milliseconds (spooling folds nothing: no features)."""
     from ..store import inflight
 
     pending = inflight.held()
     if pending is None:
-        pending = inflight.tag(_unsaved_record(event, inp, layout))
+        _arm(budget)
+        try:
+            pending = _unsaved_record(event, inp, layout)
+        except DeadlineExceeded:
+            pending = _bare_record(event, inp)
+        finally:
+            _disarm()
+        inflight.tag(pending)
     pending.setdefault("notices", []).append({"code": codes.HOOK_TIMEOUT, "kind": "fault", "message": text[:300]})
     with inflight.durable():
         from ..store.session import SessionStore
@@ -306,6 +316,11 @@ def _unsaved_record(event: str, inp: dict, layout: Layout) -> dict:
             return pipeline.prepare(event, inp, layout)[1]
         except DeadlineExceeded:  # slow after all: what is sure, below
             pass
+    return _bare_record(event, inp)
+
+
+def _bare_record(event: str, inp: dict) -> dict:
+    """What is sure of an event: its name, and the tool and call it was about (plain names only)."""
     record: dict = {"event": event}
     for key, field in (("tool_name", "tool"), ("tool_use_id", "tuid"), ("agent_id", "agent")):
         value = inp.get(key)
