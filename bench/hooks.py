@@ -14,7 +14,9 @@ and a realistic event on stdin; the tools through `uv run --script`):
   line before PostToolUse), so the hooks read a growing transcript as in a real session;
 - SessionStart of a new session in a workspace with 0, 100 and 1,000 earlier sessions (idle
   for hours, not stale), and the first SessionStart facing 1,000 stale ones (idle for 2 days:
-  a fresh copy of them before each run; the bench waits, untimed, until they are archived);
+  a fresh copy of them before each run; the bench waits, untimed, until they are archived); after
+  every SessionStart the bench waits, untimed, for the sweep it leaves for after its answer, as a
+  user's next session starts long after it is done;
 - `state_recovery.py doctor`, and `analyze` on 1,000 sessions as lifeguard keeps them (swept once, none
   running: a session changed since the last sweep gets the deep checks, which load pydantic);
 - PreToolUse with the OpenTelemetry export switched on (LIFEGUARD_OTEL=1) and the collector down
@@ -349,6 +351,21 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(stale_layout.state_dir / folder, ignore_errors=True)
             shutil.copytree(template.state_dir, stale_layout.state_dir, dirs_exist_ok=True, symlinks=True)
 
+        def sweep_waits(where: Path):
+            """(setup, settle) for a SessionStart: note when it began; afterwards wait, untimed, for
+            the sweep it left for after its answer (long done before a user starts the next
+            session), so that its work does not slow whichever rows run next."""
+            layout = Layout(where / ".claude")
+
+            def began(case: Case) -> None:
+                case.began = time.time()
+
+            def swept(case: Case) -> None:
+                wait_for(f"the sweep after {case.name}",
+                         lambda: (sweep.last_report(layout) or {}).get("finished", 0) >= case.began)
+
+            return began, swept
+
         def stale_archived(case: Case) -> None:
             wait_for("archiving the 1,000 stale sessions", lambda: archived(stale_layout, stale_ids))
 
@@ -379,13 +396,16 @@ def main(argv: list[str] | None = None) -> int:
                                   runs, event="PreToolUse"),
         }
         for label, (where, cmds, start_env) in starts.items():
+            began, swept = sweep_waits(where)
             cases[f"start-{label}"] = Case(f"SessionStart, {label} earlier sessions", cmds["SessionStart"], where,
-                                           start_env, runs, event="SessionStart")
+                                           start_env, runs, event="SessionStart", setup=began, settle=swept)
         cases["start-stale"] = Case("SessionStart, first facing 1,000 stale", stale_cmds["SessionStart"], stale_ws,
                                     {**env, "CLAUDE_PROJECT_DIR": str(stale_ws)}, slow_runs, event="SessionStart",
                                     warmups=1, setup=fresh_stale_sessions, settle=stale_archived)
+        began, swept = sweep_waits(starts["0"][0])
         cases["start-off"] = Case("SessionStart, helper off", starts["0"][1]["SessionStart"], starts["0"][0],
-                                  {**starts["0"][2], "LIFEGUARD_HELPER": "0"}, runs, event="SessionStart")
+                                  {**starts["0"][2], "LIFEGUARD_HELPER": "0"}, runs, event="SessionStart",
+                                  setup=began, settle=swept)
         cases["doctor"] = Case("doctor", f"{tools} doctor --json", ws, env, slow_runs, warmups=1,
                                check=lambda out: isinstance(json.loads(out), list))
         cases["analyze"] = Case("analyze, 1,000 sessions", f"{tools} --workspace {quiet.claude_dir} analyze --json",
