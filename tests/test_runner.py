@@ -337,6 +337,42 @@ def test_deadline_in_the_middle_of_reading_stdin_still_keeps_the_event(home, mon
     assert record["event"] == "PostToolUse" and record["tuid"] == "toolu_7"
 
 
+def test_an_input_written_late_is_waited_for_as_long_as_the_hook_may_live(home, monkeypatch):
+    """Nothing on stdin by the deadline (the machine so crowded that the writer was late): the
+    hook waits for it as long as lifeguard-run's `timeout` allows, less what keeping the event
+    takes, and keeps it. Seen lost in the torture test under load: the wait was 0.2 s."""
+    import os
+    import threading
+
+    monkeypatch.setenv("LIFEGUARD_TIMEOUT", "3")  # a 1 s deadline; `timeout` would end the hook at 2 s
+    data = json.dumps({**POST, "tool_use_id": "toolu_8"}).encode()
+    read_end, write_end = os.pipe()
+
+    def late_writer():
+        time.sleep(1.35)  # the input itself is late: after the deadline and 0.2 s more, before 1.6 s
+        os.write(write_end, data)
+        os.close(write_end)
+
+    thread = threading.Thread(target=late_writer)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdin", open(read_end, "r"))
+    monkeypatch.setattr(sys, "stdout", stdout)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    thread.start()
+    started = time.monotonic()
+    try:
+        runner.run("PostToolUse", HOOK_FILE)
+    finally:
+        took = time.monotonic() - started
+        thread.join()
+        sys.stdin.close()
+        monkeypatch.undo()
+    assert "HOOK_TIMEOUT" in stderr.getvalue()
+    (record,) = drain(home)
+    assert record["event"] == "PostToolUse" and record["tuid"] == "toolu_8"
+    assert took < 2.0  # before lifeguard-run's `timeout` would have ended it
+
+
 def test_other_faults_do_not_spool_the_event(home, monkeypatch):
     """A bug is recorded as a fault, but its event is not replayed into the next hook."""
 

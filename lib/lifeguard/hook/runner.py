@@ -23,6 +23,9 @@ from ..telemetry import samples, trigger
 from ..alerts import codes
 
 
+INPUT_RESERVE_SECONDS = 0.4  # of a late input's wait, kept to spool its event and note the fault
+
+
 class DeadlineExceeded(Exception):
     pass
 
@@ -101,7 +104,7 @@ def run(event: str, hook_file: str, handler=None, raw: bytes | None = None, invo
         out = {}
         failure = exc
         if isinstance(exc, DeadlineExceeded) and not inp and raw is None:
-            inp = _input_after_deadline(chunks)
+            inp = _input_after_deadline(chunks, started)
         _fail_open(event, inp, layout, hook_file, exc, time.monotonic() - started)
     _print(out if isinstance(out, dict) else {})
     if on_answered is not None:
@@ -132,12 +135,14 @@ def _read_stdin(chunks: list[bytes], wait: float | None) -> bytes:
     return b"".join(chunks)
 
 
-def _input_after_deadline(chunks: list[bytes]) -> dict:
-    """Out of time before the input was read (a crowded machine: the hook started late): the
-    input Claude Code sent is usually all there, so it is read now (0.2 s at most) and parsed,
-    so that the event is kept; {} when it is not complete."""
+def _input_after_deadline(chunks: list[bytes], started: float) -> dict:
+    """Out of time before the input was read (a crowded machine: the hook started late, or its
+    input was written late): the rest is waited for as long as lifeguard-run's `timeout` allows
+    (the settings timeout less 1 s, less INPUT_RESERVE_SECONDS to keep the event; at least
+    0.2 s) and parsed, so that the event is kept; {} when it is not complete by then."""
+    wait = max(0.2, settings_timeout() - 1.0 - INPUT_RESERVE_SECONDS - (time.monotonic() - started))
     try:
-        return protocol.parse(_read_stdin(chunks, 0.2))
+        return protocol.parse(_read_stdin(chunks, wait))
     except Exception:  # noqa: BLE001 - no event to keep
         return {}
 
