@@ -373,6 +373,46 @@ def test_an_input_written_late_is_waited_for_as_long_as_the_hook_may_live(home, 
     assert took < 2.0  # before lifeguard-run's `timeout` would have ended it
 
 
+def test_a_deadline_striking_as_a_read_returns_loses_none_of_the_input(home, monkeypatch):
+    """The deadline (SIGALRM) becomes due while stdin is being read, and Python runs its handler
+    as the read returns: the bytes just read are kept, and so the event. Before, they were
+    dropped with the read's result and the hook exited 0 without its event (the torture test,
+    under load)."""
+    import os
+    import signal
+
+    monkeypatch.setenv("LIFEGUARD_TIMEOUT", "3")
+    data = json.dumps({**POST, "tool_use_id": "toolu_11"}).encode()
+
+    class Buffer:  # not a real file: the runner reads it without select
+        reads = 0
+
+        def fileno(self):
+            raise OSError("no descriptor")
+
+        def read1(self, size):
+            Buffer.reads += 1
+            if Buffer.reads > 1:
+                return b""
+            os.kill(os.getpid(), signal.SIGALRM)  # the deadline, due during this read
+            return data
+
+    class Stdin:
+        buffer = Buffer()
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdin", Stdin())
+    monkeypatch.setattr(sys, "stdout", stdout)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    try:
+        runner.run("PostToolUse", HOOK_FILE)
+    finally:
+        monkeypatch.undo()
+    assert "HOOK_TIMEOUT" in stderr.getvalue()  # the deadline did strike
+    (record,) = drain(home)
+    assert record["event"] == "PostToolUse" and record["tuid"] == "toolu_11" and record["tool"] == "Bash"
+
+
 def test_other_faults_do_not_spool_the_event(home, monkeypatch):
     """A bug is recorded as a fault, but its event is not replayed into the next hook."""
 

@@ -117,21 +117,27 @@ def run(event: str, hook_file: str, handler=None, raw: bytes | None = None, invo
 def _read_stdin(chunks: list[bytes], wait: float | None) -> bytes:
     """stdin up to MAX_INPUT_BYTES + 1 bytes, into `chunks` as it comes. `wait`: at most that
     long for more (None: until it closes)."""
+    import select
+
+    from ..store import inflight
+
     buffer = sys.stdin.buffer
     until = None if wait is None else time.monotonic() + wait
     while sum(map(len, chunks)) <= protocol.MAX_INPUT_BYTES:
-        if until is not None:
-            import select
-
-            try:
-                if not select.select([buffer.fileno()], [], [], max(0.0, until - time.monotonic()))[0]:
-                    break
-            except (OSError, ValueError, AttributeError):  # not a real file (tests): read what is there
-                pass
-        chunk = buffer.read1(1 << 20)
+        # Wait for input where the deadline can strike, then read and keep it with the deadline
+        # held back: struck between a read and keeping what it returned, the bytes were gone
+        # (and with them the event, on a crowded machine).
+        try:
+            left = None if until is None else max(0.0, until - time.monotonic())
+            if not select.select([buffer.fileno()], [], [], left)[0]:
+                break
+        except (OSError, ValueError, AttributeError):  # not a real file (tests): read what is there
+            pass
+        with inflight.durable():
+            chunk = buffer.read1(1 << 20)
+            chunks.append(chunk)
         if not chunk:
             break
-        chunks.append(chunk)
     return b"".join(chunks)
 
 
