@@ -302,58 +302,19 @@ def test_the_fault_paths_own_deadline_striking_anywhere_in_building_still_keeps_
     assert record["notices"][-1]["code"] == "HOOK_TIMEOUT"
 
 
-def test_deadline_in_the_middle_of_reading_stdin_still_keeps_the_event(home, monkeypatch):
-    """A hook that started late on a crowded machine runs out of time while its input is still
-    arriving: the part read is kept, the rest read at once (0.2 s at most), and the event spooled."""
+def run_fed_by(monkeypatch, writer) -> tuple[str, float]:
+    """Run the PostToolUse hook with its stdin a pipe that `writer(fd)` feeds from a thread (as
+    Claude Code does, at its own pace); (what it wrote to stderr, how long it took)."""
     import os
     import threading
 
-    monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")  # a 0.5 s deadline
-    monkeypatch.setattr(inflight, "_held", None)
-    monkeypatch.setattr(inflight, "_settled", False)
-    data = json.dumps({**POST, "tool_use_id": "toolu_7"}).encode()
     read_end, write_end = os.pipe()
 
-    def writer():
-        os.write(write_end, data[:20])
-        time.sleep(0.6)  # the rest comes after the deadline
-        os.write(write_end, data[20:])
+    def feed():
+        writer(write_end)
         os.close(write_end)
 
-    thread = threading.Thread(target=writer)
-    stdout, stderr = io.StringIO(), io.StringIO()
-    monkeypatch.setattr(sys, "stdin", open(read_end, "r"))
-    monkeypatch.setattr(sys, "stdout", stdout)
-    monkeypatch.setattr(sys, "stderr", stderr)
-    thread.start()
-    try:
-        runner.run("PostToolUse", HOOK_FILE)
-    finally:
-        thread.join()
-        sys.stdin.close()
-        monkeypatch.undo()
-    assert "HOOK_TIMEOUT" in stderr.getvalue()
-    (record,) = drain(home)
-    assert record["event"] == "PostToolUse" and record["tuid"] == "toolu_7"
-
-
-def test_an_input_written_late_is_waited_for_as_long_as_the_hook_may_live(home, monkeypatch):
-    """Nothing on stdin by the deadline (the machine so crowded that the writer was late): the
-    hook waits for it as long as lifeguard-run's `timeout` allows, less what keeping the event
-    takes, and keeps it. Seen lost in the torture test under load: the wait was 0.2 s."""
-    import os
-    import threading
-
-    monkeypatch.setenv("LIFEGUARD_TIMEOUT", "3")  # a 1 s deadline; `timeout` would end the hook at 2 s
-    data = json.dumps({**POST, "tool_use_id": "toolu_8"}).encode()
-    read_end, write_end = os.pipe()
-
-    def late_writer():
-        time.sleep(1.35)  # the input itself is late: after the deadline and 0.2 s more, before 1.6 s
-        os.write(write_end, data)
-        os.close(write_end)
-
-    thread = threading.Thread(target=late_writer)
+    thread = threading.Thread(target=feed)
     stdout, stderr = io.StringIO(), io.StringIO()
     monkeypatch.setattr(sys, "stdin", open(read_end, "r"))
     monkeypatch.setattr(sys, "stdout", stdout)
@@ -367,7 +328,43 @@ def test_an_input_written_late_is_waited_for_as_long_as_the_hook_may_live(home, 
         thread.join()
         sys.stdin.close()
         monkeypatch.undo()
-    assert "HOOK_TIMEOUT" in stderr.getvalue()
+    return stderr.getvalue(), took
+
+
+def test_deadline_in_the_middle_of_reading_stdin_still_keeps_the_event(home, monkeypatch):
+    """A hook that started late on a crowded machine runs out of time while its input is still
+    arriving: the part read is kept, the rest waited for, and the event spooled."""
+    import os
+
+    monkeypatch.setenv("LIFEGUARD_TIMEOUT", "1")  # a 0.5 s deadline
+    data = json.dumps({**POST, "tool_use_id": "toolu_7"}).encode()
+
+    def writer(fd):
+        os.write(fd, data[:20])
+        time.sleep(0.6)  # the rest comes after the deadline
+        os.write(fd, data[20:])
+
+    stderr, _ = run_fed_by(monkeypatch, writer)
+    assert "HOOK_TIMEOUT" in stderr
+    (record,) = drain(home)
+    assert record["event"] == "PostToolUse" and record["tuid"] == "toolu_7"
+
+
+def test_an_input_written_late_is_waited_for_as_long_as_the_hook_may_live(home, monkeypatch):
+    """Nothing on stdin by the deadline (the machine so crowded that the writer was late): the
+    hook waits for it as long as lifeguard-run's `timeout` allows, less what keeping the event
+    takes, and keeps it. Seen lost in the torture test under load: the wait was 0.2 s."""
+    import os
+
+    monkeypatch.setenv("LIFEGUARD_TIMEOUT", "3")  # a 1 s deadline; `timeout` would end the hook at 2 s
+    data = json.dumps({**POST, "tool_use_id": "toolu_8"}).encode()
+
+    def late_writer(fd):
+        time.sleep(1.35)  # the input itself is late: after the deadline and 0.2 s more, before 1.6 s
+        os.write(fd, data)
+
+    stderr, took = run_fed_by(monkeypatch, late_writer)
+    assert "HOOK_TIMEOUT" in stderr
     (record,) = drain(home)
     assert record["event"] == "PostToolUse" and record["tuid"] == "toolu_8"
     assert took < 2.0  # before lifeguard-run's `timeout` would have ended it
