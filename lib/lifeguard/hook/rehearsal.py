@@ -8,9 +8,9 @@ those faults while nobody waits; a spare then holds about 3 MB of its own while 
 serving a hook would cost it anyway).
 
 The scratch workspace is a folder in this user's private `lifeguard-rehearsal-UID` folder in
-the temporary directory, removed at once (SIGTERM is held back meanwhile, so a helper that stops
-does not leave it behind); one a SIGKILL left is removed by the next rehearsal, once its process
-is gone. Nothing is read from or written to the user's workspace. What the rehearsal leaves in
+the temporary directory, both removed at once (SIGTERM is held back meanwhile, so a helper that
+stops does not leave them behind); what a SIGKILL left is removed by the next rehearsal, once its
+process is gone. Nothing is read from or written to the user's workspace. What the rehearsal leaves in
 module state is what every hook sets for itself anyway (the redactor, the inflight slot, the
 notes: runner.run sets them again).
 """
@@ -60,6 +60,10 @@ def rehearse() -> None:
         later.take()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+            try:
+                os.rmdir(os.path.dirname(scratch))  # the private folder too, unless another spare uses it
+            except OSError:
+                pass
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
