@@ -247,11 +247,12 @@ def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, e
     from ..store import inflight
 
     # recording a fault gets a budget of its own: what is left before lifeguard-run's `timeout`
-    # kills the hook (the settings timeout less 1 s), and at least 1 s
-    budget = max(1.0, settings_timeout() - 1.0 - elapsed - 0.25)
+    # kills the hook (the settings timeout less 1 s), and at least 1 s; keeping the event and
+    # writing the fault line share it, the event first (the fault line is only a note)
+    until = time.monotonic() + max(1.0, settings_timeout() - 1.0 - elapsed - 0.25)
     if code == codes.HOOK_TIMEOUT and not inflight.settled() and isinstance(inp, dict) and inp:
-        _keep_unsaved(event, inp, layout, text, budget)  # the event first: the fault line is only a note
-    _arm(budget)
+        _keep_unsaved(event, inp, layout, text, until)
+    _arm(max(0.05, until - time.monotonic()))
     try:
         fault = {"ts": now_iso(), "event": event, "code": code, "message": text,
                  "exception": type(exc).__name__, "elapsed_ms": round(elapsed * 1000, 1),
@@ -286,18 +287,18 @@ def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, e
         _disarm()
 
 
-def _keep_unsaved(event: str, inp: dict, layout: Layout, text: str, budget: float) -> None:
+def _keep_unsaved(event: str, inp: dict, layout: Layout, text: str, until: float) -> None:
     """Out of time before the event was saved: keep it in the spool (no lock needed) for the next
     hook to commit, whatever happens meanwhile: a hook that exits 0 never loses its event. Only
     building the record the handler's way may be slow, so only that runs under a deadline
-    (`budget` seconds); when it strikes, on a crowded machine even before the building began,
+    (`until`, time.monotonic()); when it strikes, on a crowded machine even before the building began,
     the bare record is kept. The rest runs with no deadline armed: writing a spool file takes
     milliseconds (spooling folds nothing: no features)."""
     from ..store import inflight
 
     pending = inflight.held()
     if pending is None:
-        _arm(budget)
+        _arm(max(0.01, until - time.monotonic()))
         try:
             pending = _unsaved_record(event, inp, layout)
         except DeadlineExceeded:
