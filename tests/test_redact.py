@@ -92,7 +92,7 @@ def test_the_rest_of_the_text_is_kept(red: redact.Redactor) -> None:
     assert out.startswith("git clone https://deploy:[REDACTED:") and out.endswith("]@example.com/repo.git")
 
 
-@pytest.mark.parametrize("text", [
+ORDINARY = [
     "max_tokens=4096 temperature=0.2",
     "cd /work && PWD=/work/main OLDPWD=/tmp make",
     "author: Jane Doe",
@@ -104,7 +104,10 @@ def test_the_rest_of_the_text_is_kept(red: redact.Redactor) -> None:
     "the primary key=id and sort_key=created_at",
     "password=$DB_PASSWORD token=${TOKEN} secret=<your-secret>",
     "for key, value in items.items(): print(key)",
-])
+]
+
+
+@pytest.mark.parametrize("text", ORDINARY)
 def test_ordinary_text_is_left_alone(red: redact.Redactor, text: str) -> None:
     assert red.text(text) == text
 
@@ -343,7 +346,7 @@ def test_password_flags_of_common_tools_and_passwords_told_in_words(red: redact.
     assert out.replace(red.placeholder("password", secret), "") == text.replace(secret, ""), "only the secret went"
 
 
-@pytest.mark.parametrize("text", [
+NEAR_MISSES = [
     "mysql -p appdb",  # -p alone: mysql asks for the password
     "ssh -p 2222 deploy@host && mkdir -p a/b && docker run -p 8080:80 nginx",
     "mysql -P 3306 -h db appdb",
@@ -353,7 +356,10 @@ def test_password_flags_of_common_tools_and_passwords_told_in_words(red: redact.
     "password is required", "the password was changed yesterday", "use the password manager",
     "passwords are hashed with bcrypt", "Enter password:", "5 passed, 1 failed in 0.2s",
     "bypass: true and compass: north",
-])
+]
+
+
+@pytest.mark.parametrize("text", NEAR_MISSES)
 def test_near_misses_of_the_new_classes_are_left_alone(red: redact.Redactor, text: str) -> None:
     assert red.text(text) == text
 
@@ -443,3 +449,64 @@ def test_catastrophic_patterns_in_the_config_do_not_stall_the_hooks(layout: Layo
         assert "ACME-123456" not in logged and "ACME-654321" not in logged
     finally:
         redact.configure(None, None)
+
+
+# -- regexes compiled on first use (core/lazyregex.py) ---------------------------------------------
+
+# Redacts, in a fresh interpreter, each text of the JSON list on stdin (and each as a dict's value
+# and key) with a fixed salt, and prints the results. argv[1]: "lazy" (as a hook runs: nothing
+# compiled before the first text needs it), "compiled-first" (LazyRegex.compile_all() at once, as
+# the resident helper does) or "eager" (every LazyRegex replaced by re.compile before the rules
+# are imported: the code as it was before the regexes became lazy).
+_REDACT_IN_A_FRESH_PROCESS = """
+import json, re, sys
+sys.path.insert(0, sys.argv[2])
+from lifeguard.core import lazyregex
+if sys.argv[1] == "eager":
+    lazyregex.LazyRegex = re.compile
+from lifeguard.redact import patterns, redactor
+if sys.argv[1] == "lazy":
+    assert lazyregex._made and not any("match" in rx.__dict__ for rx in lazyregex._made), "compiled at import"
+if sys.argv[1] == "compiled-first":
+    patterns.compiled()
+    lazyregex.compile_all()
+red = redactor.Redactor()
+red._salt = b"s" * 32
+out = []
+for text in json.load(sys.stdin):
+    out.append([red.text(text), red.value({"password": text, text: 4321, "items": [text, ["X-Auth", text]]})])
+print(json.dumps(out))
+"""
+
+
+def _varied_texts() -> list[str]:
+    """Every secret, near miss and ordinary text of this file, alone and in other guises: upper
+    case, JSON-escaped, inside a sentence, run together on lines and in a command chain."""
+    base = [s[1] for s in SECRETS] + [s[1] for s in CLI_SECRETS + TOLD_SECRETS] + ORDINARY + NEAR_MISSES
+    texts = list(base)
+    for text in base:
+        texts += [text.upper(), json.dumps(text), f"see: {text} (done)", f"echo '{text}' | tee log.txt"]
+    texts += ["\n".join(base), "; ".join(reversed(base)), " && ".join(NEAR_MISSES + ORDINARY)]
+    return texts
+
+
+def test_redaction_is_byte_identical_whether_its_regexes_compile_lazily_or_up_front() -> None:
+    import subprocess
+    import sys
+
+    lib = str(Path(redact.__file__).resolve().parents[2])
+    texts = _varied_texts()
+    results = {}
+    for mode in ("lazy", "compiled-first", "eager"):
+        proc = subprocess.run([sys.executable, "-c", _REDACT_IN_A_FRESH_PROCESS, mode, lib], input=json.dumps(texts),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        results[mode] = json.loads(proc.stdout)
+    assert len(results["lazy"]) == len(texts)
+    assert results["lazy"] == results["eager"]
+    assert results["compiled-first"] == results["eager"]
+    lazy = dict(zip(texts, (text for text, _ in results["lazy"])))
+    for text in NEAR_MISSES + ORDINARY:  # a near miss is still left alone, whenever its rules were compiled
+        assert lazy[text] == text
+    for _, text, secret, *_ in SECRETS + CLI_SECRETS + TOLD_SECRETS:
+        assert secret not in lazy[text] and "[REDACTED:" in lazy[text]

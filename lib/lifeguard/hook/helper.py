@@ -83,12 +83,12 @@ def warm() -> None:
         except Exception:  # noqa: BLE001 - a worker imports it again and reports properly
             pass
     try:
+        from ..core import lazyregex
         from ..features.loops import signature
         from ..redact import patterns
 
-        compiled = patterns.compiled()
-        for i in range(len(compiled.formats)):
-            compiled.formats[i]
+        patterns.compiled()
+        lazyregex.compile_all()  # the token formats (made by compiled()) and the rules' regexes
         signature.warm()
         from fnmatch import fnmatchcase
 

@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import re
 
+from ..core.lazyregex import LazyRegex  # compiled on first use: most commands have no such flag
+
 # flag -> programs (their base names) that take the next word, or the rest of the flag's own
 # word, as a password. Matched case-sensitively: mysql -P is the port, sqlcmd -P the password.
 _NEXT_WORD = {
-    "-p": re.compile(r"sshpass|mongo(?:sh|dump|restore|export|import|files)?|login"),
-    "-P": re.compile(r"sqlcmd|bcp|osql|ipmitool|zip|unzip|zipcloak"),
-    "-a": re.compile(r"(?:redis|valkey|keydb)-cli"),
-    "-w": re.compile(r"ldap[a-z]+"),
+    "-p": LazyRegex(r"sshpass|mongo(?:sh|dump|restore|export|import|files)?|login"),
+    "-P": LazyRegex(r"sqlcmd|bcp|osql|ipmitool|zip|unzip|zipcloak"),
+    "-a": LazyRegex(r"(?:redis|valkey|keydb)-cli"),
+    "-w": LazyRegex(r"ldap[a-z]+"),
 }
 _GLUED = {
-    "-p": re.compile(r"(?:mysql|mariadb)[a-z_-]*|sshpass|7z[ar]?|rar|unrar|login"),  # mysql's -p alone prompts
-    "-P": re.compile(r"sqlcmd|bcp|osql|ipmitool"),
-    "-w": re.compile(r"ldap[a-z]+"),
-    "/p:": re.compile(r"(?:xfreerdp|wlfreerdp|sdl-freerdp)"),
+    "-p": LazyRegex(r"(?:mysql|mariadb)[a-z_-]*|sshpass|7z[ar]?|rar|unrar|login"),  # mysql's -p alone prompts
+    "-P": LazyRegex(r"sqlcmd|bcp|osql|ipmitool"),
+    "-w": LazyRegex(r"ldap[a-z]+"),
+    "/p:": LazyRegex(r"(?:xfreerdp|wlfreerdp|sdl-freerdp)"),
 }
 FLAGS = ("-p", "-a", "-w", "/p:")  # the trigger words (lowered: -p is -P too)
 # `X login ... -p PW`: registry and cloud command-line tools; their program counts as "login"
@@ -36,7 +38,7 @@ _LOGIN_TOOLS = frozenset(("docker", "podman", "nerdctl", "buildah", "skopeo", "o
 _SEPARATORS = ";|&\n(`"
 _PREFIXES = frozenset(("sudo", "env", "exec", "time", "nice", "nohup", "command", "builtin", "doas"))
 # one shell word after a space: bare, "double quoted" and 'single quoted' parts; stops at ; | & ( ) < > and newlines
-_WORD = re.compile(r"[ \t]+((?:[^\s;&|<>()`\"']+|\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*')+)")
+_WORD = LazyRegex(r"[ \t]+((?:[^\s;&|<>()`\"']+|\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*')+)")
 _MAX_WORDS = 40
 
 Span = tuple[int, int]  # where a secret is in the text
@@ -123,13 +125,13 @@ def htpasswd_secret(text: str, name_end: int) -> Span | None:
 
 # -- passwords told in words ---------------------------------------------------------------------
 
-_PROSE_TAIL = re.compile(
+_PROSE_TAIL = LazyRegex(
     r"(?:[ \t]+(?:for|of|on)(?:[ \t]+(?!is\b|was\b)[^\s:=,;]{1,40}){1,3})?"
     r"(?P<verb>[ \t]+(?:is|was|will[ \t]+be|should[ \t]+be|has[ \t]+been|(?:is[ \t]+|was[ \t]+)?(?:set|changed|reset)"
     r"[ \t]+to|to|is[ \t]+now|becomes|equals)(?:[ \t]*:)?)?"
     r"[ \t]+(?:\"(?P<dq>[^\"\n]{1,200})\"|'(?P<sq>[^'\n]{1,200})'|`(?P<bq>[^`\n]{1,200})`|(?P<bare>[^\s\"'`,;]{1,200}))"
 )
-_NETRC = re.compile(r"(?:^|\s)(?:machine|login|default)\s", re.MULTILINE)
+_NETRC = LazyRegex(r"(?:^|\s)(?:machine|login|default)\s", re.MULTILINE)
 _NOT_A_SECRET = frozenset((
     "a an the this that it its my your our their his her and or not no to of for in on at by with from as be is was "
     "are been being has have had will can cannot must should would may might also only still now then here there "
@@ -140,7 +142,7 @@ _NOT_A_SECRET = frozenset((
     "none null provided given supplied specified defined configured known unchanged updated verified checked "
     "validated sent read written printed shown displayed logged leaked exposed compromised redacted asked requested "
     "prompted entered typed too very").split())
-_SHAPED = re.compile(r"(?=.*\d)(?=.*[a-z])|[!@#$%^&*+=?~]|.[A-Z]", re.IGNORECASE)
+_SHAPED = LazyRegex(r"(?=.*\d)(?=.*[a-z])|[!@#$%^&*+=?~]|.[A-Z]", re.IGNORECASE)
 
 
 def told_secret(text: str, low: str, name_start: int, name_end: int) -> Span | None:

@@ -2,14 +2,14 @@
 announce a secret by its position (`name=value`, `Bearer ...`, `user:password@`), the names
 that mark a value as secret, and the compiled, trie-shaped trigger scan. `redactor` uses them.
 
-Stdlib only (hot path); the regexes are compiled on first use (`compiled()`).
+Stdlib only (hot path); every regex is compiled on first use (LazyRegex, `compiled()`).
 """
 
 from __future__ import annotations
 
-import math
 import re
 
+from ..core.lazyregex import LazyRegex
 from . import arguments
 TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
 if TYPE_CHECKING:
@@ -49,36 +49,36 @@ TOKEN_FORMATS: list[tuple[str, tuple[str, ...], str, Callable[[str], bool] | Non
 # (with arguments.FLAGS, the password flags of command-line tools, and "pass:", openssl's password source)
 POSITION_WORDS = ("://", "bearer", "basic", "--user", "-u", "token", "secret", "passw", "pass", "pwd", "key",
                   "credential", "auth", "signature", "sig", "cookie", "pass:", *arguments.FLAGS)
-URL_TAIL = re.compile(r"[^\s/:@\"'<>]*:(?P<s>[^\s/@\"'<>]+)@")  # after "://": user:password@
-HDR_TAIL = re.compile(r"[ \t]+(?P<s>[a-z0-9._~+/=-]{8,})")  # after Bearer / Basic
-USER_TAIL = re.compile(r"[ \t]+[\"']?[^\s:%\"']+[:%](?P<s>[^\s\"'@]+)")  # curl -u user:PW, smbclient -U user%PW
-PASS_SOURCE = re.compile(r"\"(?P<dq>[^\"\n]+)\"|'(?P<sq>[^'\n]+)'|(?P<bare>[^\s\"'`;&|<>()]+)")  # after pass:
-NAME_REST = re.compile(r"[a-z0-9_.-]*")
+URL_TAIL = LazyRegex(r"[^\s/:@\"'<>]*:(?P<s>[^\s/@\"'<>]+)@")  # after "://": user:password@
+HDR_TAIL = LazyRegex(r"[ \t]+(?P<s>[a-z0-9._~+/=-]{8,})")  # after Bearer / Basic
+USER_TAIL = LazyRegex(r"[ \t]+[\"']?[^\s:%\"']+[:%](?P<s>[^\s\"'@]+)")  # curl -u user:PW, smbclient -U user%PW
+PASS_SOURCE = LazyRegex(r"\"(?P<dq>[^\"\n]+)\"|'(?P<sq>[^'\n]+)'|(?P<bare>[^\s\"'`;&|<>()]+)")  # after pass:
+NAME_REST = LazyRegex(r"[a-z0-9_.-]*")
 # after a secret-looking name: `=v`, `: v`, `": "v"`, ` v` (flags only), optional auth scheme
-KV_TAIL = re.compile(
+KV_TAIL = LazyRegex(
     r"\\?[\"']?(?P<sep>[ \t]*[:=][ \t]*|[ \t]+)(?P<scheme>(?:bearer|basic)[ \t]+)?"
     r"(?:\\?\"(?P<dq>(?:[^\"\\\n]|\\[^\"\n])*)\\?\"|'(?P<sq>[^'\n]*)'|(?P<bare>(?!=)[^\s\"'`&;|<>()]+))"
 )
 # after a quoted name: `", "VAL"` (list or tuple form) or `", "value": "VAL"` (HAR, Kubernetes env)
-PAIR_TAIL = re.compile(
+PAIR_TAIL = LazyRegex(
     r"\\?[\"'][ \t]*,[ \t]*(?:\\?[\"'](?:value|val)\\?[\"'][ \t]*:[ \t]*)?"
     r"(?:\\?\"(?P<dq>(?:[^\"\\\n]|\\[^\"\n])*)\\?\"|'(?P<sq>[^'\n]*)')"
 )
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 SEP_FIRST = frozenset("\\\"' \t:=")  # what can follow a name in `name=value` and friends
-NOT_AUTH = re.compile(r"or(?:s|ed|ing|ship)?(?![a-z])")  # "author", not "authorization"
-PLAIN_WORD = re.compile(r"[A-Z]?[a-z]+")  # "Basic Configuration" is not a credential
+NOT_AUTH = LazyRegex(r"or(?:s|ed|ing|ship)?(?![a-z])")  # "author", not "authorization"
+PLAIN_WORD = LazyRegex(r"[A-Z]?[a-z]+")  # "Basic Configuration" is not a credential
 
 # Names: strong ones redact any real value, token/auth spare plain words and small numbers,
 # the rest (key, signature, cookie) redact only high-entropy values.
 _STRONG = ("passw", "passphrase", "passcode", "pwd", "secret", "private_key", "private-key", "privatekey", "credential",
            "api_key", "api-key", "apikey", "access_key", "access-key", "accesskey")
 _MEDIUM = ("token", "auth")
-NAME_RX = re.compile(r"token|secret|pass|pwd|key|credential|auth|signature|sig|cookie", re.IGNORECASE)
+NAME_RX = LazyRegex(r"token|secret|pass|pwd|key|credential|auth|signature|sig|cookie", re.IGNORECASE)
 # `pass` or `pin` as a whole name or its last part (DB_PASS, smtp.pass, storepass, card_pin), not bypass or spinner
-PASS_NAME = re.compile(r"-*(?:[a-z0-9]*[_.-])?(?:pass|pin|pincode)|[a-z]*(?:store|key)pass")
+PASS_NAME = LazyRegex(r"-*(?:[a-z0-9]*[_.-])?(?:pass|pin|pincode)|[a-z]*(?:store|key)pass")
 TOLD = frozenset(("password", "passwords", "passwd", "passphrase", "passcode"))  # words a password is told after
-TRIVIAL = re.compile(
+TRIVIAL = LazyRegex(
     r"(?:true|false|null|none|nil|yes|no|on|off|required|optional|str|string|bytes|int|bool|"
     r"number|boolean|any|object|dict|list|\*+|x+|\.\.\.|-|changeme|\[?redacted\]?|example)"
     r"|[$%][\w{(].*|<[^>]*>|\{\{?[^}]*\}\}?|\[REDACTED:.*",
@@ -87,27 +87,12 @@ TRIVIAL = re.compile(
 _PATH_NAMES = frozenset({"pwd", "oldpwd"})  # the shell's working folder, not a password
 
 
-class _LazyPatterns(list):
-    """Token-format regexes compiled one by one, the first time a trigger word asks for one:
-    compiling all of them costs more than the rest of a hook, and most text triggers none."""
-
-    def __init__(self, bodies: list[str]) -> None:
-        super().__init__([None] * len(bodies))
-        self._bodies = bodies
-
-    def __getitem__(self, i: int) -> re.Pattern:
-        pattern = list.__getitem__(self, i)
-        if pattern is None:
-            pattern = re.compile(self._bodies[i])
-            list.__setitem__(self, i, pattern)
-        return pattern
-
-
 class Compiled:
-    """The patterns, compiled on first use."""
+    """The trigger scan, built on first use; each token format's regex is compiled the first time
+    one of its trigger words asks for it: most text triggers none."""
 
     def __init__(self) -> None:
-        self.formats = _LazyPatterns([body for _, _, body, _ in TOKEN_FORMATS])
+        self.formats = [LazyRegex(body) for _, _, body, _ in TOKEN_FORMATS]
         self.by_trigger: dict[str, list[int]] = {}
         for i, (_, triggers, _, _) in enumerate(TOKEN_FORMATS):
             for trigger in triggers:
@@ -137,7 +122,7 @@ def _trie_regex(words: Iterable[str]) -> str:
 
 
 _compiled: Compiled | None = None
-PLACEHOLDER_RX = re.compile(r"(\[REDACTED:[a-z0-9-]+:[0-9a-f]+\])")
+PLACEHOLDER_RX = LazyRegex(r"(\[REDACTED:[a-z0-9-]+:[0-9a-f]+\])")
 
 
 def compiled() -> Compiled:
@@ -162,8 +147,10 @@ def entropy(text: str) -> float:
     counts: dict[str, int] = {}
     for ch in text:
         counts[ch] = counts.get(ch, 0) + 1
+    from math import log2  # only for a value under a generic name (`key=...`): math is a hook's cost otherwise
+
     n = len(text)
-    return -sum(c / n * math.log2(c / n) for c in counts.values())
+    return -sum(c / n * log2(c / n) for c in counts.values())
 
 
 def high_entropy(value: str) -> bool:
@@ -221,7 +208,7 @@ def is_scalar(obj: object) -> bool:
 
 _PAIR_NAMES = ("name", "Name", "key", "Key", "header", "Header", "field")
 _PAIR_VALUES = ("value", "Value", "val")
-_PAIR_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+_PAIR_NAME = LazyRegex(r"[A-Za-z0-9_.-]{1,100}")
 
 
 def pair(obj: object, under: str | None = None) -> tuple[str, object] | None:
