@@ -15,7 +15,6 @@ failures where the user can see them (the sweep: `state/sweep.json`).
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
 RUN_SECONDS = 300
@@ -40,6 +39,8 @@ def run() -> None:
     jobs = take()
     if not jobs:
         return
+    import signal  # here, in the detached process: a hook imports this module on every call
+
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     signal.setitimer(signal.ITIMER_REAL, RUN_SECONDS)
     for fn, args in jobs:
