@@ -9,7 +9,6 @@ value falls back to its default and the problem is reported once, in plain words
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import zlib
@@ -145,8 +144,16 @@ def section(cfg, name: str) -> dict:
     return {**DEFAULTS[name], **given} if isinstance(given, dict) else dict(DEFAULTS[name])
 
 
+def _copy(data):
+    """A deep copy of (part of) DEFAULTS. `copy` is imported here, not at the top: a hook with the
+    config cached copies nothing, and importing copy (and weakref) would cost it 1 ms."""
+    import copy
+
+    return copy.deepcopy(data)
+
+
 def merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
+    out = _copy(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge(out[key], value)
@@ -190,9 +197,9 @@ def _load(layout: Layout, keep: bool = True) -> Config:
         st = os.stat(layout.config_file)
         raw = fsutil.read_bytes_nofollow(layout.config_file, 1 << 20)
     except FileNotFoundError:
-        return Config(copy.deepcopy(DEFAULTS))
+        return Config(_copy(DEFAULTS))
     except OSError as exc:
-        return Config(copy.deepcopy(DEFAULTS), [f"{layout.config_file.name}: unreadable ({exc.strerror})"], True)
+        return Config(_copy(DEFAULTS), [f"{layout.config_file.name}: unreadable ({exc.strerror})"], True)
     # the content's CRC too: a same-size rewrite within one mtime tick must not hit a stale cache
     key = [st.st_size, st.st_mtime_ns, st.st_ino, zlib.crc32(raw)]
     cache_path = layout.state_dir / "config.cache.json"
@@ -222,9 +229,9 @@ def validate_file(layout: Layout) -> Config:
         raw = fsutil.read_bytes_nofollow(layout.config_file)
         user = json.loads(raw)
     except (OSError, ValueError) as exc:
-        return Config(copy.deepcopy(DEFAULTS), [f"{name} is not valid JSON ({exc}); using the defaults"], True)
+        return Config(_copy(DEFAULTS), [f"{name} is not valid JSON ({exc}); using the defaults"], True)
     if not isinstance(user, dict):
-        return Config(copy.deepcopy(DEFAULTS), [f"{name} must hold a JSON object; using the defaults"], True)
+        return Config(_copy(DEFAULTS), [f"{name} must hold a JSON object; using the defaults"], True)
     return validate(user, name)
 
 
@@ -275,7 +282,7 @@ def validate(user: dict, name: str = "lifeguard.json") -> Config:
             problems.append(_problem(name, loc, words, merged))
             _restore_default(merged, loc)
     else:  # pragma: no cover - cannot converge only if DEFAULTS itself were invalid
-        return Config(copy.deepcopy(DEFAULTS), problems)
+        return Config(_copy(DEFAULTS), problems)
     return Config(merged, problems)
 
 
@@ -322,11 +329,11 @@ def _restore_default(merged: dict, loc: tuple) -> None:
     else:
         last = loc[-1] if loc else None
         if isinstance(default, dict) and last in default:
-            target[last] = copy.deepcopy(default[last])
+            target[last] = _copy(default[last])
             return
         if isinstance(target, dict) and last in target:
             del target[last]
             return
     # the error sits above a known leaf: restore the whole top-level section
     if loc and loc[0] in DEFAULTS:
-        merged[loc[0]] = copy.deepcopy(DEFAULTS[loc[0]])
+        merged[loc[0]] = _copy(DEFAULTS[loc[0]])

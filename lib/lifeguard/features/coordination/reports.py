@@ -5,7 +5,6 @@ replays them."""
 
 from __future__ import annotations
 
-import copy
 import time
 
 from . import agents as ag
@@ -53,6 +52,8 @@ def _delivery_failed(state: dict, record: dict, coord: dict, decided: dict, conf
 
 def _tasks_after(state: dict, record: dict) -> tuple[dict, dict]:
     """The task table and graph as they will be once this record is applied."""
+    import copy  # here: only a task tool's record needs it, and a hook pays 1 ms to import it
+
     scratch = {"execution": {"tasks": copy.deepcopy(peek(state, "execution", "tasks"))},
                "communication": {"coordination": {"dependencies": {
                    "graph": copy.deepcopy(peek(state, "communication", "coordination", "dependencies", "graph"))}}}}
