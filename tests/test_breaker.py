@@ -103,6 +103,20 @@ def test_keys_for_tools_and_mcp_servers() -> None:
     assert breaker.keys_for("Bash", patterns) == []
 
 
+def test_tool_patterns_match_exactly_as_fnmatch_does() -> None:
+    """`matches` skips fnmatch's regex for plain names and `prefix*`; every pattern, those and the
+    rest (left to fnmatch), must decide as fnmatchcase does."""
+    from fnmatch import fnmatchcase
+
+    names = ["", "WebFetch", "webfetch", "WebFetchX", "mcp__", "mcp__github__get", "mcp__x\nnext", "mcp_x",
+             "Bash", "a*b", "a?", "[x]", "Web*"]
+    patterns = ["", "*", "**", "WebFetch", "mcp__*", "mcp__*__get", "mcp__**", "Web?etch", "[Ww]eb*", "a*b",
+                "a\\*", "[x]", "Web*", "*Fetch", "mcp__github__*"]
+    for name in names:
+        for pattern in patterns:
+            assert breaker.matches(name, pattern) == fnmatchcase(name, pattern), (name, pattern)
+
+
 def test_epoch_matches_the_calendar() -> None:
     ts = "2025-03-01T12:34:56.789Z"
     expected = calendar.timegm((2025, 3, 1, 12, 34, 56, 0, 0, 0)) + 0.789

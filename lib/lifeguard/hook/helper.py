@@ -90,12 +90,6 @@ def warm() -> None:
         patterns.compiled()
         lazyregex.compile_all()  # the token formats (made by compiled()) and the rules' regexes
         signature.warm()
-        from fnmatch import fnmatchcase
-
-        from ..config.load import DEFAULTS
-
-        for pattern in DEFAULTS["breakers"]["tools"]:  # fnmatch caches its compiled patterns
-            fnmatchcase("Bash", pattern)
     except Exception:  # noqa: BLE001
         pass
     import gc

@@ -22,8 +22,6 @@ incident (an incident key is announced once until counting restarts).
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
-
 from . import breaker, rules as loop_rules, transcript
 from ...redact import redactor as redact
 from . import messages as say
@@ -99,9 +97,9 @@ def allowed(tool: str, tool_input, patterns) -> bool:
     main = sig_mod.main_argument(tool_input)
     for pattern in patterns:
         name, _, arg = str(pattern).partition("(")
-        if not fnmatchcase(tool, name.strip()):
+        if not breaker.matches(tool, name.strip()):
             continue
-        if not arg or fnmatchcase(main, arg[:-1] if arg.endswith(")") else arg):
+        if not arg or breaker.matches(main, arg[:-1] if arg.endswith(")") else arg):
             return True
     return False
 
