@@ -510,3 +510,22 @@ def test_redaction_is_byte_identical_whether_its_regexes_compile_lazily_or_up_fr
         assert lazy[text] == text
     for _, text, secret, *_ in SECRETS + CLI_SECRETS + TOLD_SECRETS:
         assert secret not in lazy[text] and "[REDACTED:" in lazy[text]
+
+
+def test_secret_names_are_decided_as_the_name_regexes_decide() -> None:
+    """secret_name skips NAME_RX for ASCII names and PASS_NAME for names that cannot end as it
+    needs: the answer must be the regexes' own, for ASCII and for letters IGNORECASE folds."""
+    import re
+
+    from lifeguard.redact import patterns
+
+    def by_regex(name: str) -> bool:
+        return (re.search(patterns.NAME_RX.pattern, name, re.IGNORECASE) is not None
+                or re.fullmatch(patterns.PASS_NAME.pattern, name.lower()) is not None)
+
+    names = ["command", "description", "file_path", "content", "max_tokens", "API_KEY", "x-api-key", "Authorization",
+             "DB_PASS", "smtp.pass", "storepass", "keypass", "card_pin", "pincode", "PIN", "bypass", "spinner", "compass",
+             "pin_code", "-pass", "--pass", "pass:", "Cookie", "sigma", "passage", "", "ſecret", "\u212aey",
+             "ﬆorepass", "naïve_token", "ÜBER", "İd", "pınar", "ſpinner", "x\u0130pass", "tökén", "кey", "TOKEN\n"]
+    for name in names + [n.upper() for n in names] + [n.title() for n in names]:
+        assert patterns.secret_name(name) == by_regex(name), name

@@ -74,9 +74,11 @@ PLAIN_WORD = LazyRegex(r"[A-Z]?[a-z]+")  # "Basic Configuration" is not a creden
 _STRONG = ("passw", "passphrase", "passcode", "pwd", "secret", "private_key", "private-key", "privatekey", "credential",
            "api_key", "api-key", "apikey", "access_key", "access-key", "accesskey")
 _MEDIUM = ("token", "auth")
-NAME_RX = LazyRegex(r"token|secret|pass|pwd|key|credential|auth|signature|sig|cookie", re.IGNORECASE)
+NAME_WORDS = ("token", "secret", "pass", "pwd", "key", "credential", "auth", "signature", "sig", "cookie")
+NAME_RX = LazyRegex("|".join(NAME_WORDS), re.IGNORECASE)
 # `pass` or `pin` as a whole name or its last part (DB_PASS, smtp.pass, storepass, card_pin), not bypass or spinner
 PASS_NAME = LazyRegex(r"-*(?:[a-z0-9]*[_.-])?(?:pass|pin|pincode)|[a-z]*(?:store|key)pass")
+PASS_ENDS = ("pass", "pin", "pincode")  # how every name PASS_NAME takes ends
 TOLD = frozenset(("password", "passwords", "passwd", "passphrase", "passcode"))  # words a password is told after
 TRIVIAL = LazyRegex(
     r"(?:true|false|null|none|nil|yes|no|on|off|required|optional|str|string|bytes|int|bool|"
@@ -185,7 +187,7 @@ def name_kind(name: str, value: str) -> str | None:
     specific = token_kind(value)
     if specific:
         return specific
-    if any(k in low for k in _STRONG) or PASS_NAME.fullmatch(low):
+    if any(k in low for k in _STRONG) or pass_name(low):
         if "aws" in low and "secret" in low:
             return "aws-secret-key"
         return "password" if ("pass" in low or "pwd" in low) else "secret"
@@ -197,8 +199,23 @@ def name_kind(name: str, value: str) -> str | None:
 
 
 def secret_name(name: str) -> bool:
-    """Whether `name` (a key, a header's name) may mark its value as a secret (see name_kind)."""
-    return NAME_RX.search(name) is not None or PASS_NAME.fullmatch(name.lower()) is not None
+    """Whether `name` (a key, a header's name) may mark its value as a secret (see name_kind).
+
+    Every key of every event comes here, and most are plain ASCII words that name no secret:
+    those are decided without a regex, which a hook in its own process would compile first
+    (1 ms). For ASCII, NAME_RX's IGNORECASE search is a search of the lowered name; beyond
+    ASCII it also folds other letters (ſ is s, the Kelvin sign k), so the regex decides."""
+    low = name.lower()
+    if name.isascii():
+        named = any(word in low for word in NAME_WORDS)
+    else:
+        named = NAME_RX.search(name) is not None
+    return named or pass_name(low)
+
+
+def pass_name(low: str) -> bool:
+    """PASS_NAME.fullmatch(low), its regex compiled only for a name that ends as it must."""
+    return low.endswith(PASS_ENDS) and PASS_NAME.fullmatch(low) is not None
 
 
 def is_scalar(obj: object) -> bool:
