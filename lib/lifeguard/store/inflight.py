@@ -16,10 +16,6 @@ again.
 from __future__ import annotations
 
 import _signal  # the C module itself: `signal` costs a hook 0.5 ms more to import (its enums)
-from contextlib import contextmanager
-TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
-if TYPE_CHECKING:
-    from typing import Iterator
 
 _held: dict | None = None
 _settled = False  # this invocation's record was written (committed or spooled)
@@ -75,18 +71,23 @@ def release(record: dict) -> None:
             _on_written()
 
 
-@contextmanager
-def durable() -> Iterator[None]:
+def durable() -> _Durable:
     """Hold back the deadline while a record is written and released (a few ms at most)."""
-    try:
-        old = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGALRM})
-    except (AttributeError, ValueError, OSError):  # no signal masks here: nothing to hold back
-        yield
-        return
-    try:
-        yield
-    finally:
-        _signal.pthread_sigmask(_signal.SIG_SETMASK, old)
+    return _Durable()
+
+
+class _Durable:
+    """durable()'s context manager; a class, as contextlib would cost a hook 0.5 ms to import."""
+
+    def __enter__(self) -> None:
+        try:
+            self._old = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGALRM})
+        except (AttributeError, ValueError, OSError):  # no signal masks here: nothing to hold back
+            self._old = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, self._old)
 
 
 def written(layout, session_id: str, invocation: str) -> bool:

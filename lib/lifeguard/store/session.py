@@ -16,11 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import contextmanager
 from pathlib import Path
-TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
-if TYPE_CHECKING:
-    from typing import Iterator
 
 from . import eventlog, inflight, jsoncodec, reducer
 from ..core import fsutil
@@ -60,6 +56,47 @@ class Transaction:
         return self.last_seq
 
 
+class Opened:
+    """The context manager of SessionStore.transaction and .locked: a class, as contextlib would
+    cost a hook 0.5 ms to import. The lock (when it takes it) is let go however the block ends;
+    the state is saved only when the block ended normally."""
+
+    def __init__(self, store: SessionStore, lock: bool, planted: list[str] | tuple = ()) -> None:
+        self.store = store
+        self.lock = lock
+        self.planted = planted
+        self.session_lock: SessionLock | None = None
+        self.txn: Transaction | None = None
+
+    def __enter__(self) -> Transaction:
+        store, planted = self.store, self.planted
+        if self.lock:
+            store.ensure_dirs()
+            planted = store._move_planted()
+            self.session_lock = SessionLock(store.lock_path, store.lock_timeout)
+            self.session_lock.acquire()
+        try:
+            txn = store._open()
+            txn.repairs[:0] = planted
+            store._drain_spool(txn)
+        except BaseException:
+            self._unlock()
+            raise
+        self.txn = txn
+        return txn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None and self.txn.dirty:
+                state_mod.save(self.store.state_path, self.txn.state)
+        finally:
+            self._unlock()
+
+    def _unlock(self) -> None:
+        if self.session_lock is not None:
+            self.session_lock.release()
+
+
 class SessionStore:
     def __init__(self, layout: Layout, session_id: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, *, reducers):
         self.layout = layout
@@ -81,23 +118,14 @@ class SessionStore:
                  for path in (self.lock_path, self.state_path, self.log_path))
         return [planted_incident(note) for note in moved if note]
 
-    @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
-        self.ensure_dirs()
-        planted = self._move_planted()
-        with SessionLock(self.lock_path, self.lock_timeout):
-            with self.locked(planted) as txn:
-                yield txn
+    def transaction(self) -> Opened:
+        """`with store.transaction() as txn:` the session locked, its state loaded and caught up,
+        the spool drained; at the end of a block that did not raise, the state saved if changed."""
+        return Opened(self, lock=True)
 
-    @contextmanager
-    def locked(self, planted: list[str] | tuple = ()) -> Iterator[Transaction]:
+    def locked(self, planted: list[str] | tuple = ()) -> Opened:
         """`transaction` for a caller that already holds this session's lock."""
-        txn = self._open()
-        txn.repairs[:0] = planted
-        self._drain_spool(txn)
-        yield txn
-        if txn.dirty:
-            state_mod.save(self.state_path, txn.state)
+        return Opened(self, lock=False, planted=planted)
 
     # -- loading -----------------------------------------------------------------
 
