@@ -86,6 +86,12 @@ def logged_ids(ws: Path, session: str = SESSION) -> list[str]:
     return [r.get("tuid") for r in eventlog.iter_records(path) if r.get("event") == "PreToolUse"]
 
 
+def helper_served(ws: Path, session: str = SESSION) -> int:
+    """How many of the session's records a helper's worker wrote: they carry the invocation's id."""
+    path = Layout(ws / ".claude").event_log(session)
+    return sum(1 for r in eventlog.iter_records(path) if r.get("inv")) if path.exists() else 0
+
+
 def faults(ws: Path) -> list[dict]:
     path = Layout(ws / ".claude").faults_log
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
@@ -658,13 +664,17 @@ def test_lifeguard_run_hands_a_hook_to_the_helper_without_uv(ws: Path) -> None:
     assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
     assert uv_calls(fake) == 0
     assert logged_ids(ws) == ["toolu_0000", "toolu_0001"]
-    res = run_launcher(ws, event(2), LIFEGUARD_HELPER="0")  # helper off: the usual way, through uv
-    assert res.returncode == 0 and uv_calls(fake) == 1
+    served = helper_served(ws)
+    res = run_launcher(ws, event(2), LIFEGUARD_HELPER="0")  # helper off: run in lifeguard-run's Python, no uv
+    assert res.returncode == 0 and res.stderr == b"", res.stderr
+    assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
+    assert uv_calls(fake) == 0 and helper_served(ws) == served
     assert logged_ids(ws) == ["toolu_0000", "toolu_0001", "toolu_0002"]
 
 
-def test_lifeguard_run_falls_back_to_uv_when_the_helper_does_not_take_the_hook(ws: Path) -> None:
-    """A helper turning the hook away (its code changed): stdin untouched, so uv runs it as usual."""
+def test_lifeguard_run_runs_the_hook_itself_when_the_helper_does_not_take_it(ws: Path) -> None:
+    """A helper turning the hook away (its code changed): stdin untouched, so the fast path's
+    Python runs the hook itself, still without uv."""
     fake = fast_path_ws(ws)
     start_helper(ws)
     manifest = ws / ".claude" / installer.MANIFEST
@@ -672,8 +682,38 @@ def test_lifeguard_run_falls_back_to_uv_when_the_helper_does_not_take_the_hook(w
     res = run_launcher(ws, event(1))
     assert res.returncode == 0 and res.stderr == b"", res.stderr
     assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
-    assert uv_calls(fake) == 1
+    assert uv_calls(fake) == 0
     assert logged_ids(ws) == ["toolu_0000", "toolu_0001"]
+
+
+def test_lifeguard_run_leaves_a_hook_to_uv_when_the_environment_lacks_a_pinned_package(ws: Path, tmp_path: Path) -> None:
+    """The recorded environment holds none of the packages the hooks pin: the fast path runs
+    nothing (stdin untouched) and uv runs the hook, installing them there; the next hook then
+    runs without uv."""
+    import shutil
+
+    fake = fast_path_ws(ws)
+    venv = tmp_path / "bare-env"
+    subprocess.run([shutil.which("uv"), "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120)
+    (ws / ".claude" / "hooks" / "python.path").write_text(f"{venv}/bin/python\n")
+    res = run_launcher(ws, event(1), LIFEGUARD_HELPER="0")
+    assert res.returncode == 0 and res.stderr == b"", res.stderr
+    assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
+    assert uv_calls(fake) == 1 and logged_ids(ws) == ["toolu_0001"]
+    res = run_launcher(ws, event(2), LIFEGUARD_HELPER="0")
+    assert res.returncode == 0 and res.stderr == b"", res.stderr
+    assert uv_calls(fake) == 1 and logged_ids(ws) == ["toolu_0001", "toolu_0002"]
+
+
+def test_a_broken_fast_path_leaves_the_hook_to_uv(ws: Path) -> None:
+    """The fast path's Python cannot import the client (a damaged library copy): it exits before
+    reading stdin and uv runs the hook, which says what is wrong. Nothing is run twice."""
+    fake = fast_path_ws(ws)
+    (ws / ".claude" / "lib" / "lifeguard" / "hook" / "client.py").write_text("raise ImportError('damaged')\n")
+    res = run_launcher(ws, event(1), LIFEGUARD_HELPER="0")
+    assert uv_calls(fake) == 1 and res.returncode == 0
+    assert b"could not start (uv exit 1)" in res.stderr, res.stderr
+    assert logged_ids(ws) == []
 
 
 def test_the_fast_path_finishes_a_hook_whose_worker_died(ws: Path) -> None:
@@ -691,8 +731,8 @@ def test_the_fast_path_finishes_a_hook_whose_worker_died(ws: Path) -> None:
 
 
 def test_a_helper_that_does_not_answer_the_fast_path_is_not_asked_twice(ws: Path) -> None:
-    """lifeguard-run's client waited 2 s for no answer: the hook then runs through uv in its own
-    process without asking the helper again (one wait, not two)."""
+    """lifeguard-run's client waited 2 s for no answer: the hook then runs in that same process,
+    without asking the helper again (one wait, not two) and without uv."""
     fake = fast_path_ws(ws)
     helper_fake = FakeHelper(ws, "silent")
     try:
@@ -701,5 +741,30 @@ def test_a_helper_that_does_not_answer_the_fast_path_is_not_asked_twice(ws: Path
         helper_fake.close()
     assert res.returncode == 0 and res.stderr == b"", res.stderr
     assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
-    assert helper_fake.connections == 1 and uv_calls(fake) == 1
+    assert helper_fake.connections == 1 and uv_calls(fake) == 0
     assert logged_ids(ws) == ["toolu_0001"]
+
+
+def test_the_fast_path_runs_only_lifeguards_entry_points_whose_pins_are_installed(ws: Path, tmp_path: Path) -> None:
+    """client.can_run_here, on this interpreter (whose environment has the pinned packages), with
+    a near miss beside each way of saying no."""
+    hook = ws / ".claude" / "hooks" / "pre_tool_use.py"
+    text = hook.read_text()
+    assert client.can_run_here("PreToolUse", str(hook))
+    assert not client.can_run_here("PostToolUse", str(hook))  # another event's entry point
+
+    def variant(name: str, body: str) -> str:
+        path = tmp_path / name
+        path.write_text(body)
+        return str(path)
+
+    pin = next(line for line in text.splitlines() if line.startswith("# dependencies = ["))
+    first = pin.split('"')[1]  # e.g. pydantic==2.14.4
+    assert client.can_run_here("PreToolUse", variant("same.py", text))
+    assert not client.can_run_here("PreToolUse", variant("version.py", text.replace(first, first + ".1")))
+    assert not client.can_run_here("PreToolUse", variant("range.py", text.replace(first, first.replace("==", ">="))))
+    assert not client.can_run_here("PreToolUse", variant("missing.py", text.replace(first, "not-installed-pkg==1.0")))
+    assert not client.can_run_here("PreToolUse", variant("headless.py", text.replace(pin, "# no dependencies here")))
+    assert not client.can_run_here("PreToolUse", variant("other.py", text.replace('run_hook("PreToolUse", __file__)',
+                                                                                  'print("{}")')))
+    assert not client.can_run_here("PreToolUse", str(tmp_path / "absent.py"))

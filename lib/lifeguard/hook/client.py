@@ -6,7 +6,8 @@ installed `.claude/` that has done all that once; for each hook a forked worker 
 very same runner on this hook's input (the exchange is in wire.py). So this module imports
 nothing beyond what Python has loaded at startup, plus _socket, select, `wire` and `timeout`
 (which import only os); it even runs under
-`python -I -S` (lifeguard-run's fast path, `fast()`), loading site-packages only on a fault.
+`python -I -S` (lifeguard-run's fast path, `fast()`), loading site-packages only when the hook
+runs here.
 
 Exactly once, whatever dies when:
 - Nothing runs before the client sends "G", so when anything fails before it (no helper, a
@@ -19,7 +20,8 @@ Exactly once, whatever dies when:
 - A worker that dies after "C" loses only its answer: the client fails open, event kept.
 
 No helper running (the first hook of a session, or after `helper.idle_minutes`): the hook
-runs here, then this process starts one in the background for the next hooks. A helper that
+runs here (on lifeguard-run's fast path too, without uv, when the hooks' environment holds the
+pinned packages), then this process starts one in the background for the next hooks. A helper that
 does not answer is checked (really this workspace's helper, and stopped?) and replaced. Set
 LIFEGUARD_HELPER=0 in the environment, or `helper.enabled: false` in lifeguard.json, to never
 use one.
@@ -63,12 +65,38 @@ def run_hook(event: str, hook_file: str) -> int:
         code = via_helper(claude, event, hook_file)
         if code is not None:
             return code
+    return _run_here(event, hook_file, claude if use_helper else None)
+
+
+def fast(script: str, hook_file: str) -> int:
+    """lifeguard-run's fast path (`python -I -S`, no uv): the hook through the helper, else here,
+    in this process, when the environment holds exactly the packages the hook pins; else
+    NOT_TAKEN (UNANSWERED after a wait for no answer) with stdin untouched, so that
+    lifeguard-run runs the hook through uv, which mends the environment. (LIFEGUARD_DISABLE
+    is lifeguard-run's to honour, before this starts.)"""
+    event = "".join(part.capitalize() for part in script.split("_"))  # pre_tool_use -> PreToolUse
+    claude = installed_claude_dir(hook_file)
+    if claude is None:
+        return NOT_TAKEN
+    use_helper = os.environ.get("LIFEGUARD_HELPER", "1") != "0"
+    if use_helper:
+        code = via_helper(claude, event, hook_file)
+        if code is not None:
+            return code
+    _full_library()  # site.main(): where this environment's site-packages are (a venv's, not its base's)
+    if not can_run_here(event, hook_file):
+        return UNANSWERED if use_helper and _unanswered_last else NOT_TAKEN
+    return _run_here(event, hook_file, claude if use_helper else None)
+
+
+def _run_here(event: str, hook_file: str, claude: str | None) -> int:
+    """The hook in this process; then, with `claude`, a helper started for the next hooks."""
     from ..core import later
     from .runner import run
 
     code = run(event, hook_file)
     later.spawn()  # what the hook left for after its answer (SessionStart's sweep), detached
-    if use_helper:
+    if claude is not None:
         try:
             _maybe_start_helper(claude)
         except Exception:  # noqa: BLE001 - only an optimisation; the hook has answered
@@ -76,18 +104,36 @@ def run_hook(event: str, hook_file: str) -> int:
     return code
 
 
-def fast(script: str, hook_file: str) -> int:
-    """lifeguard-run's fast path (`python -I -S`, no uv): the hook through the helper, or
-    NOT_TAKEN (UNANSWERED after a wait for no answer) with stdin untouched, so that
-    lifeguard-run runs the hook the usual way."""
-    event = "".join(part.capitalize() for part in script.split("_"))  # pre_tool_use -> PreToolUse
-    claude = installed_claude_dir(hook_file)
-    if claude is None or os.environ.get("LIFEGUARD_HELPER", "1") == "0":
-        return NOT_TAKEN
-    code = via_helper(claude, event, hook_file)
-    if code is None:
-        return UNANSWERED if _unanswered_last else NOT_TAKEN
-    return code
+def can_run_here(event: str, hook_file: str) -> bool:
+    """Whether `hook_file` is lifeguard's entry point for `event` (it calls run_hook for it; any
+    other script in hooks/ is uv's to run) and this Python's site-packages hold every package
+    its PEP 723 header pins, at the pinned version: what `uv run --script` would otherwise check
+    and mend. Read without `re` or `tomllib`; a header that is not a plain list of
+    `name==version` pins is not judged here (False: uv reads it)."""
+    import site
+
+    try:
+        with open(hook_file, "rb") as f:
+            text = f.read(8192).decode()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if f'run_hook("{event}", __file__)' not in text:
+        return False
+    for line in text.splitlines():
+        if line.startswith("# dependencies = [") and line.endswith("]"):
+            pins = [p.strip().strip('"') for p in line[len("# dependencies = ["):-1].split(",") if p.strip()]
+            break
+    else:
+        return False
+    folders = site.getsitepackages()
+    for pin in pins:
+        name, sep, version = pin.partition("==")
+        if not (sep and name and version and (name + version).replace(".", "").replace("-", "").replace("_", "").isalnum()):
+            return False
+        dist = f"{name.lower().replace('-', '_').replace('.', '_')}-{version}.dist-info"
+        if not any(os.path.isdir(os.path.join(folder, dist)) for folder in folders):
+            return False
+    return True
 
 
 def fast_exit(script: str, hook_file: str) -> None:
