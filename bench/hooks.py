@@ -22,9 +22,10 @@ and a realistic event on stdin; the tools through `uv run --script`):
 - PreToolUse with the OpenTelemetry export switched on (LIFEGUARD_OTEL=1) and the collector down
   (nothing listens at OTEL_EXPORTER_OTLP_ENDPOINT): at most 1.10x PreToolUse fresh, since hooks
   only start the detached exporter (at most once a minute) and never wait for it;
-- PreToolUse and PostToolUse with the resident helper turned off (LIFEGUARD_HELPER=0): at most
-  1.5x the floor (the first hooks of a session, before the helper is up, cost this); with it up
-  (lifeguard-run's fast path: the hooks' Python runs only the stdlib client, no uv) at most 0.6x;
+- PreToolUse and PostToolUse with the resident helper turned off (LIFEGUARD_HELPER=0: the hooks'
+  Python runs the hook itself, no uv; the first hooks of a session, before the helper is up, cost
+  this): at most 1.5x the floor; with it up (lifeguard-run's fast path: the hooks' Python runs
+  only the stdlib client, no uv) at most 0.6x;
 - for reference (no goal): SessionStart with the resident helper turned off;
 - the memory of the resident helper and its workers together (proportional set size, from
   /proc/PID/smaps_rollup, after the runs): at most 20 MB;
@@ -67,7 +68,7 @@ from planted import many_sessions, session_paths  # noqa: E402
 
 HISTORY_EVENTS = 50_000
 HOT_GOAL = 0.6  # PreToolUse / PostToolUse with the helper up: lifeguard-run's fast path, no uv
-HOT_OFF_GOAL = 1.5  # the same with the helper off (LIFEGUARD_HELPER=0): uv and a cold Python
+HOT_OFF_GOAL = 1.5  # the same with the helper off (LIFEGUARD_HELPER=0): a cold Python importing lifeguard
 HELPER_PSS_GOAL_MB = 20.0  # the helper and its workers together, proportional set size
 INSTALL_GOAL_MS = 3000
 QUIET_FLOOR_MS = 34  # the floor on this 2-core machine when nothing else runs (doctor's and analyze's goals)

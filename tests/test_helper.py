@@ -730,6 +730,17 @@ def test_the_fast_path_finishes_a_hook_whose_worker_died(ws: Path) -> None:
     assert logged_ids(ws) == ["toolu_0001"]
 
 
+def test_a_fast_path_that_fails_after_taking_the_hook_is_reported_not_run_again(ws: Path) -> None:
+    """The fast path's Python took the hook and then failed outside the runner's fail-open (here a
+    damaged runner module): exit 0 with a message; uv does not run the hook a second time."""
+    fake = fast_path_ws(ws)
+    (ws / ".claude" / "lib" / "lifeguard" / "hook" / "runner.py").write_text("raise ImportError('damaged')\n")
+    res = run_launcher(ws, event(1), LIFEGUARD_HELPER="0")
+    assert res.returncode == 0 and uv_calls(fake) == 0
+    assert b"the pre_tool_use hook failed in lifeguard's own Python (exit 1); skipped it" in res.stderr, res.stderr
+    assert json.loads(res.stdout.splitlines()[-1])["systemMessage"].startswith("lifeguard: the pre_tool_use hook failed")
+
+
 def test_a_helper_that_does_not_answer_the_fast_path_is_not_asked_twice(ws: Path) -> None:
     """lifeguard-run's client waited 2 s for no answer: the hook then runs in that same process,
     without asking the helper again (one wait, not two) and without uv."""
