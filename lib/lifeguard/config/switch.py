@@ -8,10 +8,9 @@
 - `LIFEGUARD_SKIP=loops,breakers`: single features off (the config sections with an `enabled`
   switch), as if `"enabled": false` were written in each; `config.load` applies it.
 
-Imports only `os` at module level: the client calls it before anything else is loaded.
+Imports only `os` at module level (not even `__future__`): the client calls it before anything
+else is loaded.
 """
-
-from __future__ import annotations
 
 import os
 

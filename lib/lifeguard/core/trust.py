@@ -2,8 +2,6 @@
 user, that no one else can write. The hook client, the runner and the helper all ask before
 writing into the state folder. Imports only os and stat: the client asks on every hook."""
 
-from __future__ import annotations
-
 import os
 import stat
 

@@ -1,8 +1,6 @@
 """The `timeout` settings.json gives a hook, read once for the client and the runner.
 Imports only `os`: the client imports it on every hook."""
 
-from __future__ import annotations
-
 import os
 
 DEFAULT_TIMEOUT = 10.0  # seconds; what install.sh writes for the hot hooks

@@ -12,8 +12,6 @@ leaves the hook to the client, which runs it once, after the worker is gone and 
 checking by the invocation id that the record is not already written (client.py).
 """
 
-from __future__ import annotations
-
 MAGIC = b"LGH2"
 ACCEPT, GO, WRITTEN, RESULT = b"A", b"G", b"C", b"R"
 MAX_INPUT_BYTES = 8 * 1024 * 1024  # a hook's stdin beyond this is refused (protocol.parse says so)
