@@ -64,6 +64,27 @@ def test_state_in_the_project_uv_and_environment_in_the_plugin_data(plugin):
     assert proc.returncode == 0 and proc.stdout.strip() == str(plugin["data"] / "env"), proc.stderr
 
 
+def test_once_its_environment_is_built_a_plugin_hook_runs_on_it_without_uv(plugin):
+    """lifeguard-run's fast path for a plugin: the environment uv built in CLAUDE_PLUGIN_DATA runs
+    the hook itself (no resident helper for a plugin). With no uv to be found at all, the hook
+    still answers and its event is recorded; the plugin's folder is left as it was."""
+    if not UV:
+        pytest.skip("no uv binary here")
+    proc = run_hook(plugin, "session_start", {"session_id": "plug-3", "hook_event_name": "SessionStart",
+                                              "source": "startup"}, f"{Path(UV).parent}:/usr/bin:/bin")
+    assert proc.returncode == 0 and (plugin["data"] / "env" / "bin" / "python").exists(), proc.stderr
+    (plugin["data"] / "uv.path").unlink()
+    before = tree(plugin["root"])
+    proc = run_hook(plugin, "pre_tool_use", {"session_id": "plug-3", "hook_event_name": "PreToolUse", "cwd": "/tmp",
+                                             "tool_name": "Bash", "tool_input": {"command": "ls"},
+                                             "tool_use_id": "toolu_p3"}, "/usr/bin:/bin")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert json.loads(proc.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
+    log = Layout(plugin["project"] / ".claude").event_log("plug-3").read_text()
+    assert '"tuid":"toolu_p3"' in log
+    assert tree(plugin["root"]) == before and not (plugin["data"] / "uv.path").exists()
+
+
 def test_without_uv_the_notice_goes_to_the_project_not_the_plugin(plugin):
     before = tree(plugin["root"])
     proc = run_hook(plugin, "pre_tool_use", {"session_id": "plug-2", "hook_event_name": "PreToolUse"},

@@ -67,16 +67,14 @@ def run_hook(event: str, hook_file: str) -> int:
 
 
 def fast(script: str, hook_file: str) -> int:
-    """lifeguard-run's fast path (`python -I -S`, no uv): the hook through the helper, else here,
-    in this process, when the environment holds exactly the packages the hook pins; else
+    """lifeguard-run's fast path (`python -I -S`, no uv): an installed hook through the helper,
+    else here, in this process, when the environment holds exactly the packages the hook pins; else
     NOT_TAKEN (UNANSWERED after a wait for no answer) with stdin untouched, so that
     lifeguard-run runs the hook through uv, which mends the environment. (LIFEGUARD_DISABLE
     is lifeguard-run's to honour, before this starts.)"""
     event = "".join(part.capitalize() for part in script.split("_"))  # pre_tool_use -> PreToolUse
-    claude = installed_claude_dir(hook_file)
-    if claude is None:
-        return NOT_TAKEN
-    use_helper = os.environ.get("LIFEGUARD_HELPER", "1") != "0"
+    claude = installed_claude_dir(hook_file)  # None for a plugin's hook: no helper, run here
+    use_helper = claude is not None and os.environ.get("LIFEGUARD_HELPER", "1") != "0"
     if use_helper:
         code = via_helper(claude, event, hook_file)
         if code is not None:
