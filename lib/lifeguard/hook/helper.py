@@ -84,12 +84,10 @@ def warm() -> None:
             pass
     try:
         from ..core import lazyregex
-        from ..features.loops import signature
         from ..redact import patterns
 
         patterns.compiled()
-        lazyregex.compile_all()  # the token formats (made by compiled()) and the rules' regexes
-        signature.warm()
+        lazyregex.compile_all()  # the token formats (made by compiled()), the rules' and the loops' regexes
     except Exception:  # noqa: BLE001
         pass
     import gc

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 
+from ...core.lazyregex import LazyRegex
+
 CLOSED, OPEN, HALF_OPEN = "CLOSED", "OPEN", "HALF_OPEN"
 ALLOW, REFUSE, TRIAL = "allow", "refuse", "trial"
 SERVER_MIN_TOOLS = 2
@@ -35,14 +37,12 @@ _OUTAGE_SOURCE = (
     r"|\b(?:status|code|HTTP|error)\W{0,3}(?:5\d\d|429)\b|\b(?:5\d\d|429) (?:[A-Z][a-z]+ ?)+"
     r"|too many requests|rate[ _-]?limit|service unavailable|bad gateway|gateway time|internal server error"
     r"|overloaded|quota|resource[ _-]?exhausted|try again later|temporarily unavailable")
-_outage: list[re.Pattern[str]] = []  # compiled on first use: most hooks never see a failure
+_OUTAGE = LazyRegex(_OUTAGE_SOURCE, re.IGNORECASE)  # compiled on first use: most hooks never see a failure
 
 
 def outage(error: str) -> bool:
     """Does this error say the service is unavailable (rather than that the call was wrong)?"""
-    if not _outage:
-        _outage.append(re.compile(_OUTAGE_SOURCE, re.IGNORECASE))
-    return bool(_outage[0].search(error[:2000]))
+    return bool(_OUTAGE.search(error[:2000]))
 
 
 def new_entry() -> dict:

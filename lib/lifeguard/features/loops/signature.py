@@ -13,8 +13,9 @@ results in the record, so reducers never recompute them.
 from __future__ import annotations
 
 import json
-import re
 from _blake2 import blake2b  # the C module itself: cheaper to import than hashlib
+
+from ...core.lazyregex import LazyRegex
 
 # Input fields that only label a call; two calls differing only in these do the same thing.
 IGNORED_INPUT_KEYS: dict[str, frozenset[str]] = {
@@ -28,7 +29,7 @@ MAX_HASHED = 16384  # a huge output is fingerprinted by its ends (and its length
 
 # Ordered: the more specific patterns first, so a UUID is not eaten as two hex runs.
 # Compiled on first use: a PreToolUse hook only needs the call signature.
-_VOLATILE_SOURCES: list[tuple[str, str]] = [
+_VOLATILE: list[tuple[LazyRegex, str]] = [(LazyRegex(src), repl) for src, repl in [
     (r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", "<uuid>"),
     (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?", "<time>"),
     (r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b", "<time>"),
@@ -39,17 +40,8 @@ _VOLATILE_SOURCES: list[tuple[str, str]] = [
     (r"\b(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{7,}\b", "<hex>"),
     (r"\b\d+(?:\.\d+)?\s?(?:ms|us|µs|ns|s|sec|secs|seconds)\b", "<dur>"),
     (r"\b\d{9,}\b", "<num>"),  # epoch stamps, byte counters
-]
-_volatile: list[tuple[re.Pattern[str], str]] = []
-
-
-def warm() -> None:
-    """Compile the volatile-part patterns (done once, on first use; helper.py does it early)."""
-    if not _volatile:
-        _volatile.extend((re.compile(src), repl) for src, repl in _VOLATILE_SOURCES)
-
-
-_EXIT_CODE = re.compile(r"\b[Ee]xit(?:ed with)? (?:code|status)[:\s]*(-?\d+)")
+]]
+_EXIT_CODE = LazyRegex(r"\b[Ee]xit(?:ed with)? (?:code|status)[:\s]*(-?\d+)")  # failures only
 
 
 _key = b""  # the workspace's redaction salt: a digest of a secret-bearing input can't be guessed offline
@@ -94,8 +86,7 @@ def call_label(tool: str, tool_input: dict | None) -> str:
 
 def normalize(text: str) -> str:
     """`text` with volatile details masked."""
-    warm()
-    for pattern, repl in _volatile:
+    for pattern, repl in _VOLATILE:
         text = pattern.sub(repl, text)
     return text
 
