@@ -45,6 +45,29 @@ def test_failure_fingerprint_masks_volatile_details() -> None:
     assert sig.failure_fingerprint(uuid_a) == sig.failure_fingerprint(uuid_b)
 
 
+def test_masking_skips_only_patterns_that_cannot_match() -> None:
+    """normalize runs a volatile-part pattern only on a text holding what it needs (a "-", a
+    digit, "/tmp/"...): the result must be that of running every pattern, in order, always."""
+    import re
+
+    every = [(re.compile(rx.pattern), repl) for _, rx, repl in sig._VOLATILE]
+
+    def masked_by_all(text: str) -> str:
+        for pattern, repl in every:
+            text = pattern.sub(repl, text)
+        return text
+
+    texts = ["", "nothing to commit, working tree clean", "ok", "src/module_5/file_3.py:21: def handler_7():",
+             "2025-01-02T10:11:12.345Z pid 4242 failed at 0x7ffd1234 in /tmp/pytest-7/x.py after 0.53s",
+             "request 123e4567-e89b-12d3-a456-426614174000 rejected, commit deadbeef42", "took 12 ms", "[1234] up",
+             "/private/var/folders/ab/T/x", "/dev/shm/q", "/var/tmp/z y", "Process 77 exited", "PID=9", "epoch 1700000000",
+             "\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0660\u0661 stamps", "\u0661\u0662 ms", "t=\uff11\uff12:34:56",
+             "12:34:56 and 3:04:05.6", "2024-05-06 07:08", "at 0xZZ and 0x1f", "[12] [1] [12345678]", "abcdef1 a1b2c3d4e",
+             "x" * 5000 + " 99 ms " + "y" * 5000, "line\nwith\ttabs 5s\n"]
+    for text in texts + [t.upper() for t in texts] + [" ".join(texts)]:
+        assert sig.normalize(text) == masked_by_all(text), text
+
+
 def test_failure_fingerprint_keeps_what_matters() -> None:
     base = "Exit code 1\nNameError: name 'foo' is not defined"
     assert sig.failure_fingerprint(base) != sig.failure_fingerprint(base.replace("1", "2", 1))  # exit code

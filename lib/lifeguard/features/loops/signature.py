@@ -28,18 +28,22 @@ ERROR_LINES = 4  # lines kept from the start and from the end of an error
 MAX_HASHED = 16384  # a huge output is fingerprinted by its ends (and its length)
 
 # Ordered: the more specific patterns first, so a UUID is not eaten as two hex runs.
-# Compiled on first use: a PreToolUse hook only needs the call signature.
-_VOLATILE: list[tuple[LazyRegex, str]] = [(LazyRegex(src), repl) for src, repl in [
-    (r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", "<uuid>"),
-    (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?", "<time>"),
-    (r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b", "<time>"),
-    (r"(?:/private)?(?:/tmp|/var/tmp|/var/folders|/dev/shm)/[^\s'\":,;)\]]*", "<tmp>"),
-    (r"\b(?:pid|PID|process|Process)\b[\s:=#]*\d+", "<pid>"),
-    (r"\[\d{2,7}\]", "[<pid>]"),
-    (r"\b0x[0-9a-fA-F]+\b", "<hex>"),
-    (r"\b(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{7,}\b", "<hex>"),
-    (r"\b\d+(?:\.\d+)?\s?(?:ms|us|µs|ns|s|sec|secs|seconds)\b", "<dur>"),
-    (r"\b\d{9,}\b", "<num>"),  # epoch stamps, byte counters
+# Compiled on first use: a PreToolUse hook only needs the call signature. Each with what a text
+# must hold for it to match anything (one of these strings): a pattern that cannot match is not
+# run, so a hook in its own process does not compile it (up to 0.1 ms each).
+_DIGIT = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")  # ASCII; \d also takes other digits (_may_match)
+_VOLATILE: list[tuple[tuple[str, ...], LazyRegex, str]] = [(needs, LazyRegex(src), repl) for needs, src, repl in [
+    (("-",), r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", "<uuid>"),
+    ((":",), r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?", "<time>"),
+    ((":",), r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b", "<time>"),
+    (("/tmp/", "/var/folders/", "/dev/shm/"), r"(?:/private)?(?:/tmp|/var/tmp|/var/folders|/dev/shm)/[^\s'\":,;)\]]*",
+     "<tmp>"),
+    (("pid", "PID", "process", "Process"), r"\b(?:pid|PID|process|Process)\b[\s:=#]*\d+", "<pid>"),
+    (("[",), r"\[\d{2,7}\]", "[<pid>]"),
+    (("0x",), r"\b0x[0-9a-fA-F]+\b", "<hex>"),
+    (_DIGIT, r"\b(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{7,}\b", "<hex>"),
+    (_DIGIT, r"\b\d+(?:\.\d+)?\s?(?:ms|us|µs|ns|s|sec|secs|seconds)\b", "<dur>"),
+    (_DIGIT, r"\b\d{9,}\b", "<num>"),  # epoch stamps, byte counters
 ]]
 _EXIT_CODE = LazyRegex(r"\b[Ee]xit(?:ed with)? (?:code|status)[:\s]*(-?\d+)")  # failures only
 
@@ -86,9 +90,15 @@ def call_label(tool: str, tool_input: dict | None) -> str:
 
 def normalize(text: str) -> str:
     """`text` with volatile details masked."""
-    for pattern, repl in _VOLATILE:
-        text = pattern.sub(repl, text)
+    for needs, pattern, repl in _VOLATILE:
+        if _may_match(text, needs):
+            text = pattern.sub(repl, text)
     return text
+
+
+def _may_match(text: str, needs: tuple[str, ...]) -> bool:
+    """Whether `text` holds one of `needs`; for a digit (\\d), any character beyond ASCII counts too."""
+    return any(s in text for s in needs) or (needs is _DIGIT and not text.isascii())
 
 
 def error_text(error) -> str:
