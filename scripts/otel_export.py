@@ -14,9 +14,11 @@
     uv run --script .claude/scripts/otel_export.py [--workspace DIR]
 
 Hooks start it, detached, when the export is switched on (LIFEGUARD_OTEL=1 or telemetry.enabled
-in lifeguard.json); run by hand it sends at once. Where to: OTEL_EXPORTER_OTLP_ENDPOINT and the
-other standard OTEL_* variables. Without the switch it sends nothing. The last run's outcome is in
-.claude/state/telemetry/export-status.json.
+in lifeguard.json), and not while it backs off from a collector that did not accept; run by hand
+it sends at once. Where to: OTEL_EXPORTER_OTLP_ENDPOINT and the other standard OTEL_* variables.
+Without the switch it sends nothing. It runs at the lowest CPU priority (nice 19): background
+work that must not compete with the session. A run sends at most a bounded batch of the backlog;
+the next runs send the rest. The last run's outcome is in .claude/state/telemetry/export-status.json.
 """
 
 import argparse
@@ -32,6 +34,7 @@ def main() -> int:
     parser.add_argument("--workspace", metavar="DIR", help="the project's .claude folder (default: the one this "
                         "script is installed in)")
     args = parser.parse_args()
+    os.nice(19)  # the lowest priority (the kernel caps it there): background work, the session comes first
     from lifeguard.commands.cli import locate
     from lifeguard.telemetry import export
 

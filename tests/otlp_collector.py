@@ -270,6 +270,11 @@ class Silent:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
 
+    def accept(self, timeout: float) -> socket.socket:
+        """The next connection made to it (the caller closes it); socket.timeout if none comes."""
+        self._sock.settimeout(timeout)
+        return self._sock.accept()[0]
+
     def close(self) -> None:
         self._sock.close()
 

@@ -203,6 +203,20 @@ def test_append_refuses_a_symlink(tmp_path):
     assert target.read_bytes() == b""
 
 
+def counted_reads(monkeypatch) -> list[int]:
+    """The bytes each of the log's reads returns, from now on."""
+    reads: list[int] = []
+    real_pread = eventlog.os.pread
+
+    def counting_pread(fd, n, off):
+        data = real_pread(fd, n, off)
+        reads.append(len(data))
+        return data
+
+    monkeypatch.setattr(eventlog.os, "pread", counting_pread)
+    return reads
+
+
 # -- read_after ---------------------------------------------------------------------------
 
 
@@ -231,14 +245,7 @@ def test_read_after_reads_only_the_tail(tmp_path, monkeypatch):
     """Catching up a few events must not read the whole (long) log."""
     path = tmp_path / "log.jsonl"
     write_log(path, [rec(i, pad="z" * 100) for i in range(1, 5001)])
-    reads: list[int] = []
-    real_pread = eventlog.os.pread
-
-    def counting_pread(fd, n, off):
-        reads.append(n)
-        return real_pread(fd, n, off)
-
-    monkeypatch.setattr(eventlog.os, "pread", counting_pread)
+    reads = counted_reads(monkeypatch)
     assert [r["seq"] for r in eventlog.read_after(path, 4990)] == list(range(4991, 5001))
     assert sum(reads) < path.stat().st_size / 5
     reads.clear()
@@ -269,3 +276,68 @@ def test_read_tail_finds_the_last_good_line_before_a_long_damaged_stretch(tmp_pa
     path.write_bytes(good + b"\0" * (64 * eventlog._TAIL_CHUNK) + b"\n" + b"junk\n")
     tail = eventlog.read_tail(path)
     assert (tail.last_seq, tail.good_end) == (1, len(good))
+
+
+# -- read_from (the exporter's forward reading, a batch at a time) ---------------------------------
+
+
+@pytest.mark.parametrize("chunk", [40, 333, 1 << 18])
+def test_read_from_walks_the_log_a_batch_at_a_time(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(eventlog, "_READ_CHUNK", chunk)  # lines cut across chunk boundaries
+    path = tmp_path / "log.jsonl"
+    records = [rec(i, pad="y" * (i % 7) * 10) for i in range(1, 101)]
+    data = write_log(path, records)
+    seq, off, seen = 0, 0, []
+    for _ in range(20):
+        got, seq, off = eventlog.read_from(path, seq, off, 7)
+        assert len(got) <= 7
+        seen += got
+        if not got:
+            break
+    assert [r for r, _end in seen] == records  # each once, in order
+    assert [end for _r, end in seen] == [data.index(eventlog.encode(r)) + len(eventlog.encode(r)) for r in records]
+    assert (seq, off) == (100, len(data))
+    assert eventlog.read_from(path, seq, off, 7) == ([], 100, len(data))  # near miss: at the end, nothing
+
+
+def test_read_from_leaves_a_line_being_written_and_skips_damage(tmp_path):
+    path = tmp_path / "log.jsonl"
+    line3 = eventlog.encode(rec(3))
+    path.write_bytes(eventlog.encode(rec(1)) + b"junk\n" + eventlog.encode(rec(2)) + line3[:9])
+    got, seq, off = eventlog.read_from(path, 0, 0, 10)
+    assert [r["seq"] for r, _ in got] == [1, 2] and seq == 2
+    with open(path, "ab") as f:
+        f.write(line3[9:])  # the line completed
+    got, seq, off = eventlog.read_from(path, seq, off, 10)
+    assert [r["seq"] for r, _ in got] == [3] and off == path.stat().st_size
+
+
+def test_read_from_starts_over_when_the_log_was_replaced(tmp_path):
+    """Compaction moves the log away and a new one continues the numbering: an offset into the old
+    file means nothing there, so the new file is read from its start (what is numbered at or below
+    the cursor skipped)."""
+    path = tmp_path / "log.jsonl"
+    data = write_log(path, [rec(i, pad="x" * 50) for i in range(1, 11)])
+    _got, seq, off = eventlog.read_from(path, 0, 0, 6)
+    assert seq == 6
+    write_log(path, [rec(i) for i in range(5, 14)])  # compacted, then 7 to 13 appended (5 and 6 seen)
+    got, seq2, off2 = eventlog.read_from(path, seq, off, 100)
+    assert [r["seq"] for r, _ in got] == list(range(7, 14))
+    assert off2 == path.stat().st_size != len(data)
+    # near miss: the same cursor on the unchanged log goes on from its offset
+    write_log(path, [rec(i, pad="x" * 50) for i in range(1, 11)])
+    got, _seq, _off = eventlog.read_from(path, seq, off, 100)
+    assert [r["seq"] for r, _ in got] == [7, 8, 9, 10]
+
+
+def test_read_from_reads_a_chunk_not_the_log(tmp_path, monkeypatch):
+    """A batch costs what it holds: the bytes read do not grow with the log's length."""
+    path = tmp_path / "log.jsonl"
+    write_log(path, [rec(i, pad="z" * 100) for i in range(1, 5001)])
+    reads = counted_reads(monkeypatch)
+    _got, seq, off = eventlog.read_from(path, 0, 0, 10)
+    assert sum(reads) <= eventlog._READ_CHUNK < path.stat().st_size / 2
+    reads.clear()
+    got, _seq, _off = eventlog.read_from(path, seq, off, 10)  # from the offset: the line before it checked, then on
+    assert [r["seq"] for r, _ in got] == list(range(11, 21))
+    assert sum(reads) <= eventlog._READ_CHUNK + 2 * eventlog._TAIL_CHUNK

@@ -283,8 +283,240 @@ def test_doctor_says_how_the_export_goes(layout, monkeypatch) -> None:
     assert export.run(str(layout.claude_dir)) == 1
     ((level, what, fix),) = history.check_telemetry(layout)
     assert level == "warn" and "failed: metrics not accepted" in what and "nothing is lost" in fix
+    assert f"the next try at {status(layout)['next_try']}" in what
     with Collector() as collector:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
         assert export.run(str(layout.claude_dir)) == 0
     ((level, what, _fix),) = history.check_telemetry(layout)
     assert level == "ok" and "was accepted" in what
+
+
+# -- bounded runs, back-off, priority -----------------------------------------------------------------
+
+SESSION = "3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b"
+
+
+def logged(layout, count: int, session: str = SESSION, pad: int = 0) -> list[dict]:
+    """`count` tool outcomes in `session`'s log, written as the store writes them; every fifth
+    carries two loop warnings (two incidents in one record)."""
+    from lifeguard.store import eventlog
+
+    records = []
+    for seq in range(1, count + 1):
+        record = {"seq": seq, "ts": "2026-11-30T10:00:00.000Z", "event": "PostToolUse", "tool": "Bash",
+                  "hook": "PostToolUse", "pad": "p" * pad}
+        if seq % 5 == 0:
+            record["notices"] = [{"code": "TOOL_LOOP_DETECTED", "kind": "warn", "rule": "same_call",
+                                  "message": f"call {seq} again ({n})"} for n in (1, 2)]
+        records.append(record)
+    with open(layout.event_log(session), "ab") as f:
+        f.write(b"".join(eventlog.encode(r) for r in records))
+    return records
+
+
+def incident_seqs(collector: Collector) -> list[int]:
+    return sorted(r.attrs["lifeguard.seq"] for r in collector.logs())
+
+
+class AcceptsOnly(Collector):
+    """Accepts its first `n` requests, then answers 503 (up, but failing mid-run)."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+
+    def _handle(self, request) -> None:
+        if len(self.received) >= self.n:
+            self.status = 503
+        super()._handle(request)
+
+
+def test_a_backlog_is_sent_a_batch_at_a_time_each_record_once(layout, monkeypatch) -> None:
+    logged(layout, 25)
+    monkeypatch.setenv("LIFEGUARD_OTEL", "1")
+    monkeypatch.setattr(export, "BATCH", 4)
+    monkeypatch.setattr(export, "BATCHES_PER_RUN", 2)
+    monkeypatch.setattr(export, "LOG_BATCH", 3)  # a record's two incidents are never split across requests
+    with Collector() as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        assert export.run(str(layout.claude_dir)) == 0, status(layout)
+        assert total(collector.metric("lifeguard.tool.calls")) == 8  # two batches of 4 records
+        assert incident_seqs(collector) == [5, 5]
+        assert status(layout)["backlog"] is True and status(layout)["metrics"]["records"] == 8
+        for _ in range(3):
+            assert export.run(str(layout.claude_dir)) == 0, status(layout)
+        assert total(collector.metric("lifeguard.tool.calls")) == 25
+        assert incident_seqs(collector) == sorted([5, 10, 15, 20, 25] * 2)
+        assert "backlog" not in status(layout)
+        assert len(collector.metric("lifeguard.state.disk_usage")) == 4  # once a run, not once a batch
+        for request in collector.requests("/v1/logs"):
+            seqs = [r.attributes for rl in request.message.resource_logs for sl in rl.scope_logs for r in sl.log_records]
+            assert len(seqs) <= 4  # LOG_BATCH, overrun only to keep a record's incidents together
+    # near miss: a run allowed enough batches sends the whole backlog at once
+    monkeypatch.setattr(export, "BATCHES_PER_RUN", 10)
+    logged(layout, 25, session=LOOP_1)
+    with Collector() as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        assert export.run(str(layout.claude_dir)) == 0
+        assert total(collector.metric("lifeguard.tool.calls")) == 25 and "backlog" not in status(layout)
+
+
+def test_a_collector_failing_mid_run_keeps_what_it_did_not_accept(layout, monkeypatch) -> None:
+    """Each cursor stands where the collector's acceptance put it: whatever request fails, the
+    next run sends exactly the rest, nothing twice and nothing lost."""
+    logged(layout, 30)
+    monkeypatch.setenv("LIFEGUARD_OTEL", "1")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")  # the SDK retries a 503 until then
+    monkeypatch.setattr(export, "BATCH", 10)  # two records with incidents in each batch ...
+    monkeypatch.setattr(export, "LOG_BATCH", 1)  # ... each its own request (its two incidents together)
+    for accepted in (1, 2, 5):  # a metrics batch, then a record's incidents, then more of each
+        with AcceptsOnly(accepted) as flaky:
+            monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", flaky.url)
+            assert export.run(str(layout.claude_dir)) == 1
+            assert "not accepted" in status(layout)["error"]
+        with Collector() as collector:
+            monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+            assert export.run(str(layout.claude_dir)) == 0, status(layout)
+            assert total(flaky.metric("lifeguard.tool.calls")) + total(collector.metric("lifeguard.tool.calls")) == 30
+            assert sorted(incident_seqs(flaky) + incident_seqs(collector)) == sorted([5, 10, 15, 20, 25, 30] * 2)
+        (layout.state_dir / "telemetry" / export.CURSOR).unlink()  # the same again, failing later
+
+
+def test_the_memory_of_a_run_does_not_grow_with_the_log(layout, monkeypatch) -> None:
+    import tracemalloc
+
+    monkeypatch.setenv("LIFEGUARD_OTEL", "1")
+    monkeypatch.setattr(export, "BATCH", 200)
+    monkeypatch.setattr(export, "BATCHES_PER_RUN", 2)
+    logged(layout, 10)
+    peaks = {}
+    with Collector() as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        assert export.run(str(layout.claude_dir)) == 0  # the SDK imported before measuring
+        for count in (1_000, 20_000):
+            cursor = layout.state_dir / "telemetry" / export.CURSOR
+            cursor.unlink()
+            layout.event_log(SESSION).unlink()
+            logged(layout, count, pad=300)
+            tracemalloc.start()
+            try:
+                assert export.run(str(layout.claude_dir)) == 0
+                peaks[count] = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            assert status(layout)["metrics"]["records"] == 400 and status(layout)["backlog"]
+    size = layout.event_log(SESSION).stat().st_size
+    assert peaks[20_000] < peaks[1_000] * 1.25 + 256 * 1024 < size / 4, (peaks, size)
+
+
+def hook_starts(monkeypatch) -> list[list[str]]:
+    """What the hooks' trigger would start, recorded instead of started."""
+    import subprocess
+
+    from lifeguard.telemetry import trigger
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(trigger, "exporter_command", lambda claude_dir: ["otel_export.py"])
+    monkeypatch.setattr(subprocess, "Popen", lambda command, **kw: started.append(command))
+    return started
+
+
+def test_a_collector_that_is_down_is_backed_off_from(layout, monkeypatch) -> None:
+    import time as real_time
+
+    from lifeguard.core import clock
+    from lifeguard.telemetry import trigger
+
+    logged(layout, 3)
+    (layout.state_dir / "telemetry").mkdir(mode=0o700)  # made by the hook's sample, before its trigger
+    started = hook_starts(monkeypatch)
+    monkeypatch.setenv("LIFEGUARD_OTEL", "1")
+
+    def due(event: str, at: float | None = None) -> bool:
+        if at is not None:
+            monkeypatch.setattr(trigger, "time", type("Clock", (), {"time": staticmethod(lambda: at)}))
+        try:
+            return trigger.after_hook(layout.claude_dir, layout.state_dir, event, {})
+        finally:
+            monkeypatch.setattr(trigger, "time", real_time)
+
+    # the usual schedule: once a minute, and always at Stop and SessionEnd
+    assert due("PreToolUse") and not due("PreToolUse") and due("Stop") and due("SessionEnd")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", dead_endpoint())
+    waits = []
+    for failures in (1, 2, 3):
+        before = real_time.time()
+        assert export.run(str(layout.claude_dir)) == 1
+        said = status(layout)
+        next_try = clock.epoch(said["next_try"])
+        assert said["failures"] == failures and "not accepted" in said["error"]
+        waits.append(round(next_try - before, -1))
+        for event in ("PreToolUse", "Stop", "SessionEnd"):  # none starts one before the next try ...
+            assert not due(event, at=next_try - 1), (event, failures)
+        assert due("Stop", at=next_try + 1)  # ... and the first due hook after it does
+    assert waits == [120, 240, 480]  # doubling
+    said["failures"] = 9
+    (layout.state_dir / "telemetry" / export.STATUS).write_text(json.dumps(said))
+    before = real_time.time()
+    assert export.run(str(layout.claude_dir)) == 1
+    assert round(clock.epoch(status(layout)["next_try"]) - before, -1) == export.BACKOFF_CAP_SECONDS
+    with Collector() as collector:  # an accepted run: back to the usual schedule at once
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        assert export.run(str(layout.claude_dir)) == 0
+        assert total(collector.metric("lifeguard.tool.calls")) == 3
+    assert "failures" not in status(layout) and "next_try" not in status(layout)
+    assert (layout.state_dir / "telemetry" / trigger.MARKER).stat().st_size == 0
+    count = len(started)
+    assert due("Stop") and not due("PreToolUse") and len(started) == count + 1
+
+
+def test_an_exporter_that_waited_while_another_failed_does_not_knock_again(layout, monkeypatch) -> None:
+    """Stop and SessionEnd start an exporter even while one runs; it waits for the lock. If the
+    one it waited for failed meanwhile, its back-off holds: the collector is not tried again."""
+    import os
+    import time
+
+    from lifeguard.core import clock
+
+    logged(layout, 3)
+    monkeypatch.setenv("LIFEGUARD_OTEL", "1")
+    path = layout.state_dir / "telemetry" / export.STATUS
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    with Collector() as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        failed = {"ts": clock.now_iso(), "error": "metrics not accepted: down", "failures": 1,
+                  "next_try": clock.iso(time.time() + 120)}
+        path.write_text(json.dumps(failed))
+        later = time.time() + 5  # written after this run began (as while it waited for the lock)
+        os.utime(path, (later, later))
+        assert export.run(str(layout.claude_dir)) == 1
+        assert collector.received == [] and status(layout) == failed
+        # near miss: the same failure, written before this run began: this run tries
+        os.utime(path, (time.time() - 5,) * 2)
+        assert export.run(str(layout.claude_dir)) == 0
+        assert total(collector.metric("lifeguard.tool.calls")) == 3
+
+
+def test_the_exporter_runs_at_the_lowest_priority(layout, monkeypatch) -> None:
+    import os
+    import subprocess
+    from pathlib import Path
+
+    logged(layout, 3)
+    script = Path(export.__file__).resolve().parents[3] / "scripts" / "otel_export.py"
+    with Silent() as silent:
+        env = {**os.environ, "LIFEGUARD_OTEL": "1", "OTEL_EXPORTER_OTLP_ENDPOINT": silent.url,
+               "OTEL_EXPORTER_OTLP_TIMEOUT": "30"}
+        proc = subprocess.Popen([sys.executable, str(script), "--workspace", str(layout.claude_dir)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            connection = silent.accept(timeout=60)  # the exporter is sending: long past lowering its priority
+            with open(f"/proc/{proc.pid}/stat", "rb") as f:
+                nice = int(f.read().rpartition(b")")[2].split()[16])
+            connection.close()
+        finally:
+            proc.kill()
+            proc.wait()
+    assert nice == 19
+    assert os.nice(0) == 0  # near miss: whoever started it keeps its own

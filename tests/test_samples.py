@@ -50,3 +50,21 @@ def test_a_line_being_written_waits_for_the_next_read(tmp_path) -> None:
         f.write(b".5}\n")
     got, _ = samples.read_since(tmp_path, cursor)
     assert [s["ms"] for s in got] == [2.5]
+
+
+def test_a_limited_read_takes_at_most_its_limit_across_a_rotation(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(samples, "MAX_BYTES", 400)
+    for n in range(40):
+        samples.append(tmp_path, sample(n))
+    seen: list[float] = []
+    cursor = None
+    for _ in range(40):
+        got, cursor = samples.read_since(tmp_path, cursor, limit=3)
+        assert len(got) <= 3
+        if not got:
+            break
+        seen += [s["ms"] for s in got]
+    kept = [s["ms"] for s in samples.read_all(tmp_path)]  # what the rotation kept (older files are gone)
+    assert seen == kept and len(kept) > 3
+    # near miss: without a limit, one read takes all that is kept
+    assert [s["ms"] for s in samples.read_since(tmp_path, None)[0]] == kept

@@ -10,7 +10,11 @@ import time
 
 
 def now_iso() -> str:
-    t = time.time()
+    return iso(time.time())
+
+
+def iso(t: float) -> str:
+    """Epoch seconds as a record timestamp "YYYY-MM-DDTHH:MM:SS.mmmZ"."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
 
 

@@ -204,3 +204,55 @@ def read_after(path: Path, seq: int) -> list[dict]:
         return [r for r in map(decode, complete) if r is not None and r["seq"] > seq]
     finally:
         os.close(fd)
+
+
+_READ_CHUNK = 1 << 18
+
+
+def read_from(path: Path, seq: int, offset: int, limit: int) -> tuple[list[tuple[dict, int]], int, int]:
+    """Up to `limit` good records numbered above `seq`, read forward, each with the offset just
+    past its line; and the (seq, offset) to pass next time.
+
+    `offset` is where the line of the record numbered `seq` ends, as this returned it (0: the
+    start). When the line ending there is not that record (the log was compacted into a new file,
+    or repaired, since) the log is read from its start, skipping what is numbered `seq` or below.
+    A chunk at a time: memory is bounded by `limit` and the longest line, never by the log's
+    length. A line without its newline yet (being written) is left for the next call. A missing
+    log reads as empty, the position kept.
+    """
+    fd = _open_ro(path)
+    if fd is None:
+        return [], seq, offset
+    try:
+        if offset and not _ends_record(fd, offset, seq):
+            offset = 0
+        out: list[tuple[dict, int]] = []
+        start, buf, at = offset, b"", 0  # buf holds the file from `start`; `at` is the next line in it
+        while len(out) < limit:
+            nl = buf.find(b"\n", at)
+            if nl == -1:
+                buf, start, at = buf[at:], start + at, 0
+                chunk = os.pread(fd, _READ_CHUNK, start + len(buf))
+                if not chunk:
+                    break
+                buf += chunk
+                continue
+            record, end = decode(buf[at:nl]), start + nl + 1
+            at = nl + 1
+            if record is None or record["seq"] < seq:
+                continue
+            if record["seq"] > seq:
+                out.append((record, end))
+            seq, offset = record["seq"], end
+        return out, seq, offset
+    finally:
+        os.close(fd)
+
+
+def _ends_record(fd: int, offset: int, seq: int) -> bool:
+    """Whether the line that ends at `offset` is the good record numbered `seq`."""
+    if os.fstat(fd).st_size < offset or os.pread(fd, 1, offset - 1) != b"\n":
+        return False
+    begin = next(_newlines_backwards(fd, offset - 1), -1)
+    record = decode(os.pread(fd, offset - 1 - begin - 1, begin + 1))
+    return record is not None and record["seq"] == seq

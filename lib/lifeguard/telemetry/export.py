@@ -1,20 +1,24 @@
 """The OpenTelemetry export: lifeguard's numbers as OTLP metrics, its incidents as OTLP log records.
 
 Runs in its own process (`scripts/otel_export.py`, started detached by a hook: see trigger.py),
-never inside a hook, and only when the switch is on. One run:
+never inside a hook, and only when the switch is on, at low priority (the script lowers it). One run:
 
 1. takes `state/telemetry/export.lock` (core.toollock: one exporter per workspace; a second waits its turn),
-2. reads what was recorded since the last successful export: each session's event log after
-   the sequence number in `state/telemetry/export-cursor.json`, and the hook samples after
-   their cursor,
-3. sends the metrics (`measures.counts` and `measures.timings` of that new data, as delta
+2. reads what was recorded since the last successful export, BATCH records and BATCH samples at
+   a time, streamed: each session's event log from the sequence number and byte offset in
+   `state/telemetry/export-cursor.json`, and the hook samples after their cursor. What a run
+   holds in memory and the work it does are bounded however long the logs and the backlog are:
+   at most BATCHES_PER_RUN batches of each signal, the rest left for the next runs,
+3. sends the metrics (`measures.counts` and `measures.timings` of each batch, as delta
    sums and histograms, plus the state folder's disk use) to `/v1/metrics` and the incidents
    (code, severity, scrubbed message) to `/v1/logs`, each session with its own resource:
    `service.name=lifeguard`, `session.id`, the workspace hashed (`lifeguard.workspace.hash`)
    unless `telemetry.include_paths`,
-4. moves each signal's cursor only once the collector accepted it. A collector that is down,
+4. moves each signal's cursor after each batch the collector accepted. A collector that is down,
    slow or refusing leaves the cursors where they were: the next run sends the same data
-   again, nothing recorded locally is lost, and nothing in a hook waited for it.
+   again, nothing recorded locally is lost, and nothing in a hook waited for it,
+5. after a failure, backs off: the hooks start no exporter until the next try (`_conclude`),
+   which export-status.json names (`next_try`, with the count of `failures` in a row).
 
 Configured the OpenTelemetry way: OTEL_EXPORTER_OTLP_ENDPOINT (or the per-signal
 ..._METRICS_ENDPOINT / ..._LOGS_ENDPOINT), OTEL_EXPORTER_OTLP_HEADERS, ..._TIMEOUT,
@@ -32,6 +36,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 from .. import VERSION
@@ -48,7 +53,10 @@ CURSOR = "export-cursor.json"
 STATUS = "export-status.json"
 LOCK = "export.lock"
 LOCK_WAIT_SECONDS = 120
-LOG_BATCH = 1000
+BATCH = 2000  # event records, and hook samples, read and sent at a time: what a run holds in memory
+BATCHES_PER_RUN = 10  # a longer backlog is the next runs' (each run's cost stays bounded)
+LOG_BATCH = 1000  # incidents per /v1/logs request
+BACKOFF_CAP_SECONDS = 1800
 SCOPE = "lifeguard"
 # lifeguard's severities (docs/severity.md) as OpenTelemetry's severity text and number
 SEVERITY = {"info": ("INFO", 9), "low": ("WARN", 13), "medium": ("ERROR", 17), "high": ("ERROR", 18),
@@ -61,6 +69,7 @@ class Unsupported(Exception):
 
 def run(claude_dir: str) -> int:
     """One export run for `claude_dir`; 0 sent (or nothing to send), 1 failed (kept for next time)."""
+    started = time.time()
     layout = Layout(Path(claude_dir))
     cfg = config_mod.load(layout)
     section = cfg.get("telemetry") or {}
@@ -72,98 +81,162 @@ def run(claude_dir: str) -> int:
         return 0
     folder = layout.state_dir / samples.FOLDER
     fsutil.ensure_private_dir(folder)
-    jsoncodec.use_orjson()  # a first run reads whole logs (store/jsoncodec.py)
+    jsoncodec.use_orjson()  # a backlog is thousands of records (store/jsoncodec.py)
     status = {"ts": clock.now_iso(), "metrics": None, "logs": None}
     try:
         with ToolLock(folder / LOCK, LOCK_WAIT_SECONDS):  # one exporter at a time; a stuck one is not waited on forever
+            if _failed_meanwhile(folder / STATUS, started):
+                return 1  # an exporter failed while this one waited its turn: its back-off holds for this one too
             _check_protocol()
             status.update(send(layout, cfg))
+            return _conclude(layout, section, status)  # under the lock: the next exporter sees how this one went
     except Unsupported as exc:
         status["error"] = str(exc)
     except Exception as exc:  # noqa: BLE001 - detached: the status file is the only place to say it
         status["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
-    _write_json(folder / STATUS, status)
-    return 0 if not status.get("error") else 1
+    return _conclude(layout, section, status)
+
+
+def _conclude(layout: Layout, section: dict, status: dict) -> int:
+    """Write how the run went. After a failure the hooks start no exporter before the next try,
+    `export_interval_seconds` times 2 to the number of failures in a row, at most
+    BACKOFF_CAP_SECONDS (a collector that is down is not knocked on every minute); an accepted
+    run resets that."""
+    path = layout.state_dir / samples.FOLDER / STATUS
+    if status.get("error"):
+        failures = int((_read_json(path) or {}).get("failures") or 0) + 1
+        until = time.time() + min(trigger.interval_of(section) * 2 ** failures, BACKOFF_CAP_SECONDS)
+        status.update(failures=failures, next_try=clock.iso(until))
+        trigger.back_off(layout.state_dir, until, section)
+    else:
+        trigger.resume(layout.state_dir)
+    _write_json(path, status)
+    return 1 if status.get("error") else 0
+
+
+def _failed_meanwhile(path: Path, started: float) -> bool:
+    """Whether a run that ended after `started` failed and set a next try still to come."""
+    try:
+        if os.stat(path).st_mtime < started:
+            return False
+    except OSError:
+        return False
+    until = clock.epoch((_read_json(path) or {}).get("next_try"))
+    return until > time.time()
 
 
 def send(layout: Layout, cfg: dict) -> dict:
-    """Send what is new; returns what was sent and, if something failed, why."""
+    """Send what is new, a batch at a time, at most BATCHES_PER_RUN of each signal; returns what
+    was sent and, if something failed, why. Each signal's cursor moves after each batch the
+    collector accepted; a batch it did not accept stops that signal's run (sent again next time)."""
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
     redact.configure(cfg, layout)  # incident messages are scrubbed again on their way out
     folder = layout.state_dir / samples.FOLDER
     cursor = _read_json(folder / CURSOR) or {}
     workspace = _workspace_attributes(layout, cfg)
     hide = None if "lifeguard.workspace.path" in workspace else str(layout.claude_dir.absolute().parent)
     failures = _capture_sdk_errors()
-    out: dict = {}
-
-    # metrics: the new records' counters and the new samples' timings, by session
-    m_cursor = cursor.get("metrics") or {}
-    records, m_seen = _new_records(layout, m_cursor.get("sessions") or {})
-    new_samples, samples_cursor = samples.read_since(layout.state_dir, m_cursor.get("samples"))
-    metrics_data = _metrics(records, new_samples, workspace, measures.folder_bytes(layout.state_dir))
-    points = sum(len(m.data.data_points) for rm in metrics_data.resource_metrics
-                 for sm in rm.scope_metrics for m in sm.metrics)
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-
-    if OTLPMetricExporter().export(metrics_data).name == "SUCCESS":
-        cursor["metrics"] = {"sessions": m_seen, "samples": samples_cursor}
-        _write_json(folder / CURSOR, cursor)
-        out["metrics"] = {"points": points, "records": sum(len(r) for r in records.values()), "samples": len(new_samples)}
-    else:
-        out["error"] = "metrics not accepted: " + (failures.last or "the collector did not answer")
-
-    # logs: every incident of the new records, in batches; the cursor moves after each
-    l_seen = dict((cursor.get("logs") or {}).get("sessions") or {})
-    records, l_latest = _new_records(layout, l_seen)
-    incidents = [(name, record, item) for name, recs in sorted(records.items()) for record in recs
-                 for item in measures.incidents(record)]
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-
-    exporter, sent = OTLPLogExporter(), 0
-    for start in range(0, len(incidents), LOG_BATCH):
-        batch = incidents[start:start + LOG_BATCH]
-        if exporter.export(_log_records(batch, workspace, hide)).name != "SUCCESS":
-            out.setdefault("error", "logs not accepted: " + (failures.last or "the collector did not answer"))
+    metrics = {"points": 0, "records": 0, "samples": 0}
+    logs = {"records": 0}
+    out: dict = {"metrics": metrics, "logs": logs}
+    exporters = {"metrics": OTLPMetricExporter(), "logs": OTLPLogExporter()}
+    more = {"metrics": True, "logs": True}
+    for n in range(BATCHES_PER_RUN):
+        for signal in [s for s, left in more.items() if left]:
+            if signal == "metrics":
+                ok, more[signal] = _metrics_batch(layout, cursor, exporters[signal], workspace, n == 0, metrics)
+            else:
+                ok, more[signal] = _logs_batch(layout, cursor, exporters[signal], workspace, hide, logs)
+            if not ok:
+                out.setdefault("error", f"{signal} not accepted: " + (failures.last or "the collector did not answer"))
+        if not any(more.values()):
             break
-        sent += len(batch)
-        for name, record, _item in batch:
-            l_seen[name] = {"seq": record["seq"], "size": None}  # part of the log: read it again next time
-        cursor["logs"] = {"sessions": l_seen}
-        _write_json(folder / CURSOR, cursor)
     else:
-        cursor["logs"] = {"sessions": l_latest}
-        _write_json(folder / CURSOR, cursor)
-    out["logs"] = {"records": sent}
+        out["backlog"] = True  # more than a run sends: the next runs go on with it
     return out
+
+
+def _metrics_batch(layout: Layout, cursor: dict, exporter, workspace: dict, first: bool,
+                   sent: dict) -> tuple[bool, bool]:
+    """Send the counters of the next BATCH records and the timings of the next BATCH samples
+    (and, in a run's first batch, the state folder's disk use); (accepted, more may wait)."""
+    m_cursor = cursor.get("metrics") or {}
+    records, seen, full = _read_batch(layout, m_cursor.get("sessions") or {})
+    new_samples, samples_cursor = samples.read_since(layout.state_dir, m_cursor.get("samples"), BATCH)
+    if not (first or records or new_samples):
+        return True, False
+    data = _metrics(records, new_samples, workspace, measures.folder_bytes(layout.state_dir) if first else None)
+    if exporter.export(data).name != "SUCCESS":
+        return False, False
+    cursor["metrics"] = {"sessions": seen, "samples": samples_cursor}
+    _write_json(layout.state_dir / samples.FOLDER / CURSOR, cursor)
+    sent["points"] += sum(len(m.data.data_points) for rm in data.resource_metrics
+                          for sm in rm.scope_metrics for m in sm.metrics)
+    sent["records"] += sum(len(r) for r in records.values())
+    sent["samples"] += len(new_samples)
+    return True, full or len(new_samples) >= BATCH
+
+
+def _logs_batch(layout: Layout, cursor: dict, exporter, workspace: dict, hide: str | None,
+                sent: dict) -> tuple[bool, bool]:
+    """Send the incidents of the next BATCH records, LOG_BATCH at a time, never splitting a
+    record's incidents; the cursor moves after each request accepted. (accepted, more may wait)."""
+    seen = dict((cursor.get("logs") or {}).get("sessions") or {})
+    records, latest, full = _read_batch(layout, seen)
+    chunk: list[tuple[str, dict, dict]] = []
+    upto: dict[str, dict] = {}  # each session's last record whose incidents are all in `chunk`
+    ends = [(name, record, end) for name, recs in sorted(records.items()) for record, end in recs]
+    for i, (name, record, end) in enumerate(ends):
+        chunk.extend((name, record, item) for item in measures.incidents(record))
+        upto[name] = {"seq": record["seq"], "off": end}
+        if chunk and (len(chunk) >= LOG_BATCH or i == len(ends) - 1):
+            if exporter.export(_log_records(chunk, workspace, hide)).name != "SUCCESS":
+                return False, False
+            sent["records"] += len(chunk)
+            seen.update(upto)
+            cursor["logs"] = {"sessions": seen}
+            _write_json(layout.state_dir / samples.FOLDER / CURSOR, cursor)
+            chunk = []
+    if latest != (cursor.get("logs") or {}).get("sessions"):
+        cursor["logs"] = {"sessions": latest}  # past the records without incidents, and the skipped lines
+        _write_json(layout.state_dir / samples.FOLDER / CURSOR, cursor)
+    return True, full
 
 
 # -- reading what is new ---------------------------------------------------------------------------
 
 
-def _new_records(layout: Layout, seen: dict) -> tuple[dict[str, list[dict]], dict]:
-    """{session: records after its cursor} and the cursors after them. A log whose size has not
-    changed since it was last read whole is not opened again."""
-    out: dict[str, list[dict]] = {}
+def _read_batch(layout: Layout, seen: dict) -> tuple[dict[str, list[tuple[dict, int]]], dict, bool]:
+    """The next BATCH records after the cursors `seen`, by session ({session: [(record, offset
+    past its line)]}), the cursors after them, and whether the batch is full (more may wait).
+    A log whose size is where its cursor stands is not opened."""
+    out: dict[str, list[tuple[dict, int]]] = {}
     latest = dict(seen)
+    left = BATCH
     try:
         names = sorted(n[len("events-"):-len(".jsonl")] for n in os.listdir(layout.state_dir)
                        if n.startswith("events-") and n.endswith(".jsonl"))
     except OSError:
         names = []
     for name in names:
+        if left <= 0:
+            break
         path = layout.event_log(name)
         try:
             size = os.stat(path).st_size
         except OSError:
             continue
         mark = seen.get(name) or {}
-        if mark.get("size") == size:
+        if mark.get("off", mark.get("size")) == size:  # read to its end ("size": a cursor kept before offsets were)
             continue
-        records = eventlog.read_after(path, int(mark.get("seq") or 0))
-        if records:
-            out[name] = records
-        latest[name] = {"seq": records[-1]["seq"] if records else int(mark.get("seq") or 0), "size": size}
-    return out, latest
+        got, seq, off = eventlog.read_from(path, int(mark.get("seq") or 0), int(mark.get("off") or 0), left)
+        if got:
+            out[name] = got
+        latest[name] = {"seq": seq, "off": off}
+        left -= len(got)
+    return out, latest, left <= 0
 
 
 # -- building what is sent ---------------------------------------------------------------------------
@@ -185,7 +258,8 @@ def _resource(workspace: dict, session: str | None):
     return Resource.create(attrs)  # OTEL_RESOURCE_ATTRIBUTES adds to these; ours win
 
 
-def _metrics(records: dict[str, list[dict]], new_samples: list[dict], workspace: dict, disk_bytes: int):
+def _metrics(records: dict[str, list[tuple[dict, int]]], new_samples: list[dict], workspace: dict,
+             disk_bytes: int | None):
     from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, ObservableGauge
     from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader, MetricsData
 
@@ -193,11 +267,13 @@ def _metrics(records: dict[str, list[dict]], new_samples: list[dict], workspace:
              ObservableGauge: AggregationTemporality.CUMULATIVE}
     by_session: dict[str, tuple[list, list]] = {}
     for name, recs in records.items():
-        by_session.setdefault(name, ([], []))[0].extend(recs)
+        by_session.setdefault(name, ([], []))[0].extend(record for record, _end in recs)
     for sample in new_samples:
         by_session.setdefault(safe_name(str(sample.get("s"))), ([], []))[1].append(sample)
     resource_metrics = []
-    groups = [(name, recs, smps) for name, (recs, smps) in sorted(by_session.items())] + [(None, [], [])]
+    groups = [(name, recs, smps) for name, (recs, smps) in sorted(by_session.items())]
+    if disk_bytes is not None:
+        groups.append((None, [], []))
     for session, recs, smps in groups:
         reader = InMemoryMetricReader(preferred_temporality=delta)
         provider = MeterProvider(resource=_resource(workspace, session), metric_readers=[reader])

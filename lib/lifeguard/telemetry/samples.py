@@ -94,8 +94,9 @@ def read_all(state_dir, session: str | None = None) -> list[dict]:
     return out
 
 
-def read_since(state_dir, cursor: dict | None) -> tuple[list[dict], dict]:
-    """Samples written after `cursor` (None: all kept) and the cursor after them.
+def read_since(state_dir, cursor: dict | None, limit: int | None = None) -> tuple[list[dict], dict]:
+    """Samples written after `cursor` (None: all kept), at most `limit` of them, and the cursor
+    after them.
 
     A cursor names the file it was taken on (its inode and the start of its first line: an
     inode alone can be reused once the file is gone) and how far it was read. When that file
@@ -110,14 +111,14 @@ def read_since(state_dir, cursor: dict | None) -> tuple[list[dict], dict]:
     if not _same(now, mine):
         old = _identity(current + ".1")
         if old is not None:
-            got, end = _read_from(current + ".1", off if _same(old, mine) else 0)
+            got, end = _read_from(current + ".1", off if _same(old, mine) else 0, limit)
             out += got
-            if now is None:  # just moved aside, no new file yet: the cursor stays on the old one
-                return out, {"id": old, "off": end}
+            if now is None or (limit is not None and len(out) >= limit):
+                return out, {"id": old, "off": end}  # the cursor stays on the old file: its rest first
         off = 0
     if now is None:
         return out, cursor
-    more, off = _read_from(current, off)
+    more, off = _read_from(current, off, None if limit is None else limit - len(out))
     return out + more, {"id": now, "off": off}
 
 
@@ -136,13 +137,21 @@ def _same(a: list | None, b: list | None) -> bool:
     return a is not None and b is not None and a[0] == b[0] and (a[1] == b[1] or None in (a[1], b[1]))
 
 
-def _read_from(name: str, offset: int) -> tuple[list[dict], int]:
+def _read_from(name: str, offset: int, limit: int | None) -> tuple[list[dict], int]:
+    """Up to `limit` samples from `offset`, a line at a time (memory bounded by `limit`), and
+    the offset after the last line read."""
+    out: list[dict] = []
     try:
         with open(name, "rb") as f:
             f.seek(offset)
-            data = f.read()
+            while limit is None or len(out) < limit:
+                line = f.readline()
+                if not line.endswith(b"\n"):
+                    break  # the end, or a line still being written: it waits for the next read
+                offset += len(line)
+                item = decode(line)
+                if item is not None:
+                    out.append(item)
     except OSError:
-        return [], offset
-    end = data.rfind(b"\n") + 1  # a line still being written waits for the next read
-    out = [item for line in data[:end].splitlines() if (item := decode(line)) is not None]
-    return out, offset + end
+        pass
+    return out, offset

@@ -7,6 +7,12 @@ pinned in its header) as a detached process: always at Stop and SessionEnd, so a
 numbers are sent by its end; at other events at most once per `export_interval_seconds`.
 Starting it costs a hook one fork and exec (a few ms, and only then); sending, retries and a
 dead or slow collector are the exporter's, never the hook's. Stdlib only.
+
+When is due is one stat of the marker `state/telemetry/export.started`: its mtime is when the
+last exporter was started. An exporter whose collector did not accept backs off (`back_off`):
+it writes the time of the next try into the marker and sets its mtime to that time less the
+interval, so the hooks' check holds until then, at Stop and SessionEnd too (a marker that is
+not empty: backing off). A run that was accepted empties it again (`resume`).
 """
 
 from __future__ import annotations
@@ -32,13 +38,13 @@ def after_hook(claude_dir, state_dir, event: str, section: dict | None) -> bool:
     if not enabled(section):
         return False
     marker = os.path.join(state_dir, "telemetry", MARKER)
-    if event not in FLUSH_EVENTS:
-        interval = float((section or {}).get("export_interval_seconds") or 60)
-        try:
-            if time.time() - os.stat(marker).st_mtime < interval:
-                return False
-        except FileNotFoundError:
-            pass
+    interval = interval_of(section)
+    try:
+        st = os.stat(marker)
+        if (event not in FLUSH_EVENTS or st.st_size) and time.time() - st.st_mtime < interval:
+            return False
+    except FileNotFoundError:
+        pass
     command = exporter_command(claude_dir)
     if command is None:
         return False
@@ -53,6 +59,34 @@ def after_hook(claude_dir, state_dir, event: str, section: dict | None) -> bool:
     except OSError:
         return False  # the next due hook tries again; nothing recorded is lost meanwhile
     return True
+
+
+def interval_of(section: dict | None) -> float:
+    return float((section or {}).get("export_interval_seconds") or 60)
+
+
+def back_off(state_dir, until: float, section: dict | None) -> None:
+    """No exporter started before `until`, at any event (the exporter's, after a failed run)."""
+    marker = os.path.join(state_dir, "telemetry", MARKER)
+    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, b"%.3f\n" % until)
+    finally:
+        os.close(fd)
+    os.utime(marker, (until - interval_of(section),) * 2)
+
+
+def resume(state_dir) -> None:
+    """Back to the usual schedule (the exporter's, after an accepted run)."""
+    try:
+        fd = os.open(os.path.join(state_dir, "telemetry", MARKER), os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        if os.fstat(fd).st_size:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
 
 
 def exporter_command(claude_dir) -> list[str] | None:

@@ -49,7 +49,8 @@ def check_telemetry(layout: Layout) -> list[Finding]:
                      f"run one now and read what it says: LIFEGUARD_OTEL=1 uv run --script {script} "
                      "(the first run downloads the OpenTelemetry packages)")]
     if status.get("error"):
-        return [warn(f"the last OpenTelemetry export ({status.get('ts')}) failed: {status['error']}",
+        retry = f"; backing off, the next try at {status['next_try']}" if status.get("next_try") else ""
+        return [warn(f"the last OpenTelemetry export ({status.get('ts')}) failed: {status['error']}{retry}",
                      "check OTEL_EXPORTER_OTLP_ENDPOINT in telemetry.environment of lifeguard.json; nothing is "
                      f"lost, the next export sends it (or now: LIFEGUARD_OTEL=1 uv run --script {script})")]
     return [ok(f"OpenTelemetry export on; the last one ({status.get('ts')}) was accepted")]
