@@ -20,8 +20,16 @@ and a realistic event on stdin; the tools through `uv run --script`):
 - `state_recovery.py doctor`, and `analyze` on 1,000 sessions as lifeguard keeps them (swept once, none
   running: a session changed since the last sweep gets the deep checks, which load pydantic);
 - PreToolUse with the OpenTelemetry export switched on (LIFEGUARD_OTEL=1) and the collector down
-  (nothing listens at OTEL_EXPORTER_OTLP_ENDPOINT): at most 1.10x PreToolUse fresh, since hooks
-  only start the detached exporter (at most once a minute) and never wait for it;
+  (nothing listens at OTEL_EXPORTER_OTLP_ENDPOINT), in the workspace of the 50,000-event session
+  (the exporters these hooks start face its whole backlog): at most 1.10x PreToolUse fresh, since
+  hooks only start the detached exporter (at most once a minute, less while it backs off) and
+  never wait for it. When a run is due to start one (known before it runs, from the marker the
+  hook checks) the bench waits afterwards, untimed, until that exporter is done, so that it does
+  not run into the rows after it;
+- one exporter run (scripts/otel_export.py) facing the 50,000 events with the collector down (a
+  copy of the session in a workspace of its own, its export cursor removed before each run), against
+  one with nothing to send: its CPU time at most 2.5x, its peak RSS at most 1.5x (what a run does
+  is bounded: it must not grow with the backlog);
 - PreToolUse and PostToolUse with the resident helper turned off (LIFEGUARD_HELPER=0: the hooks'
   Python runs the hook itself, no uv; the first hooks of a session, before the helper is up, cost
   this): at most 1.5x the floor; with it up (lifeguard-run's fast path: the hooks' Python runs
@@ -58,11 +66,13 @@ sys.path.insert(0, str(REPO / "lib"))
 sys.path.insert(0, str(REPO / "tests"))
 
 from lifeguard.commands.install import command as installer  # noqa: E402
+from lifeguard.config import load as config  # noqa: E402
 from lifeguard.core.proc import children  # noqa: E402
 from lifeguard.core.paths import Layout  # noqa: E402
 from lifeguard.features.registry import FEATURES  # noqa: E402
 from lifeguard.hook import helper  # noqa: E402
 from lifeguard.store import eventlog, reducer, state as state_mod  # noqa: E402
+from lifeguard.telemetry import export, trigger  # noqa: E402
 from lifeguard.upkeep import sweep  # noqa: E402
 from planted import many_sessions, session_paths  # noqa: E402
 
@@ -71,6 +81,8 @@ HOT_GOAL = 0.6  # PreToolUse / PostToolUse with the helper up: lifeguard-run's f
 HOT_OFF_GOAL = 1.5  # the same with the helper off (LIFEGUARD_HELPER=0): a cold Python importing lifeguard
 HELPER_PSS_GOAL_MB = 20.0  # the helper and its workers together, proportional set size
 INSTALL_GOAL_MS = 3000
+EXPORT_CPU_GOAL = 2.5  # an exporter run facing 50,000 events, to one with nothing to send
+EXPORT_RSS_GOAL = 1.5
 QUIET_FLOOR_MS = 34  # the floor on this 2-core machine when nothing else runs (doctor's and analyze's goals)
 OLD_SESSIONS_IDLE_HOURS = 5  # earlier sessions: finished hours ago, not yet stale
 STALE_IDLE_HOURS = 48  # over limits.archive_idle_hours (24)
@@ -84,6 +96,14 @@ import sys
 
 sys.stdin.buffer.read()
 print("{}")
+"""
+
+
+# runs a command and prints what it and its children cost: CPU seconds and peak RSS (of the largest)
+RUSAGE = """import json, resource, subprocess, sys
+rc = subprocess.run(sys.argv[1:]).returncode
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rc": rc, "cpu": use.ru_utime + use.ru_stime, "rss_mb": use.ru_maxrss / 1024}))
 """
 
 
@@ -257,6 +277,22 @@ def helper_pss_mb(claude: Path) -> float | None:
     return total_kb / 1024
 
 
+def exporters(claude: Path) -> list[int]:
+    """The OpenTelemetry exporters running for `claude` (uv's process and the script's), as /proc
+    tells; none without /proc."""
+    found, real = [], os.path.realpath(claude)
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    args = [os.fsdecode(a) for a in f.read().split(b"\0")]
+            except OSError:
+                continue
+            if any(a.endswith(trigger.SCRIPT) for a in args) and any(os.path.realpath(a) == real for a in args if a):
+                found.append(int(name))
+    return found
+
+
 def quietly(fn, *args, **kwargs):
     with open(os.devnull, "w") as quiet:
         stdout, sys.stdout = sys.stdout, quiet
@@ -317,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         make_history(ws, long_session, args.events)
         make_transcript(ws, long_session, 20 * 1024 * 1024)
+        export_ws, empty_ws = workspace(tmp, "ws-export")[0], workspace(tmp, "ws-export-none")[0]
+        export_layout = Layout(export_ws / ".claude")
+        shutil.copyfile(Layout(ws / ".claude").event_log(long_session), export_layout.event_log(long_session))
         print(f"bench: generated {args.events} logged events in {time.perf_counter() - started:.1f}s", flush=True)
 
         starts: dict[str, tuple[Path, dict, dict]] = {}  # SessionStart workspaces by how many earlier sessions
@@ -367,6 +406,59 @@ def main(argv: list[str] | None = None) -> int:
 
             return began, swept
 
+        def exporter_waits(where: Path):
+            """(setup, settle) for a hook with the export on: whether it starts the exporter is known
+            before it runs (the marker's mtime, the hook's own check: telemetry/trigger.py); when it
+            does, wait afterwards, untimed, until that exporter is done (at nice 19 it would still
+            take the idle CPU of the rows after it)."""
+            claude = where / ".claude"
+            telemetry = Layout(claude).state_dir / "telemetry"
+            interval = trigger.interval_of(config.load(Layout(claude)).get("telemetry"))
+
+            def since() -> float:
+                try:
+                    return time.time() - os.stat(telemetry / trigger.MARKER).st_mtime
+                except FileNotFoundError:
+                    return interval
+
+            def due(case: Case) -> None:
+                if interval - 2 < since() < interval:  # about to be due: let it be, so the hook cannot judge otherwise
+                    wait_for("the exporter's interval", lambda: since() >= interval, 3)
+                case.began, case.exporting = time.time(), since() >= interval
+
+            def done(case: Case) -> None:
+                if not case.exporting:
+                    return
+
+                def finished() -> bool:
+                    try:
+                        ended = os.stat(telemetry / export.STATUS).st_mtime >= case.began
+                    except FileNotFoundError:
+                        return False
+                    return ended and not exporters(claude)
+
+                wait_for(f"the exporter started by {case.name}", finished, 300)  # the first builds its environment
+                case.exporters = getattr(case, "exporters", 0) + 1
+
+            return due, done
+
+        costs: dict[str, list[dict]] = {}
+
+        def cost_of(label: str):
+            """check(): the exporter run failed to send (the collector is down), as it should; its
+            figures kept under `label`."""
+            def check(out: bytes) -> bool:
+                figures = json.loads(out)
+                costs.setdefault(label, []).append(figures)
+                return figures["rc"] == 1
+
+            return check
+
+        def fresh_backlog(case: Case) -> None:
+            """Each run faces the whole 50,000 events: the export cursor and status removed."""
+            for name in (export.CURSOR, export.STATUS):
+                (export_layout.state_dir / "telemetry" / name).unlink(missing_ok=True)
+
         def stale_archived(case: Case) -> None:
             wait_for("archiving the 1,000 stale sessions", lambda: archived(stale_layout, stale_ids))
 
@@ -380,6 +472,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit("install.sh: no shared environment recorded")
 
         tools = f"{uv} run -q --script {ws / '.claude' / 'scripts' / 'state_recovery.py'}"
+        exporter = f"{sys.executable} -c '{RUSAGE}' {uv} run -q --script {REPO / 'scripts' / trigger.SCRIPT} --workspace"
+        down = {**env, "LIFEGUARD_OTEL": "1", "OTEL_EXPORTER_OTLP_ENDPOINT": dead_endpoint(),
+                "OTEL_EXPORTER_OTLP_TIMEOUT": "1"}  # the SDK's retries until its timeout are idle: not what is measured
+        otel_due, otel_done = exporter_waits(ws)
         cases = {
             "floor": Case("floor", f"{uv} run -q --script {floor}", ws, env, runs, event="PreToolUse"),
             "pre": Case("PreToolUse fresh", commands["PreToolUse"], ws, env, runs, event="PreToolUse"),
@@ -394,7 +490,11 @@ def main(argv: list[str] | None = None) -> int:
                              runs, event="PostToolUse"),
             "pre-otel-down": Case("PreToolUse, OTel on, collector down", commands["PreToolUse"], ws,
                                   {**env, "LIFEGUARD_OTEL": "1", "OTEL_EXPORTER_OTLP_ENDPOINT": dead_endpoint()},
-                                  runs, event="PreToolUse"),
+                                  runs, event="PreToolUse", setup=otel_due, settle=otel_done),
+            "export-50k": Case(f"OTel exporter, {args.events // 1000}k events, down", f"{exporter} {export_ws / '.claude'}",
+                               export_ws, down, slow_runs, warmups=1, setup=fresh_backlog, check=cost_of("50k")),
+            "export-none": Case("OTel exporter, nothing to send, down", f"{exporter} {empty_ws / '.claude'}",
+                                empty_ws, down, slow_runs, warmups=1, check=cost_of("none")),
         }
         for label, (where, cmds, start_env) in starts.items():
             began, swept = sweep_waits(where)
@@ -453,6 +553,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: the long session has {logged} events, expected {expected}", file=sys.stderr)
             return 1
 
+        otel = cases["pre-otel-down"]
+        print(f"bench: {otel.name} started {getattr(otel, 'exporters', 0)} exporter(s) in its {otel.count} runs, "
+              f"each waited for (untimed) before the next row")
         floor_ms = cases["floor"].median_ms
         print(f"\n{'case':40} {'median':>9} {'x floor':>8}  {'goal':30} verdict")
         missed = []
@@ -469,6 +572,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{'ok' if met else 'MISSED'}")
         if not met:
             missed.append(f"resident helper + workers: {got}, goal <= {HELPER_PSS_GOAL_MB} MB")
+        for key, what, unit, goal in (("cpu", "CPU", "s", EXPORT_CPU_GOAL), ("rss_mb", "peak RSS", "MB", EXPORT_RSS_GOAL)):
+            median = {label: statistics.median(f[key] for f in figures[-slow_runs:]) for label, figures in costs.items()}
+            ratio, name = median["50k"] / median["none"], f"OTel exporter {args.events // 1000}k, down: {what}"
+            print(f"{name:40} {median['50k']:7.2f}{unit:<2} {'':8}  {f'<= {goal:g}x nothing to send':30} "
+                  f"{'ok' if ratio <= goal else 'MISSED'} ({ratio:.2f}x; nothing to send: {median['none']:.2f} {unit})")
+            if ratio > goal:
+                missed.append(f"{name}: {ratio:.2f}x, goal <= {goal:g}x nothing to send")
         if missed:
             print("\nbench: goal missed: " + "; ".join(missed))
             return 1
