@@ -287,47 +287,59 @@ def test_read_from_walks_the_log_a_batch_at_a_time(tmp_path, monkeypatch, chunk)
     path = tmp_path / "log.jsonl"
     records = [rec(i, pad="y" * (i % 7) * 10) for i in range(1, 101)]
     data = write_log(path, records)
-    seq, off, seen = 0, 0, []
+    mark, seen = {}, []
     for _ in range(20):
-        got, seq, off = eventlog.read_from(path, seq, off, 7)
+        got, mark = eventlog.read_from(path, mark, 7)
         assert len(got) <= 7
         seen += got
         if not got:
             break
     assert [r for r, _end in seen] == records  # each once, in order
     assert [end for _r, end in seen] == [data.index(eventlog.encode(r)) + len(eventlog.encode(r)) for r in records]
-    assert (seq, off) == (100, len(data))
-    assert eventlog.read_from(path, seq, off, 7) == ([], 100, len(data))  # near miss: at the end, nothing
+    assert mark == {"seq": 100, "off": len(data), "head": zlib.crc32(eventlog.encode(records[0])[:-1])}
+    assert eventlog.read_from(path, mark, 7) == ([], mark)  # near miss: at the end, nothing
 
 
 def test_read_from_leaves_a_line_being_written_and_skips_damage(tmp_path):
     path = tmp_path / "log.jsonl"
     line3 = eventlog.encode(rec(3))
     path.write_bytes(eventlog.encode(rec(1)) + b"junk\n" + eventlog.encode(rec(2)) + line3[:9])
-    got, seq, off = eventlog.read_from(path, 0, 0, 10)
-    assert [r["seq"] for r, _ in got] == [1, 2] and seq == 2
+    got, mark = eventlog.read_from(path, {}, 10)
+    assert [r["seq"] for r, _ in got] == [1, 2] and mark["seq"] == 2
     with open(path, "ab") as f:
         f.write(line3[9:])  # the line completed
-    got, seq, off = eventlog.read_from(path, seq, off, 10)
-    assert [r["seq"] for r, _ in got] == [3] and off == path.stat().st_size
+    got, mark = eventlog.read_from(path, mark, 10)
+    assert [r["seq"] for r, _ in got] == [3] and mark["off"] == path.stat().st_size
+    assert eventlog.read_from(tmp_path / "gone.jsonl", mark, 10) == ([], mark)
 
 
-def test_read_from_starts_over_when_the_log_was_replaced(tmp_path):
-    """Compaction moves the log away and a new one continues the numbering: an offset into the old
-    file means nothing there, so the new file is read from its start (what is numbered at or below
-    the cursor skipped)."""
+def test_read_from_reads_a_new_log_whole(tmp_path):
+    """Compaction moves the log away and a new one continues the numbering; a session archived
+    while idle and resumed starts a new log at 1. Either way the file is not the one the mark
+    was taken on (its first line differs): all of it is new."""
     path = tmp_path / "log.jsonl"
-    data = write_log(path, [rec(i, pad="x" * 50) for i in range(1, 11)])
-    _got, seq, off = eventlog.read_from(path, 0, 0, 6)
-    assert seq == 6
-    write_log(path, [rec(i) for i in range(5, 14)])  # compacted, then 7 to 13 appended (5 and 6 seen)
-    got, seq2, off2 = eventlog.read_from(path, seq, off, 100)
-    assert [r["seq"] for r, _ in got] == list(range(7, 14))
-    assert off2 == path.stat().st_size != len(data)
-    # near miss: the same cursor on the unchanged log goes on from its offset
     write_log(path, [rec(i, pad="x" * 50) for i in range(1, 11)])
-    got, _seq, _off = eventlog.read_from(path, seq, off, 100)
-    assert [r["seq"] for r, _ in got] == [7, 8, 9, 10]
+    _got, mark = eventlog.read_from(path, {}, 100)
+    assert mark["seq"] == 10
+    write_log(path, [rec(i) for i in range(11, 14)])  # compacted at 10, then 11 to 13
+    got, _mark = eventlog.read_from(path, mark, 100)
+    assert [r["seq"] for r, _ in got] == [11, 12, 13]
+    write_log(path, [rec(i, ts="resumed") for i in range(1, 4)])  # started over
+    got, after = eventlog.read_from(path, mark, 100)
+    assert [r["seq"] for r, _ in got] == [1, 2, 3] and after["off"] == path.stat().st_size
+
+
+def test_read_from_a_repaired_log_skips_what_was_read(tmp_path):
+    """A log repaired in place (a damaged line taken out: the offsets move, the first line stays)
+    is read from its start, what was read already skipped by number: nothing twice."""
+    path = tmp_path / "log.jsonl"
+    records = [rec(i, pad="x" * 50) for i in range(1, 11)]
+    path.write_bytes(b"".join(eventlog.encode(r) + (b"junk\n" if r["seq"] == 3 else b"") for r in records))
+    _got, mark = eventlog.read_from(path, {}, 6)
+    assert mark["seq"] == 6
+    write_log(path, records + [rec(11)])  # without the junk line, and one more event
+    got, _after = eventlog.read_from(path, mark, 100)
+    assert [r["seq"] for r, _ in got] == [7, 8, 9, 10, 11]  # (its near miss, a new log read whole: above)
 
 
 def test_read_from_reads_a_chunk_not_the_log(tmp_path, monkeypatch):
@@ -335,9 +347,9 @@ def test_read_from_reads_a_chunk_not_the_log(tmp_path, monkeypatch):
     path = tmp_path / "log.jsonl"
     write_log(path, [rec(i, pad="z" * 100) for i in range(1, 5001)])
     reads = counted_reads(monkeypatch)
-    _got, seq, off = eventlog.read_from(path, 0, 0, 10)
-    assert sum(reads) <= eventlog._READ_CHUNK < path.stat().st_size / 2
+    _got, mark = eventlog.read_from(path, {}, 10)
+    assert sum(reads) <= eventlog._READ_CHUNK + eventlog._TAIL_CHUNK < path.stat().st_size / 2
     reads.clear()
-    got, _seq, _off = eventlog.read_from(path, seq, off, 10)  # from the offset: the line before it checked, then on
+    got, _mark = eventlog.read_from(path, mark, 10)  # from the offset: the first line and the one before it checked
     assert [r["seq"] for r, _ in got] == list(range(11, 21))
-    assert sum(reads) <= eventlog._READ_CHUNK + 2 * eventlog._TAIL_CHUNK
+    assert sum(reads) <= eventlog._READ_CHUNK + 3 * eventlog._TAIL_CHUNK

@@ -296,14 +296,14 @@ def test_doctor_says_how_the_export_goes(layout, monkeypatch) -> None:
 SESSION = "3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b"
 
 
-def logged(layout, count: int, session: str = SESSION, pad: int = 0) -> list[dict]:
+def logged(layout, count: int, session: str = SESSION, pad: int = 0, ts: str = "2026-11-30T10:00:00.000Z") -> list[dict]:
     """`count` tool outcomes in `session`'s log, written as the store writes them; every fifth
     carries two loop warnings (two incidents in one record)."""
     from lifeguard.store import eventlog
 
     records = []
     for seq in range(1, count + 1):
-        record = {"seq": seq, "ts": "2026-11-30T10:00:00.000Z", "event": "PostToolUse", "tool": "Bash",
+        record = {"seq": seq, "ts": ts, "event": "PostToolUse", "tool": "Bash",
                   "hook": "PostToolUse", "pad": "p" * pad}
         if seq % 5 == 0:
             record["notices"] = [{"code": "TOOL_LOOP_DETECTED", "kind": "warn", "rule": "same_call",
@@ -380,6 +380,23 @@ def test_a_collector_failing_mid_run_keeps_what_it_did_not_accept(layout, monkey
             assert total(flaky.metric("lifeguard.tool.calls")) + total(collector.metric("lifeguard.tool.calls")) == 30
             assert sorted(incident_seqs(flaky) + incident_seqs(collector)) == sorted([5, 10, 15, 20, 25, 30] * 2)
         (layout.state_dir / "telemetry" / export.CURSOR).unlink()  # the same again, failing later
+
+
+def test_a_session_that_starts_over_is_sent_again_from_its_start(layout, monkeypatch) -> None:
+    """A session archived while idle and then resumed starts a new log at seq 1: its events are
+    new, although numbered below the cursor."""
+    logged(layout, 10)
+    monkeypatch.setenv("LIFEGUARD_OTEL", "1")
+    with Collector() as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        assert export.run(str(layout.claude_dir)) == 0
+        layout.event_log(SESSION).unlink()  # archived
+        logged(layout, 5, ts="2026-12-02T09:00:00.000Z")  # resumed two days later
+        assert export.run(str(layout.claude_dir)) == 0
+        assert total(collector.metric("lifeguard.tool.calls")) == 15 and incident_seqs(collector) == [5, 5, 5, 5, 10, 10]
+        logged(layout, 2)  # near miss: more of the same log (seq 1 and 2 again: not new, by number)
+        assert export.run(str(layout.claude_dir)) == 0
+        assert total(collector.metric("lifeguard.tool.calls")) == 15
 
 
 def test_the_memory_of_a_run_does_not_grow_with_the_log(layout, monkeypatch) -> None:

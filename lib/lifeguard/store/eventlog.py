@@ -209,22 +209,27 @@ def read_after(path: Path, seq: int) -> list[dict]:
 _READ_CHUNK = 1 << 18
 
 
-def read_from(path: Path, seq: int, offset: int, limit: int) -> tuple[list[tuple[dict, int]], int, int]:
-    """Up to `limit` good records numbered above `seq`, read forward, each with the offset just
-    past its line; and the (seq, offset) to pass next time.
+def read_from(path: Path, mark: dict, limit: int) -> tuple[list[tuple[dict, int]], dict]:
+    """Up to `limit` good records after `mark`, read forward, each with the offset just past its
+    line; and the mark after them, to pass next time.
 
-    `offset` is where the line of the record numbered `seq` ends, as this returned it (0: the
-    start). When the line ending there is not that record (the log was compacted into a new file,
-    or repaired, since) the log is read from its start, skipping what is numbered `seq` or below.
-    A chunk at a time: memory is bounded by `limit` and the longest line, never by the log's
-    length. A line without its newline yet (being written) is left for the next call. A missing
-    log reads as empty, the position kept.
+    A mark is {"seq": the last record read, "off": where its line ends, "head": the CRC-32 of the
+    log's first line} ({} or a missing member: from the start). A log whose first line is not the
+    one the mark was taken on is another file (a session that started over at 1, a log compacted
+    into a snapshot and begun anew): all of it is read. When the line ending at "off" is not the
+    record numbered "seq" (the log was repaired since) it is read from its start, skipping what
+    is numbered "seq" or below. A chunk at a time: memory is bounded by `limit` and the longest
+    line, never by the log's length. A line without its newline yet (being written) is left for
+    the next call. A missing log reads as empty, the mark kept.
     """
     fd = _open_ro(path)
     if fd is None:
-        return [], seq, offset
+        return [], mark
     try:
-        if offset and not _ends_record(fd, offset, seq):
+        seq, offset, head = int(mark.get("seq") or 0), int(mark.get("off") or 0), _head(fd)
+        if None not in (head, mark.get("head")) and head != mark.get("head"):
+            seq, offset = 0, 0
+        elif offset and not _ends_record(fd, offset, seq):
             offset = 0
         out: list[tuple[dict, int]] = []
         start, buf, at = offset, b"", 0  # buf holds the file from `start`; `at` is the next line in it
@@ -244,9 +249,20 @@ def read_from(path: Path, seq: int, offset: int, limit: int) -> tuple[list[tuple
             if record["seq"] > seq:
                 out.append((record, end))
             seq, offset = record["seq"], end
-        return out, seq, offset
+        return out, {"seq": seq, "off": offset, "head": head}
     finally:
         os.close(fd)
+
+
+def _head(fd: int) -> int | None:
+    """The CRC-32 of the log's first line; None until it is whole."""
+    line = b""
+    while (nl := line.find(b"\n")) == -1:
+        chunk = os.pread(fd, _TAIL_CHUNK, len(line))
+        if not chunk:
+            return None
+        line += chunk
+    return zlib.crc32(line[:nl])
 
 
 def _ends_record(fd: int, offset: int, seq: int) -> bool:

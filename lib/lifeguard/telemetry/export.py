@@ -5,10 +5,11 @@ never inside a hook, and only when the switch is on, at low priority (the script
 
 1. takes `state/telemetry/export.lock` (core.toollock: one exporter per workspace; a second waits its turn),
 2. reads what was recorded since the last successful export, BATCH records and BATCH samples at
-   a time, streamed: each session's event log from the sequence number and byte offset in
-   `state/telemetry/export-cursor.json`, and the hook samples after their cursor. What a run
-   holds in memory and the work it does are bounded however long the logs and the backlog are:
-   at most BATCHES_PER_RUN batches of each signal, the rest left for the next runs,
+   a time, streamed: each session's event log from its mark in `state/telemetry/export-cursor.json`
+   (sequence number, byte offset, first line: store.eventlog.read_from), and the hook samples
+   after their cursor. What a run holds in memory and the work it does are bounded however long
+   the logs and the backlog are: at most BATCHES_PER_RUN batches of each signal, the rest left
+   for the next runs,
 3. sends the metrics (`measures.counts` and `measures.timings` of each batch, as delta
    sums and histograms, plus the state folder's disk use) to `/v1/metrics` and the incidents
    (code, severity, scrubbed message) to `/v1/logs`, each session with its own resource:
@@ -231,10 +232,9 @@ def _read_batch(layout: Layout, seen: dict) -> tuple[dict[str, list[tuple[dict, 
         mark = seen.get(name) or {}
         if mark.get("off", mark.get("size")) == size:  # read to its end ("size": a cursor kept before offsets were)
             continue
-        got, seq, off = eventlog.read_from(path, int(mark.get("seq") or 0), int(mark.get("off") or 0), left)
+        got, latest[name] = eventlog.read_from(path, mark, left)
         if got:
             out[name] = got
-        latest[name] = {"seq": seq, "off": off}
         left -= len(got)
     return out, latest, left <= 0
 
