@@ -384,7 +384,7 @@ def test_a_collector_failing_mid_run_keeps_what_it_did_not_accept(layout, monkey
 
 def test_a_session_that_starts_over_is_sent_again_from_its_start(layout, monkeypatch) -> None:
     """A session archived while idle and then resumed starts a new log at seq 1: its events are
-    new, although numbered below the cursor."""
+    new, although numbered below the cursor. The cursor keeps only the sessions present."""
     logged(layout, 10)
     monkeypatch.setenv("LIFEGUARD_OTEL", "1")
     with Collector() as collector:
@@ -397,6 +397,14 @@ def test_a_session_that_starts_over_is_sent_again_from_its_start(layout, monkeyp
         logged(layout, 2)  # near miss: more of the same log (seq 1 and 2 again: not new, by number)
         assert export.run(str(layout.claude_dir)) == 0
         assert total(collector.metric("lifeguard.tool.calls")) == 15
+        logged(layout, 1, session=LOOP_1)
+        assert export.run(str(layout.claude_dir)) == 0
+        cursor = json.loads((layout.state_dir / "telemetry" / export.CURSOR).read_text())
+        assert set(cursor["metrics"]["sessions"]) == set(cursor["logs"]["sessions"]) == {SESSION, LOOP_1}
+        layout.event_log(SESSION).unlink()  # archived for good: its cursor goes, the other's stays
+        assert export.run(str(layout.claude_dir)) == 0
+        cursor = json.loads((layout.state_dir / "telemetry" / export.CURSOR).read_text())
+        assert set(cursor["metrics"]["sessions"]) == set(cursor["logs"]["sessions"]) == {LOOP_1}
 
 
 def test_the_memory_of_a_run_does_not_grow_with_the_log(layout, monkeypatch) -> None:

@@ -212,15 +212,17 @@ def _logs_batch(layout: Layout, cursor: dict, exporter, workspace: dict, hide: s
 def _read_batch(layout: Layout, seen: dict) -> tuple[dict[str, list[tuple[dict, int]]], dict, bool]:
     """The next BATCH records after the cursors `seen`, by session ({session: [(record, offset
     past its line)]}), the cursors after them, and whether the batch is full (more may wait).
-    A log whose size is where its cursor stands is not opened."""
+    A log whose size is where its cursor stands is not opened. The cursor of a log that is gone
+    (archived; compacted, until the next event begins it anew, which is read whole anyway) is
+    dropped: the cursor file holds the sessions present, not every session there ever was."""
     out: dict[str, list[tuple[dict, int]]] = {}
-    latest = dict(seen)
     left = BATCH
     try:
         names = sorted(n[len("events-"):-len(".jsonl")] for n in os.listdir(layout.state_dir)
                        if n.startswith("events-") and n.endswith(".jsonl"))
     except OSError:
-        names = []
+        return out, seen, False  # nothing read: the cursors as they were
+    latest = {name: seen[name] for name in names if name in seen}
     for name in names:
         if left <= 0:
             break
