@@ -407,6 +407,29 @@ def test_a_session_that_starts_over_is_sent_again_from_its_start(layout, monkeyp
         assert set(cursor["metrics"]["sessions"]) == set(cursor["logs"]["sessions"]) == {LOOP_1}
 
 
+def test_a_cursor_left_mid_batch_still_tells_a_new_log(layout, monkeypatch) -> None:
+    """A logs cursor moved after part of a batch keeps the log's first line too: when the session
+    then starts over, its new log is read whole, not taken for the old one at the same offset."""
+    logged(layout, 10)
+    monkeypatch.setenv("LIFEGUARD_OTEL", "1")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
+    monkeypatch.setattr(export, "BATCH", 10)
+    monkeypatch.setattr(export, "LOG_BATCH", 1)
+    with AcceptsOnly(2) as flaky:  # the metrics, then record 5's incidents; record 10's refused
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", flaky.url)
+        assert export.run(str(layout.claude_dir)) == 1
+        assert incident_seqs(flaky) == [5, 5]
+    layout.event_log(SESSION).unlink()
+    logged(layout, 6, ts="2026-12-02T09:00:00.000Z")  # started over: its record 5 ends where the old one did
+    with Collector() as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        assert export.run(str(layout.claude_dir)) == 0, status(layout)
+        assert incident_seqs(collector) == [5, 5] and total(collector.metric("lifeguard.tool.calls")) == 6
+        # near miss: the next run finds nothing new in it
+        assert export.run(str(layout.claude_dir)) == 0
+        assert incident_seqs(collector) == [5, 5] and total(collector.metric("lifeguard.tool.calls")) == 6
+
+
 def test_the_memory_of_a_run_does_not_grow_with_the_log(layout, monkeypatch) -> None:
     import tracemalloc
 

@@ -191,7 +191,7 @@ def _logs_batch(layout: Layout, cursor: dict, exporter, workspace: dict, hide: s
     ends = [(name, record, end) for name, recs in sorted(records.items()) for record, end in recs]
     for i, (name, record, end) in enumerate(ends):
         chunk.extend((name, record, item) for item in measures.incidents(record))
-        upto[name] = {"seq": record["seq"], "off": end}
+        upto[name] = {**latest[name], "seq": record["seq"], "off": end}  # the same file: its first line
         if chunk and (len(chunk) >= LOG_BATCH or i == len(ends) - 1):
             if exporter.export(_log_records(chunk, workspace, hide)).name != "SUCCESS":
                 return False, False
@@ -212,7 +212,8 @@ def _logs_batch(layout: Layout, cursor: dict, exporter, workspace: dict, hide: s
 def _read_batch(layout: Layout, seen: dict) -> tuple[dict[str, list[tuple[dict, int]]], dict, bool]:
     """The next BATCH records after the cursors `seen`, by session ({session: [(record, offset
     past its line)]}), the cursors after them, and whether the batch is full (more may wait).
-    A log whose size is where its cursor stands is not opened. The cursor of a log that is gone
+    A log whose size is where its cursor stands is not opened (a log begun anew that happens to
+    be exactly that long waits until it grows: delayed, not lost). The cursor of a log that is gone
     (archived; compacted, until the next event begins it anew, which is read whole anyway) is
     dropped: the cursor file holds the sessions present, not every session there ever was."""
     out: dict[str, list[tuple[dict, int]]] = {}
