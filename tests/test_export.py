@@ -177,6 +177,26 @@ def test_one_exporter_at_a_time_and_a_stuck_one_is_not_waited_on_forever(layout,
         assert total(collector.metric("lifeguard.tool.calls")) == 5
 
 
+def test_an_exporter_finding_another_waiting_its_turn_leaves_at_once(layout, monkeypatch) -> None:
+    """Stop and SessionEnd start an exporter whatever runs: with one already waiting for the lock
+    (it holds export.queue) the newcomer leaves without waiting, since the waiting one sends it
+    all; nothing recorded is left behind."""
+    from lifeguard.core.locking import SessionLock
+
+    loop_session(layout, monkeypatch)
+    monkeypatch.setenv("LIFEGUARD_OTEL", "1")
+    with Collector() as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        with SessionLock(layout.state_dir / "telemetry" / export.QUEUE, 1):  # another exporter, waiting its turn
+            assert export.run(str(layout.claude_dir)) == 0
+        assert collector.received == [] and not (layout.state_dir / "telemetry" / export.STATUS).exists()
+        # near miss: the one waiting (here, the next run) gets its turn and sends it all
+        assert export.run(str(layout.claude_dir)) == 0, status(layout)
+        assert total(collector.metric("lifeguard.tool.calls")) == 5
+        with SessionLock(layout.state_dir / "telemetry" / export.QUEUE, 0):
+            pass  # and left the queue free for the next
+
+
 def test_a_silent_collector_is_given_up_on_and_tried_again(layout, monkeypatch) -> None:
     loop_session(layout, monkeypatch)
     monkeypatch.setenv("LIFEGUARD_OTEL", "1")

@@ -3,7 +3,10 @@
 Runs in its own process (`scripts/otel_export.py`, started detached by a hook: see trigger.py),
 never inside a hook, and only when the switch is on, at low priority (the script lowers it). One run:
 
-1. takes `state/telemetry/export.lock` (core.toollock: one exporter per workspace; a second waits its turn),
+1. takes `state/telemetry/export.lock` (core.toollock: one exporter per workspace; a second waits its turn,
+   holding `export.queue` while it waits: a third, finding that held, leaves at once, since the one
+   waiting will send all it would; so Stops in quick succession leave one exporter running and one
+   waiting, however many they start),
 2. reads what was recorded since the last successful export, BATCH records and BATCH samples at
    a time, streamed: each session's event log from its mark in `state/telemetry/export-cursor.json`
    (sequence number, byte offset, first line: store.eventlog.read_from), and the hook samples
@@ -44,6 +47,7 @@ from .. import VERSION
 from ..alerts import codes
 from ..config import load as config_mod
 from ..core import clock, fsutil
+from ..core.locking import LockTimeout, SessionLock
 from ..core.paths import Layout, safe_name
 from ..core.toollock import ToolLock
 from ..redact import redactor as redact
@@ -53,6 +57,7 @@ from . import measures, samples, trigger
 CURSOR = "export-cursor.json"
 STATUS = "export-status.json"
 LOCK = "export.lock"
+QUEUE = "export.queue"
 LOCK_WAIT_SECONDS = 120
 BATCH = 2000  # event records, and hook samples, read and sent at a time: what a run holds in memory
 BATCHES_PER_RUN = 10  # a longer backlog is the next runs' (each run's cost stays bounded)
@@ -84,8 +89,14 @@ def run(claude_dir: str) -> int:
     fsutil.ensure_private_dir(folder)
     jsoncodec.use_orjson()  # a backlog is thousands of records (store/jsoncodec.py)
     status = {"ts": clock.now_iso(), "metrics": None, "logs": None}
+    queue = SessionLock(folder / QUEUE, 0)
+    try:
+        queue.acquire()
+    except LockTimeout:
+        return 0  # another exporter waits its turn: it reads all that is recorded when it starts, this one's too
     try:
         with ToolLock(folder / LOCK, LOCK_WAIT_SECONDS):  # one exporter at a time; a stuck one is not waited on forever
+            queue.release()  # before reading anything: what a later one would send, this one sends
             if _failed_meanwhile(folder / STATUS, started):
                 return 1  # an exporter failed while this one waited its turn: its back-off holds for this one too
             _check_protocol()
@@ -95,6 +106,8 @@ def run(claude_dir: str) -> int:
         status["error"] = str(exc)
     except Exception as exc:  # noqa: BLE001 - detached: the status file is the only place to say it
         status["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+    finally:
+        queue.release()
     return _conclude(layout, section, status)
 
 
