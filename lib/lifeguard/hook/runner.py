@@ -69,7 +69,8 @@ def run(event: str, hook_file: str, handler=None, raw: bytes | None = None, invo
     hands the answer over (`on_answered`), called once it is printed: what follows it (the cost
     sample, the exporter) is then off the hook's time."""
     started = time.monotonic() if started is None else started
-    off = _off_notice(event, hook_file)
+    claude = find_claude_dir(hook_file)  # once: resolving the hook's path costs a stat per folder
+    off = _off_notice(event, claude)
     if off is not None:
         return off
     samples.NOTE.clear()  # this invocation's measures (a helper worker's module state is fresh anyway)
@@ -96,7 +97,7 @@ def run(event: str, hook_file: str, handler=None, raw: bytes | None = None, invo
             raw = _read_stdin(chunks, None)
         inp = protocol.parse(raw)
         event = inp.get("hook_event_name") or event
-        layout = Layout(find_claude_dir(hook_file))
+        layout = Layout(claude)
         out = handler(event, inp, layout)
         _disarm()
     except BaseException as exc:  # noqa: BLE001 - failing open is the point
@@ -153,10 +154,10 @@ def _input_after_deadline(chunks: list[bytes], started: float) -> dict:
         return {}
 
 
-def _off_notice(event: str, hook_file: str) -> int | None:
+def _off_notice(event: str, claude) -> int | None:
     """When lifeguard is off (switch.py): exit 0 having written nothing; at SessionStart one line
     tells the user it is off and how to turn it on. None when lifeguard is on."""
-    reason = switch.off_reason(find_claude_dir(hook_file))
+    reason = switch.off_reason(claude)
     if reason is None:
         return None
     if event == "SessionStart":
