@@ -41,7 +41,9 @@ and a realistic event on stdin; the tools through `uv run --script`):
 The hooks run as installed, so through the resident helper (lib/lifeguard/helper.py) that the
 warm-up runs start; the benchmark waits for it before timing.
 
-Runs are interleaved (so a busy machine slows every kind alike) and medians compared. Every goal
+Runs are interleaved (so a busy machine slows every kind alike), each round in a new order (so no
+row always follows the same others, which would always leave it the helper in the same state),
+and medians compared. Every goal
 is a row of GOALS: its median, its ratio to the floor, and the goal (a ratio to the floor, to
 another row, or a time). Exits 1 when a goal is missed. `--quick` runs fewer of each (CI).
 """
@@ -51,6 +53,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -330,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=30, help="timed runs of each hook case (default 30)")
     parser.add_argument("--quick", action="store_true", help="fewer runs (10 of each hook, 3 of the slow cases), for CI")
     parser.add_argument("--events", type=int, default=HISTORY_EVENTS, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=random.randrange(1 << 30),
+                        help="the order of the interleaved runs (printed; default: a new one each time)")
     args = parser.parse_args(argv)
     runs = 10 if args.quick else args.runs
     slow_runs = 3 if args.quick else max(3, runs // 6)  # cases that cost seconds: tools, 1,000 stale sessions
@@ -535,9 +540,14 @@ def main(argv: list[str] | None = None) -> int:
         for where in workspaces:
             claude = str(where / ".claude")
             wait_for(f"the resident helper of {where.name}", lambda: helper.running(claude), 30)
-        print(f"bench: {runs} interleaved runs of each hook case, {slow_runs} of the slow ones", flush=True)
+        print(f"bench: {runs} interleaved runs of each hook case, {slow_runs} of the slow ones, in an order shuffled "
+              f"each round (--seed {args.seed})", flush=True)
+        # each round in its own order: a row always run right after the same others would always
+        # meet the resident helper in the same state (its spares just taken, or rehearsed)
+        shuffle = random.Random(args.seed)
         for i in range(max(case.runs for case in order)):
-            for case in order[i % len(order):] + order[: i % len(order)]:
+            shuffle.shuffle(order)
+            for case in order:
                 if len(case.times) < case.runs:
                     case.run()
 
