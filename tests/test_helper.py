@@ -672,6 +672,34 @@ def test_lifeguard_run_hands_a_hook_to_the_helper_without_uv(ws: Path) -> None:
     assert logged_ids(ws) == ["toolu_0000", "toolu_0001", "toolu_0002"]
 
 
+def test_the_fast_path_hands_a_hook_to_the_helper_without_importing_os(ws: Path, tmp_path: Path) -> None:
+    """lifeguard-run's own Python on its way to the helper: no `os` (1 ms of every hook under
+    `-I -S`), only posix; the near miss beside it: the same fast path with the helper off runs
+    the hook itself, and that does import os, as this check would see."""
+    fast_path_ws(ws)
+    traced = tmp_path / "python-importtime"
+    traced.write_text(f'#!/bin/sh\nexec {sys.executable} -X importtime "$@"\n')
+    traced.chmod(0o755)
+    (ws / ".claude" / "hooks" / "python.path").write_text(f"{traced}\n")
+    start_helper(ws)
+
+    def imported(res: subprocess.CompletedProcess) -> set[str]:
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
+        return {line.split("|")[-1].strip() for line in res.stderr.decode().splitlines()
+                if line.startswith("import time:")}
+
+    served = helper_served(ws)
+    through_helper = imported(run_launcher(ws, event(1)))
+    assert helper_served(ws) == served + 1
+    assert "lifeguard.hook.client" in through_helper and "_socket" in through_helper
+    assert "os" not in through_helper and "stat" not in through_helper
+    here = imported(run_launcher(ws, event(2), LIFEGUARD_HELPER="0"))
+    assert helper_served(ws) == served + 1
+    assert "os" in here and "lifeguard.hook.runner" in here
+    assert logged_ids(ws) == ["toolu_0000", "toolu_0001", "toolu_0002"]
+
+
 def test_lifeguard_run_runs_the_hook_itself_when_the_helper_does_not_take_it(ws: Path) -> None:
     """A helper turning the hook away (its code changed): stdin untouched, so the fast path's
     Python runs the hook itself, still without uv."""
@@ -779,3 +807,40 @@ def test_the_fast_path_runs_only_lifeguards_entry_points_whose_pins_are_installe
     assert not client.can_run_here("PreToolUse", variant("other.py", text.replace('run_hook("PreToolUse", __file__)',
                                                                                   'print("{}")')))
     assert not client.can_run_here("PreToolUse", str(tmp_path / "absent.py"))
+
+
+def test_the_client_finds_the_claude_folder_as_realpath_would_without_os(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """client.installed_claude_dir and client._absolute skip os.path when the path is already
+    absolute and plain (no symlink, `.`, `..` or empty part): the same answers as
+    os.path.realpath and os.path.abspath, for those paths and for each near miss beside them."""
+    monkeypatch.delenv("LIFEGUARD_HOME", raising=False)
+    project = tmp_path / "project"
+    hooks = project / ".claude" / "hooks"
+    hooks.mkdir(parents=True)
+    (hooks / "pre_tool_use.py").write_text("")
+    elsewhere = tmp_path / "elsewhere" / ".claude" / "hooks"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "pre_tool_use.py").write_text("")
+    (tmp_path / "linked").symlink_to(project)  # a symlinked project folder: the same .claude
+    (project / "sub").mkdir()
+    other = tmp_path / "other" / ".claude"
+    other.mkdir(parents=True)
+    (other / "hooks").symlink_to(elsewhere)  # a symlinked hooks folder: its target's .claude
+    (hooks / "linked.py").symlink_to(elsewhere / "pre_tool_use.py")  # a symlinked hook file
+    plain = str(hooks / "pre_tool_use.py")
+    cases = [plain, f"{tmp_path}/linked/.claude/hooks/pre_tool_use.py", f"{other}/hooks/pre_tool_use.py",
+             str(hooks / "linked.py"), f"{project}/sub/../.claude/hooks/pre_tool_use.py",
+             f"{project}/./.claude/hooks/pre_tool_use.py", f"{project}//.claude/hooks/pre_tool_use.py",
+             f"{project}/.claude/hooks/absent.py", f"{tmp_path}/no-claude/hooks/pre_tool_use.py", "/pre_tool_use.py"]
+    monkeypatch.chdir(project)
+    cases.append(".claude/hooks/pre_tool_use.py")
+    for path in cases:
+        real = os.path.dirname(os.path.dirname(os.path.realpath(path)))
+        assert client.installed_claude_dir(path) == (real if os.path.basename(real) == ".claude" else None), path
+        assert client._absolute(path) == os.path.abspath(path), path
+    assert client.installed_claude_dir(plain) == str(project / ".claude")
+    assert client.installed_claude_dir(f"{other}/hooks/pre_tool_use.py") == str(elsewhere.parent)
+    assert client.installed_claude_dir(str(hooks / "linked.py")) == str(elsewhere.parent)
+    assert client._normal(plain) and not client._has_link(plain)
+    assert client._has_link(f"{tmp_path}/linked/.claude/hooks/pre_tool_use.py")

@@ -3,11 +3,12 @@
 A hook costs a fresh Python process, and most of that cost is importing (json, pathlib, re)
 and compiling regexes, before any work. The resident helper (helper.py) is one process per
 installed `.claude/` that has done all that once; for each hook a forked worker of it runs the
-very same runner on this hook's input (the exchange is in wire.py). So this module imports
-nothing beyond what Python has loaded at startup, plus _socket, select, `wire` and `timeout`
-(which import only os), and neither they nor it import `__future__` (0.15 ms of every hook);
-it even runs under `python -I -S` (lifeguard-run's fast path, `fast()`), loading site-packages
-only when the hook runs here.
+very same runner on this hook's input (the exchange is in wire.py). So on its way to the helper
+this module imports nothing beyond what Python has loaded at startup, plus _socket, select and
+four small modules of its own (wire, timeout, core.environ, core.trust): not even os, which
+costs 1 ms under `python -I -S` (core/environ.py), nor `__future__` (0.15 ms). It runs under
+`python -I -S` (lifeguard-run's fast path, `fast()`), loading site-packages only when the hook
+runs here; the paths that do more (running the hook here, starting a helper) import os.
 
 Exactly once, whatever dies when:
 - Nothing runs before the client sends "G", so when anything fails before it (no helper, a
@@ -27,11 +28,12 @@ LIFEGUARD_HELPER=0 in the environment, or `helper.enabled: false` in lifeguard.j
 use one.
 """
 
-import os
-import stat
+import posix
 import sys
+from _stat import S_ISLNK, S_ISSOCK
 
 from . import wire
+from ..core import environ
 from ..core.trust import trusted_state
 from .timeout import deadline_for, settings_timeout
 
@@ -58,7 +60,7 @@ def run_hook(event: str, hook_file: str) -> int:
     if env_disabled() and event != "SessionStart":  # SessionStart goes on to say lifeguard is off
         return 0
     claude = installed_claude_dir(hook_file)
-    use_helper = claude is not None and os.environ.get("LIFEGUARD_HELPER", "1") != "0"
+    use_helper = claude is not None and environ.get("LIFEGUARD_HELPER") != "0"
     if use_helper:
         code = via_helper(claude, event, hook_file)
         if code is not None:
@@ -74,7 +76,7 @@ def fast(script: str, hook_file: str) -> int:
     is lifeguard-run's to honour, before this starts.)"""
     event = "".join(part.capitalize() for part in script.split("_"))  # pre_tool_use -> PreToolUse
     claude = installed_claude_dir(hook_file)  # None for a plugin's hook: no helper, run here
-    use_helper = claude is not None and os.environ.get("LIFEGUARD_HELPER", "1") != "0"
+    use_helper = claude is not None and environ.get("LIFEGUARD_HELPER") != "0"
     if use_helper:
         code = via_helper(claude, event, hook_file)
         if code is not None:
@@ -106,6 +108,7 @@ def can_run_here(event: str, hook_file: str) -> bool:
     its PEP 723 header pins, at the pinned version: what `uv run --script` would otherwise check
     and mend. Read without `re` or `tomllib`; a header that is not a plain list of
     `name==version` pins is not judged here (False: uv reads it)."""
+    import os
     import site
 
     try:
@@ -142,31 +145,57 @@ def fast_exit(script: str, hook_file: str) -> None:
             stream.flush()
         except (OSError, ValueError):
             pass
-    os._exit(code)
+    posix._exit(code)
 
 
 def installed_claude_dir(hook_file: str) -> str | None:
     """The `.claude` folder of an installed hook (as paths.find_claude_dir finds it), or None
     when the hook runs from a source checkout or LIFEGUARD_HOME points elsewhere: the helper
     is only for installed hooks."""
-    if os.environ.get("LIFEGUARD_HOME"):
+    if environ.get("LIFEGUARD_HOME"):
         return None  # a development setup: state elsewhere than beside the hooks
-    claude = os.path.dirname(os.path.dirname(os.path.realpath(hook_file)))
-    return claude if os.path.basename(claude) == ".claude" else None
+    if _normal(hook_file) and not _has_link(hook_file):
+        real = hook_file  # what os.path.realpath returns for it, without importing os
+    else:
+        import os
+
+        real = os.path.realpath(hook_file)
+    claude = real.rsplit("/", 2)[0]
+    return claude if claude.endswith("/.claude") else None
+
+
+def _normal(path: str) -> bool:
+    """Whether os.path.abspath returns `path` as it is: absolute, with no empty, `.` or `..` part."""
+    return (path.startswith("/") and not path.endswith(("/", "/.", "/.."))
+            and "//" not in path and "/./" not in path and "/../" not in path)
+
+
+def _has_link(path: str) -> bool:
+    """Whether any part of the absolute `path` is a symlink (or cannot be looked at): one lstat
+    per part, as os.path.realpath would do."""
+    end = 0
+    while end >= 0:
+        end = path.find("/", end + 1)
+        try:
+            if S_ISLNK(posix.lstat(path[:end] if end > 0 else path).st_mode):
+                return True
+        except OSError:
+            return True
+    return False
 
 
 def trusted_socket(state_dir: str) -> bool:
     """A trusted state folder holding our socket: the request carries the hook's input, so it
     must not go to a socket someone else planted."""
     try:
-        sock = os.lstat(os.path.join(state_dir, SOCKET))
+        sock = posix.lstat(f"{state_dir}/{SOCKET}")
     except OSError:
         return False
-    return trusted_state(state_dir) and stat.S_ISSOCK(sock.st_mode) and sock.st_uid == os.getuid()
+    return trusted_state(state_dir) and S_ISSOCK(sock.st_mode) and sock.st_uid == posix.getuid()
 
 
 def passed_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if passed(k)}
+    return {k: v for k, v in environ.items() if passed(k)}
 
 
 def passed(name: str) -> bool:
@@ -176,36 +205,37 @@ def passed(name: str) -> bool:
 
 def _connect(sock, path: str) -> None:
     """connect(), through a relative path when `path` is longer than a socket address allows."""
-    if len(os.fsencode(path)) < 100:
+    if len(environ.fsencode(path)) < 100:
         sock.connect(path)
         return
-    here = os.open(".", os.O_RDONLY)
+    folder, _, name = path.rpartition("/")
+    here = posix.open(".", posix.O_RDONLY)
     try:
-        os.chdir(os.path.dirname(path))
-        sock.connect(os.path.basename(path))
+        posix.chdir(folder)
+        sock.connect(name)
     finally:
-        os.fchdir(here)
-        os.close(here)
+        posix.fchdir(here)
+        posix.close(here)
 
 
 
 def via_helper(claude: str, event: str, hook_file: str) -> int | None:
     """The hook's exit code once the helper took it (and saw it through, or the client did),
     or None when the helper did not take it: then nothing ran and stdin is untouched."""
-    state_dir = os.path.join(claude, "state")
+    state_dir = f"{claude}/state"
     if not trusted_socket(state_dir):
         return None
     import _socket
     import time
 
     started = time.monotonic()
-    invocation = os.urandom(8).hex()
+    invocation = posix.urandom(8).hex()
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.settimeout(ACK_SECONDS)
         try:
-            _connect(sock, os.path.join(state_dir, SOCKET))
-            sock.sendall(wire.request(event, os.path.abspath(hook_file), os.getcwd(), invocation, passed_env()))
+            _connect(sock, f"{state_dir}/{SOCKET}")
+            sock.sendall(wire.request(event, _absolute(hook_file), posix.getcwd(), invocation, passed_env()))
             ack = wire.recv_exact(sock, 5)
         except TimeoutError:  # a helper that does not answer: checked, and replaced if stopped
             global _unanswered_last
@@ -221,12 +251,21 @@ def via_helper(claude: str, event: str, hook_file: str) -> int | None:
         sock.close()
 
 
+def _absolute(path: str) -> str:
+    """os.path.abspath(path), without importing os when `path` is one already."""
+    if _normal(path):
+        return path
+    import os
+
+    return os.path.abspath(path)
+
+
 def _see_through(sock, pid: int, event: str, hook_file: str, invocation: str, started: float) -> int:
     """From "A" on the hook is this client's to finish: it ends exactly once, here or there."""
     import time
 
     try:  # a handle on the worker that cannot name another process once the pid is reused
-        pidfd = os.pidfd_open(pid)
+        pidfd = posix.pidfd_open(pid)
     except (AttributeError, OSError):
         pidfd = None
     timeout = settings_timeout()
@@ -288,7 +327,7 @@ def _read_input(deadline: float) -> bytes | None:
         if not select.select([0], [], [], max(0.0, deadline - time.monotonic()))[0]:
             return None
         try:
-            chunk = os.read(0, min(1 << 20, wire.MAX_INPUT_BYTES + 1 - have))
+            chunk = posix.read(0, min(1 << 20, wire.MAX_INPUT_BYTES + 1 - have))
         except OSError:  # no stdin at all: an empty input, which the runner refuses
             break
         if not chunk:
@@ -309,7 +348,7 @@ def _end_worker(sock, pid: int, pidfd: int | None, written: bool) -> tuple[bool,
         if pidfd is not None:
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
         else:
-            os.kill(pid, signal.SIGKILL)
+            posix.kill(pid, signal.SIGKILL)
     except OSError:  # already gone
         pass
     _close(pidfd)
@@ -376,14 +415,14 @@ def _full_library() -> None:
 def _write(fd: int, data: bytes) -> None:
     try:
         while data:
-            data = data[os.write(fd, data):]
+            data = data[posix.write(fd, data):]
     except OSError:
         pass  # Claude Code went away; nothing to tell
 
 
 def _close(fd: int | None) -> None:
     if fd is not None:
-        os.close(fd)
+        posix.close(fd)
 
 
 def _unanswered(claude: str) -> None:
@@ -400,6 +439,7 @@ def replace_unanswering(claude_dir: str) -> bool:
     start marker), so the next hooks do not wait for it and this hook starts a fresh one, its
     lock now free; stopped spares are simply forked again by a live helper. A helper that is
     only busy is left alone. True if anything was killed."""
+    import os
     import signal
 
     from ..core import proc
@@ -426,11 +466,12 @@ def replace_unanswering(claude_dir: str) -> bool:
 
 
 def _is_socket(path: str) -> bool:
-    return stat.S_ISSOCK(os.lstat(path).st_mode)
+    return S_ISSOCK(posix.lstat(path).st_mode)
 
 
 def _maybe_start_helper(claude: str) -> None:
     """Start a helper in the background, unless settings say no or one was tried just now."""
+    import os
     import time
 
     from ..config.load import load
@@ -465,7 +506,7 @@ def _move_aside_from_socket_path(layout) -> None:
 
     sock = layout.state_dir / SOCKET
     try:
-        if stat.S_ISSOCK(os.lstat(sock).st_mode):
+        if _is_socket(sock):
             return
     except FileNotFoundError:
         return
@@ -480,6 +521,8 @@ def _move_aside_from_socket_path(layout) -> None:
 def start_helper(claude: str) -> None:
     """Fork a detached helper process: a new session, no inherited descriptors (Claude Code
     waits for the hook's stdout to close), output to /dev/null. Returns at once."""
+    import os
+
     lib = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     argv = [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
             "from lifeguard.hook.helper import main; sys.exit(main(sys.argv[2]))", lib, claude]

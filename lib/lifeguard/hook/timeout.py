@@ -1,7 +1,7 @@
 """The `timeout` settings.json gives a hook, read once for the client and the runner.
-Imports only `os`: the client imports it on every hook."""
+Imports only core.environ: the client imports it on every hook, without os."""
 
-import os
+from ..core import environ
 
 DEFAULT_TIMEOUT = 10.0  # seconds; what install.sh writes for the hot hooks
 
@@ -9,7 +9,7 @@ DEFAULT_TIMEOUT = 10.0  # seconds; what install.sh writes for the hot hooks
 def settings_timeout() -> float:
     """The `timeout` settings.json gives this hook (lifeguard-run passes it as LIFEGUARD_TIMEOUT)."""
     try:
-        value = float(os.environ.get("LIFEGUARD_TIMEOUT", DEFAULT_TIMEOUT))
+        value = float(environ.get("LIFEGUARD_TIMEOUT") or DEFAULT_TIMEOUT)
         return value if value > 0 else DEFAULT_TIMEOUT
     except ValueError:
         return DEFAULT_TIMEOUT

@@ -1,4 +1,4 @@
-"""The bytes between a hook's client and the resident helper's worker (stdlib only, no imports).
+"""The bytes between a hook's client and the resident helper's worker (no imports but core.environ).
 
 On `.claude/state/helper.sock`, one connection per hook invocation:
   client -> worker  request  MAGIC, length, NUL-joined: event, hook file, cwd, invocation id,
@@ -12,6 +12,8 @@ leaves the hook to the client, which runs it once, after the worker is gone and 
 checking by the invocation id that the record is not already written (client.py).
 """
 
+from ..core.environ import fsencode
+
 MAGIC = b"LGH2"
 ACCEPT, GO, WRITTEN, RESULT = b"A", b"G", b"C", b"R"
 MAX_INPUT_BYTES = 8 * 1024 * 1024  # a hook's stdin beyond this is refused (protocol.parse says so)
@@ -23,10 +25,8 @@ def _n(value: int) -> bytes:
 
 
 def request(event: str, hook_file: str, cwd: str, invocation: str, env: dict) -> bytes:
-    import os
-
     parts = [event, hook_file, cwd, invocation] + [f"{k}={v}" for k, v in env.items()]
-    body = b"\0".join(os.fsencode(p) for p in parts)
+    body = b"\0".join(fsencode(p) for p in parts)
     return MAGIC + _n(len(body)) + body
 
 
