@@ -42,7 +42,9 @@ REPLACE_AFTER_SECONDS = 0.1  # a taken spare is replaced once no hook has come o
 REHEARSE_AFTER_SECONDS = 0.25  # a spare rehearses a hook once no hook has come for it this long
 WARM_MODULES = (
     "lifeguard.hook.pipeline", "lifeguard.features.registry", "lifeguard.features.core",
-    "lifeguard.features.loops.feature", "lifeguard.features.coordination.feature", "lifeguard.alerts.step",
+    "lifeguard.features.loops.feature", "lifeguard.features.coordination.feature",
+    "lifeguard.features.coordination.gates", "lifeguard.features.coordination.reports",
+    "lifeguard.features.coordination.tasks", "lifeguard.alerts.step",
     "lifeguard.features.health", "lifeguard.features.guarded_hooks", "lifeguard.store.session",
     "lifeguard.store.eventlog", "lifeguard.store.state", "lifeguard.store.reducer", "lifeguard.redact.redactor",
     "lifeguard.features.loops.signature", "lifeguard.config.load", "lifeguard.hook.protocol",

@@ -13,7 +13,6 @@ NaN and tiny floats (store/jsoncodec.py): either CRC is taken.
 
 from __future__ import annotations
 
-import copy
 import zlib
 from pathlib import Path
 
@@ -72,15 +71,14 @@ def decode(data: bytes) -> Snapshot:
 def read(log_path: Path) -> Snapshot | None:
     """The snapshot beside `log_path`, None if there is none; SnapshotDamaged if untrustworthy.
 
-    The returned state is the caller's to change (a fresh object each call).
+    The returned state is the caller's to change: decoded afresh each call (so no copy, and no
+    `copy` module, 0.75 ms of a hook's imports).
     """
     try:
         data = fsutil.read_bytes_nofollow(path_for(log_path))
     except FileNotFoundError:
         return None
-    snap = decode(data)
-    snap.state = copy.deepcopy(snap.state)
-    return snap
+    return decode(data)
 
 
 def write(log_path: Path, state: dict, seq: int, session_id: str = "", ts: str = "") -> Path:

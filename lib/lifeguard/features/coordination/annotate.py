@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 from . import agents as ag
-from . import taskgraph as tg
-from . import tasks as tv
 from ...core import clock
 from .common import LISTED_KEEP, MAIN, NAME, TASK_TOOLS, TOOL_EVENTS, WATCHED, _ids, _short
 
@@ -51,6 +49,8 @@ def _annotate_agent(event: str, inp: dict, tool_input: dict, response: object, c
 
 
 def _annotate_task(event: str, tool: str, tool_input: dict, response: object, coord: dict) -> None:
+    from . import taskgraph as tg, tasks as tv  # here: only a task tool's record needs them
+
     resp = response if isinstance(response, dict) else {}
     if tool == "TaskCreate":
         if event == "PreToolUse":

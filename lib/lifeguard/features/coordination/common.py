@@ -4,7 +4,7 @@ reports, reduce)."""
 from __future__ import annotations
 
 from . import agents as ag
-from . import taskgraph as tg
+from ...store.state import peek
 
 NAME = "coord"  # the record's key for this feature's annotation, and for its decisions
 MAIN = "main"
@@ -47,7 +47,14 @@ def _context(code: str, text: str, user: str | None = None) -> dict:
 
 
 def _owned(tasks: dict, names: set[str]) -> list[str]:
+    from . import taskgraph as tg  # here: only a lost or failed agent needs it
+
     return [t for t in tg.unfinished(tasks) if tasks[t].get("owner") in names]
+
+
+def _queue_section(state: dict) -> dict:
+    """The queue of lifeguard's own notices (and its dead letters and retries)."""
+    return peek(state, "communication", "message_queues")
 
 
 def _edge_order(graph: dict) -> dict[tuple[str, str], int]:

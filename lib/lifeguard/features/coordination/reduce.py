@@ -5,8 +5,6 @@ into `execution.agents`, `execution.tasks`, `communication.coordination` and
 from __future__ import annotations
 
 from . import agents as ag
-from . import queue as nq
-from . import taskgraph as tg
 from ...store.record import decisions
 from ...store.state import peek, section
 from .common import (DEAD_LETTER_KEEP, EDGES_KEEP, MAIN, MESSAGE_TOOLS, NAME, PENDING_EDGES_KEEP, TASKS_KEEP, TASK_TOOLS,
@@ -190,6 +188,8 @@ def _apply_listing(tasks: dict, graph: dict, listed: list[dict], complete: bool,
 
 def _sync(tasks: dict, graph: dict) -> None:
     """Mirror the edges into each task's blocks / blocked_by, the nodes, and bound the table."""
+    from . import taskgraph as tg  # here: only a task tool's record needs it
+
     finished = [t for t, v in tasks.items() if v.get("status") in tg.FINISHED]
     for task_id in finished[: max(0, len(tasks) - TASKS_KEEP)]:
         tasks.pop(task_id)
@@ -220,6 +220,8 @@ def _apply_message(state: dict, record: dict, coord: dict, decided: dict, ts: st
             while len(retries) > 50:
                 retries.pop(next(iter(retries)))
     if isinstance(decided.get("dead_letter"), dict):
+        from . import queue as nq  # here: only a message given up needs it
+
         dead = queues.get("dead_letter") if isinstance(queues.get("dead_letter"), list) else []
         queues["dead_letter"] = nq.dead_letter(dead, decided["dead_letter"], DEAD_LETTER_KEEP)
 

@@ -1,7 +1,8 @@
 """What coordination reports after a call: crashed subagents and the tasks they orphan,
-timeouts, deadlocks, failed deliveries, and the queue of lifeguard's own notices. What the
-state must remember of them goes into `decided` (the check's decisions), so the reducer
-replays them."""
+deadlocks, failed deliveries, and what goes into the queue of lifeguard's own notices (the
+timeouts and the queue's delivery, checked on every event the main agent sees, are in
+feature.py). What the state must remember of them goes into `decided` (the check's
+decisions), so the reducer replays them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ...core import clock
 from . import queue as nq
 from . import taskgraph as tg
 from ...store.state import peek, section
-from .common import DELIVER_AT_ONCE, MESSAGE_TOOLS, NAME, TASK_RETRY_LIMIT, _context, _edge_order, _graph_edges, _letter, _owned
+from .common import MESSAGE_TOOLS, NAME, TASK_RETRY_LIMIT, _context, _edge_order, _graph_edges, _letter, _owned, _queue_section
 from .reduce import _apply_tasks
 from ...alerts import codes
 
@@ -179,29 +180,7 @@ def _lost_agents(state: dict, agents: dict, record: dict, coord: dict, decided: 
         _enqueue(state, record, messages, conf, decided)
 
 
-def _timeouts(agents: dict, decided: dict, conf: dict, now: float) -> list[dict]:
-    late = ag.timed_out(agents, now, conf["agent_timeout_seconds"])
-    if not late:
-        return []
-    decided["timeouts_reported"] = late
-    notices = []
-    for agent_id in late[:5]:
-        entry = agents["active"][agent_id]
-        minutes = (now - (clock.parse_ts(entry.get("spawned_at")) or now)) / 60
-        notices.append(_context(
-            codes.AGENT_TIMEOUT,
-            f"subagent {ag.describe(agent_id, entry)} has been running for {minutes:.0f} min (limit "
-            f"{conf['agent_timeout_seconds'] / 60:.0f} min). Check on it (SendMessage to {entry.get('name') or agent_id} "
-            "asking for its status), stop it with TaskStop if it is stuck, and reassign its tasks if you stop it.",
-            f"subagent {entry.get('name') or agent_id} is running past the time limit"))
-    return notices
-
-
 # -- the queue of lifeguard's own notices ----------------------------------------------------------
-
-
-def _queue_section(state: dict) -> dict:
-    return peek(state, "communication", "message_queues")
 
 
 def _enqueue(state: dict, record: dict, messages: list[dict], conf: dict, decided: dict) -> None:
@@ -216,12 +195,3 @@ def _enqueue(state: dict, record: dict, messages: list[dict], conf: dict, decide
     decided["enqueue"] = new
     if archived:
         decided["archived"] = archived
-
-
-def _deliver_queue(state: dict, decided: dict) -> list[dict]:
-    queue = _queue_section(state).get("lifeguard")
-    if not isinstance(queue, list) or not queue:
-        return []
-    out = nq.by_priority(queue)[:DELIVER_AT_ONCE]
-    decided["delivered"] = [m.get("id") for m in out]
-    return [_context(m.get("code") or codes.INTERNAL_ERROR, m.get("text") or "") for m in out]
