@@ -236,6 +236,7 @@ def via_helper(claude: str, event: str, hook_file: str) -> int | None:
         try:
             _connect(sock, f"{state_dir}/{SOCKET}")
             sock.sendall(wire.request(event, _absolute(hook_file), posix.getcwd(), invocation, passed_env()))
+            import select  # noqa: F401 - loaded (0.2 ms) while the worker takes the request: _read_input's
             ack = wire.recv_exact(sock, 5)
         except TimeoutError:  # a helper that does not answer: checked, and replaced if stopped
             global _unanswered_last
