@@ -624,6 +624,48 @@ def test_a_hook_served_by_the_helper_imports_next_to_nothing(ws: Path) -> None:
     assert logged_ids(ws) == ["toolu_0000", "toolu_0001"]
 
 
+# what a worker imports for the hot hooks that the warm helper has not (a fresh Python: the
+# helper's warm(), then hooks of a new session and of one with a history), printed as JSON
+WORKER_IMPORTS = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from lifeguard.hook import helper
+helper.WARM_MODULES = tuple(m for m in helper.WARM_MODULES if m != sys.argv[3])
+helper.warm()
+warm = set(sys.modules)
+from lifeguard.core.paths import Layout
+from lifeguard.hook import pipeline, protocol
+project = sys.argv[2]
+layout = Layout(os.path.join(project, ".claude"))
+os.makedirs(layout.state_dir)
+call = {"tool_name": "Bash", "tool_input": {"command": "ls"}, "cwd": project, "transcript_path": ""}
+for n, (session, event, extra) in enumerate([
+        ("new-1", "PreToolUse", {}), ("new-2", "PostToolUse", {"tool_response": {"stdout": "a"}}),
+        ("new-3", "PostToolUseFailure", {"error": "Exit code 1"}), ("new-4", "UserPromptSubmit", {"prompt": "go"}),
+        ("new-1", "PostToolUse", {"tool_response": {"stdout": "a"}}), ("new-1", "PreToolUse", {})]):
+    inp = {**call, "session_id": session, "hook_event_name": event, "tool_use_id": f"toolu_{n}", **extra}
+    pipeline.handle(event, protocol.parse(json.dumps(inp).encode()), layout)
+print(json.dumps(sorted(m for m in set(sys.modules) - warm if m.startswith("lifeguard"))))
+"""
+
+
+def worker_imports(tmp_path: Path, unwarmed: str = "") -> list[str]:
+    project = tmp_path / f"project{unwarmed}"
+    res = subprocess.run([sys.executable, "-c", WORKER_IMPORTS, str(ROOT / "lib"), str(project), unwarmed],
+                         capture_output=True, timeout=60, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def test_the_helper_has_imported_all_a_hot_hook_imports(tmp_path: Path) -> None:
+    """A module a worker imports is imported again for every hook (a worker is a fresh fork):
+    warm() must import all that the hot hooks import, lazily or not, in a new session and a
+    going one. A module left out of WARM_MODULES (here the snapshot a new session's replay looks
+    for) is seen."""
+    assert worker_imports(tmp_path) == []
+    assert worker_imports(tmp_path, "lifeguard.store.snapshot") == ["lifeguard.store.snapshot"]
+
+
 # -- lifeguard-run's fast path: no uv while the helper is up ------------------------------------
 
 
