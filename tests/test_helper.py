@@ -195,6 +195,27 @@ def test_the_worker_gets_the_hooks_environment_and_folder(ws: Path) -> None:
     assert [f["code"] for f in faults(ws)] == ["HOOK_TIMEOUT"]
 
 
+def test_the_worker_has_exactly_the_hooks_variables_not_the_helpers(ws: Path) -> None:
+    """A helper started by a hook with LIFEGUARD_SKIP set: a later hook without it runs with
+    nothing skipped, one with another value skips that; one with the same value skips the same."""
+    res = run_hook(ws, event(0), LIFEGUARD_SKIP="loops")
+    assert res.returncode == 0 and res.stderr == b""
+    assert wait_until(lambda: helper_up(ws), 60)
+    hook_file = str(ws / ".claude" / "hooks" / "session_start.py")
+    start = json.dumps({"session_id": "s", "hook_event_name": "SessionStart", "source": "startup", "cwd": "/tmp"})
+
+    def session_start(**extra: str) -> str:
+        env = {k: v for k, v in hook_env(ws, **extra).items() if k != "LIFEGUARD_SKIP" or "LIFEGUARD_SKIP" in extra}
+        res = subprocess.run([sys.executable, "-c", SERVED, str(ws / ".claude" / "lib"), claude_of(ws), hook_file,
+                              "SessionStart"], input=start.encode(), capture_output=True, env=env, cwd=ws, timeout=60)
+        assert res.returncode == 0, res.stderr  # 99: the helper did not take it
+        return json.loads(res.stdout).get("systemMessage", "")
+
+    assert "turned off by LIFEGUARD_SKIP" not in session_start()
+    assert "coordination turned off by LIFEGUARD_SKIP" in session_start(LIFEGUARD_SKIP="coordination")
+    assert "loops turned off by LIFEGUARD_SKIP" in session_start(LIFEGUARD_SKIP="loops")
+
+
 # -- failures around the helper ---------------------------------------------------------------
 
 

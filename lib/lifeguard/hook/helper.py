@@ -117,6 +117,7 @@ def main(claude_dir: str) -> int:
         _cleanup(state_dir, "", None)
         return 0
     fingerprint = code_fingerprint(lib_dir)
+    manifest = _manifest(lib_dir, fingerprint)
     warm()
     try:
         listener = _listen(state_dir)
@@ -127,6 +128,7 @@ def main(claude_dir: str) -> int:
     sock_id = _identity(sock_path)
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    inherited = client.passed_env()  # the hook variables a worker starts with (worker.serve)
     idle = 60.0 * float(_setting(layout, "idle_minutes", 10))
     # Spare workers wait in accept() themselves, so a hook meets a process that is already
     # forked. Each tells the helper on `notify` when it takes a request (the helper forks the
@@ -153,7 +155,7 @@ def main(claude_dir: str) -> int:
                 if pid == 0:
                     os.close(notify_r)
                     os.close(life_w)
-                    _spare(listener, lock_fd, notify_w, life_r, lib_dir, fingerprint)  # never returns
+                    _spare(listener, lock_fd, notify_w, life_r, lib_dir, manifest, inherited)  # never returns
                 spares.add(pid)
             now = time.monotonic()
             if now - last_tick >= TICK_SECONDS:
@@ -231,16 +233,18 @@ def _identity(path: str) -> tuple | None:
     return (st.st_dev, st.st_ino)
 
 
-def _manifest_changed(lib_dir: str, fingerprint: tuple) -> bool:
-    """The cheap per-request check: MANIFEST.json, which every install or upgrade rewrites."""
+def _manifest(lib_dir: str, fingerprint: tuple | None = None) -> tuple | None:
+    """MANIFEST.json's (size, mtime, inode), which every install or upgrade changes, as in
+    `fingerprint` (code_fingerprint's) or else as it is now; None when there is none. Taken
+    from the fingerprint once, so that the per-request check compares one stat, not the lot."""
     folder = os.path.join(lib_dir, "lifeguard")
-    old = [entry for entry in fingerprint if entry[0] == folder and entry[1] == "MANIFEST.json"]
+    if fingerprint is not None:
+        return next((entry[2:] for entry in fingerprint if entry[0] == folder and entry[1] == "MANIFEST.json"), None)
     try:
         st = os.stat(os.path.join(folder, "MANIFEST.json"))
-        now = [(folder, "MANIFEST.json", st.st_size, st.st_mtime_ns, st.st_ino)]
     except OSError:
-        now = []
-    return now != old
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def _same_user(conn: socket.socket) -> bool:
@@ -311,8 +315,10 @@ def _pidfd(pid: int) -> int | None:
         return None
 
 
-def _spare(listener: socket.socket, lock_fd: int, notify: int, life: int, lib_dir: str, fingerprint: tuple) -> None:
-    """A forked spare: wait for one request, say so, then serve it as a worker."""
+def _spare(listener: socket.socket, lock_fd: int, notify: int, life: int, lib_dir: str, manifest: tuple | None,
+           inherited: dict[str, str]) -> None:
+    """A forked spare: wait for one request, say so, then serve it as a worker (`manifest` is the
+    code's, _manifest; `inherited` the hook variables of the helper's environment, worker.serve)."""
     try:
         import gc
 
@@ -343,7 +349,7 @@ def _spare(listener: socket.socket, lock_fd: int, notify: int, life: int, lib_di
         os.write(notify, me + b"a")
         if not _same_user(conn):
             return
-        if _manifest_changed(lib_dir, fingerprint):
+        if _manifest(lib_dir) != manifest:
             os.write(notify, me + b"s")
             return  # closed unanswered: the client runs the hook itself, with the new code
         os.close(life)
@@ -351,7 +357,7 @@ def _spare(listener: socket.socket, lock_fd: int, notify: int, life: int, lib_di
         listener.close()
         from . import worker
 
-        worker.serve(conn)
+        worker.serve(conn, inherited)
     except BaseException:  # noqa: BLE001
         pass
     finally:

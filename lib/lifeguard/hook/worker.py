@@ -17,14 +17,19 @@ from . import client, wire
 from .timeout import deadline_for, settings_timeout
 
 
-def serve(conn: socket.socket) -> None:
+def serve(conn: socket.socket, inherited: dict[str, str]) -> None:
     """Serve one request on `conn`; any failure just closes it (the client then sees the hook
-    through itself, client.py)."""
+    through itself, client.py). `inherited`: the variables a hook passes (client.passed) as this
+    process has them, from the helper (client.passed_env()); the hook's own replace them."""
     conn.settimeout(client.ACK_SECONDS)
     event, hook_file, cwd, invocation, env = wire.read_request(conn)
-    for key in [k for k in os.environ if client.passed(k)]:
+    # only what differs is changed: each change through os.environ encodes and calls putenv,
+    # and reading the whole environment decodes every variable (0.2 ms of a worker's first run)
+    for key in inherited.keys() - env.keys():
         del os.environ[key]
-    os.environ.update(env)
+    for key, value in env.items():
+        if inherited.get(key) != value:
+            os.environ[key] = value
     conn.sendall(wire.accept(os.getpid()))
     # the client reads the hook's stdin before "G": at most until the hook's deadline
     conn.settimeout(deadline_for(settings_timeout()) + 1.0)
