@@ -97,7 +97,7 @@ def many_sessions(layout: Layout, count: int, idle_hours: float, prefix: str = "
         touched = [log, layout.session_file(sid), layout.lock_file(sid)]
         if extras:
             checkpoint = backup.checkpoint_session(layout, sid, keep=5, seq=len(SESSION_EVENTS), reason="Stop")
-            spooled = SessionStore(layout, sid, reducers=FEATURES).spool({"event": "SessionEnd", "reason": "other", "ts": stamp(last)})
+            spooled = Path(SessionStore(layout, sid, reducers=FEATURES).spool({"event": "SessionEnd", "reason": "other", "ts": stamp(last)}))
             touched += [logsnapshot.path_for(log), spooled, spooled.parent, checkpoint]
         for path in touched:
             os.utime(path, (last, last), follow_symlinks=False)

@@ -151,4 +151,4 @@ def test_abandoned_temp_files_are_moved_to_quarantine_not_deleted(tmp_path):
     os.utime(old, (1, 1))
     moved = cleanup.quarantine_abandoned_temp_files(layout)
     assert not old.exists() and fresh.exists() and other.exists()
-    assert len(moved) == 1 and moved[0].read_bytes() == b"partial" and moved[0].parent == layout.quarantine_dir
+    assert len(moved) == 1 and Path(moved[0]).read_bytes() == b"partial" and Path(moved[0]).parent == layout.quarantine_dir

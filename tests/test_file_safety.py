@@ -310,3 +310,21 @@ def test_session_ids_in_file_names_are_uuids_or_hashes() -> None:
     assert safe_name("s1") != safe_name("s2")
 
 
+
+
+@pytest.mark.parametrize("given", ["/w/proj/.claude", "/w/proj/.claude/", "/w//proj/./.claude", "rel/.claude",
+                                   "./.claude", "//net/.claude", "/w/x/../.claude"])
+def test_the_layouts_str_paths_are_the_ones_its_paths_print(given: str) -> None:
+    """The hooks use the layout's str paths (no pathlib on the hot path), the tools its Paths:
+    both name the same files, and print the same, whatever the folder was given as."""
+    layout, sid = Layout(given), "4b2d7a0e-1f3c-4e5a-9b6d-0c8e2f4a6b1d"
+    pairs = [(layout.claude, layout.claude_dir), (layout.state, layout.state_dir),
+             (layout.quarantine, layout.quarantine_dir), (layout.spool, layout.spool_dir),
+             (layout.backups, layout.backup_dir), (layout.archive, layout.archive_dir),
+             (layout.config_path, layout.config_file), (layout.faults_path, layout.faults_log),
+             (layout.session_path(sid), layout.session_file(sid)), (layout.log_path(sid), layout.event_log(sid)),
+             (layout.lock_path(sid), layout.lock_file(sid)), (layout.spool_path(sid), layout.session_spool(sid))]
+    for text, path in pairs:
+        assert isinstance(text, str) and isinstance(path, Path) and text == str(path)
+    assert layout.claude == str(Path(given)) and Layout(Path(given)).state == layout.state
+    assert layout.session_file(sid) == Path(given) / "state" / f"session-{sid}.json"

@@ -53,8 +53,8 @@ def test_first_transaction_creates_private_files(layout):
     with st.transaction() as txn:
         assert txn.fresh and txn.last_seq == 0
         assert txn.commit(event(1)) == 1
-    assert st.state_path.stat().st_mode & 0o777 == 0o600
-    assert st.log_path.stat().st_mode & 0o777 == 0o600
+    assert Path(st.state_path).stat().st_mode & 0o777 == 0o600
+    assert Path(st.log_path).stat().st_mode & 0o777 == 0o600
     assert layout.state_dir.stat().st_mode & 0o777 == 0o700
     saved = assert_consistent(st)
     assert saved["session"]["id"] == SID
@@ -89,7 +89,7 @@ def test_transaction_without_commit_writes_nothing(layout):
     st = SessionStore(layout, SID, reducers=FEATURES)
     with st.transaction() as txn:
         assert txn.state["persistence"]["checkpoint"]["sequence"] == 0
-    assert not st.state_path.exists() and not st.log_path.exists()
+    assert not Path(st.state_path).exists() and not Path(st.log_path).exists()
 
 
 def test_exception_inside_transaction_keeps_committed_event(layout):
@@ -112,11 +112,11 @@ def test_catch_up_after_crash_between_append_and_snapshot(layout):
     st = SessionStore(layout, SID, reducers=FEATURES)
     with st.transaction() as txn:
         txn.commit(event(1))
-    snapshot = st.state_path.read_bytes()
+    snapshot = Path(st.state_path).read_bytes()
     with st.transaction() as txn:
         txn.commit(event(2))
         txn.commit(event(3))
-    st.state_path.write_bytes(snapshot)  # as if killed after the appends, before the snapshot
+    Path(st.state_path).write_bytes(snapshot)  # as if killed after the appends, before the snapshot
     with st.transaction() as txn:
         assert state_mod.sequence(txn.state) == 3 and txn.dirty and not txn.repairs
     saved = assert_consistent(st)
@@ -129,7 +129,7 @@ def test_state_missing_rebuilt_from_log(layout):
         for n in range(4):
             txn.commit(event(n))
     expected = state_mod.load(st.state_path)
-    st.state_path.unlink()
+    Path(st.state_path).unlink()
     with st.transaction() as txn:
         assert txn.state == expected and txn.last_seq == 4 and not txn.fresh
     assert state_mod.load(st.state_path) == expected
@@ -142,7 +142,7 @@ def test_unreadable_state_rebuilt_and_original_quarantined(layout, garbage):
         txn.commit(event(1))
         txn.commit(event(2))
     expected = state_mod.load(st.state_path)
-    st.state_path.write_bytes(garbage)
+    Path(st.state_path).write_bytes(garbage)
     with st.transaction() as txn:
         assert txn.state == expected
         [repair] = txn.repairs  # rebuilt from the log: nothing lost
@@ -205,7 +205,7 @@ def test_spool_when_lock_busy_then_drained_exactly_once(layout):
 def test_spool_not_duplicated_after_crash_before_unlink(layout, monkeypatch):
     """Killed after committing a spooled record but before deleting its file: not committed twice."""
     st = SessionStore(layout, SID, reducers=FEATURES)
-    path = st.spool(event(1))
+    path = Path(st.spool(event(1)))
     kept = path.read_bytes()
 
     class Killed(BaseException):
@@ -220,7 +220,7 @@ def test_spool_not_duplicated_after_crash_before_unlink(layout, monkeypatch):
             pass
     monkeypatch.undo()
     assert path.read_bytes() == kept  # still there
-    assert not st.state_path.exists()  # and the snapshot was never written
+    assert not Path(st.state_path).exists()  # and the snapshot was never written
     with st.transaction() as txn:
         txn.commit(event(2))
     assert [r["input"]["command"] for r in log_records(st)] == ["echo 1", "echo 2"]
@@ -230,7 +230,7 @@ def test_spool_not_duplicated_after_crash_before_unlink(layout, monkeypatch):
 
 def test_unreadable_spool_file_quarantined_not_deleted(layout):
     st = SessionStore(layout, SID, reducers=FEATURES)
-    good = st.spool(event(1))
+    good = Path(st.spool(event(1)))
     bad = good.with_name("00000000000000000000-1-abcdef.json")
     bad.write_bytes(b"{torn")
     not_object = good.with_name("00000000000000000001-1-abcdef.json")
@@ -262,7 +262,7 @@ def test_hostile_session_ids_stay_inside_the_state_folder(layout):
         st = SessionStore(layout, sid, reducers=FEATURES)
         with st.transaction() as txn:
             txn.commit(event(1))
-        for path in (st.state_path, st.log_path, st.lock_path, layout.session_spool(sid)):
+        for path in map(Path, (st.state_path, st.log_path, st.lock_path, layout.spool_path(sid))):
             assert path.parent == layout.state_dir or path.parent == layout.spool_dir
             assert path.resolve().is_relative_to(layout.state_dir.resolve())
         assert_consistent(st)
@@ -291,7 +291,7 @@ def test_an_empty_snapshot_a_power_loss_left_is_rebuilt_from_the_log(layout):
     with st.transaction() as txn:
         txn.commit(event(1))
         txn.commit(event(2))
-    st.state_path.write_bytes(b"")  # the sync never happened
+    Path(st.state_path).write_bytes(b"")  # the sync never happened
     with st.transaction() as txn:
         repairs = txn.repairs
         assert state_mod.sequence(txn.state) == 2  # nothing lost: rebuilt from the log

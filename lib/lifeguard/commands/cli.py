@@ -24,7 +24,7 @@ def locate(workspace: str | None, script: str | None) -> Path:
         here = Path(script).absolute().parent
         if here.name == "scripts" and here.parent.name == ".claude":
             return here.parent
-    return find_claude_dir(None).absolute()
+    return Path(find_claude_dir(None)).absolute()
 
 
 def parser() -> argparse.ArgumentParser:

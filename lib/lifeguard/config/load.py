@@ -194,15 +194,15 @@ def _skip_features(config: Config) -> Config:
 
 def _load(layout: Layout, keep: bool = True) -> Config:
     try:
-        st = os.stat(layout.config_file)
-        raw = fsutil.read_bytes_nofollow(layout.config_file, 1 << 20)
+        st = os.stat(layout.config_path)
+        raw = fsutil.read_bytes_nofollow(layout.config_path, 1 << 20)
     except FileNotFoundError:
         return Config(_copy(DEFAULTS))
     except OSError as exc:
-        return Config(_copy(DEFAULTS), [f"{layout.config_file.name}: unreadable ({exc.strerror})"], True)
+        return Config(_copy(DEFAULTS), [f"{os.path.basename(layout.config_path)}: unreadable ({exc.strerror})"], True)
     # the content's CRC too: a same-size rewrite within one mtime tick must not hit a stale cache
     key = [st.st_size, st.st_mtime_ns, st.st_ino, zlib.crc32(raw)]
-    cache_path = layout.state_dir / "config.cache.json"
+    cache_path = os.path.join(layout.state, "config.cache.json")
     try:
         cached = json.loads(fsutil.read_bytes_nofollow(cache_path))
         if cached.get("key") == key and cached.get("defaults") == DEFAULTS:
@@ -213,8 +213,8 @@ def _load(layout: Layout, keep: bool = True) -> Config:
     if not keep:
         return config
     try:
-        fsutil.ensure_private_dir(layout.state_dir)
-        fsutil.quarantine_planted(layout.quarantine_dir, cache_path)  # else every hook would re-validate
+        fsutil.ensure_private_dir(layout.state)
+        fsutil.quarantine_planted(layout.quarantine, cache_path)  # else every hook would re-validate
         payload = {"key": key, "defaults": DEFAULTS, "config": dict(config), "problems": config.problems,
                    "unreadable": config.unreadable}
         fsutil.atomic_write(cache_path, json.dumps(payload).encode())
@@ -224,9 +224,9 @@ def _load(layout: Layout, keep: bool = True) -> Config:
 
 
 def validate_file(layout: Layout) -> Config:
-    name = layout.config_file.name
+    name = os.path.basename(layout.config_path)
     try:
-        raw = fsutil.read_bytes_nofollow(layout.config_file)
+        raw = fsutil.read_bytes_nofollow(layout.config_path)
         user = json.loads(raw)
     except (OSError, ValueError) as exc:
         return Config(_copy(DEFAULTS), [f"{name} is not valid JSON ({exc}); using the defaults"], True)

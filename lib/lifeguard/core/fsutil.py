@@ -2,15 +2,22 @@
 
 Rules kept everywhere: never write through a symlink (O_NOFOLLOW), files are 0600 and
 folders 0700 whatever the umask, and damaged bytes are moved aside, never deleted.
+Paths are str or os.PathLike, joined with os.path (no pathlib on the hot path: core/paths.py);
+a path returned is a str.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-from pathlib import Path
 
 from . import clock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Union
+
+    PathArg = Union[str, os.PathLike]
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -22,12 +29,12 @@ class UnsafePathError(OSError):
     """A path lifeguard was about to write is a symlink or otherwise not ours."""
 
 
-def ensure_private_dir(path: Path) -> None:
+def ensure_private_dir(path: PathArg) -> None:
     """Create `path` (and parents) as 0700 if missing; refuse a symlink in its place."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         try:
             os.mkdir(path, DIR_MODE)
         except FileExistsError:
@@ -41,7 +48,7 @@ def ensure_private_dir(path: Path) -> None:
         os.chmod(path, DIR_MODE)
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: PathArg) -> None:
     fd = os.open(path, os.O_RDONLY | _CLOEXEC)
     try:
         os.fsync(fd)
@@ -49,7 +56,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> None:
+def atomic_write(path: PathArg, data: bytes, *, sync: bool = True) -> None:
     """Replace `path` with `data`: unique temp file, fsync, os.replace, fsync the folder.
 
     A reader sees the old bytes or the new, never a mix; kill -9 at any instant leaves
@@ -58,7 +65,7 @@ def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> None:
     killed at any instant still leaves the old bytes or the new; only a machine that loses
     power may leave it older, or empty, which its reader then rebuilds.
     """
-    folder = path.parent
+    folder = os.path.dirname(path) or "."
     if os.path.islink(path):
         raise UnsafePathError(errno.ELOOP, "refusing to replace a symlink", str(path))
     tmp = write_temp(path, data, sync=sync)
@@ -74,10 +81,11 @@ def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> None:
         fsync_dir(folder)
 
 
-def write_temp(path: Path, data: bytes, *, sync: bool = True) -> Path:
+def write_temp(path: PathArg, data: bytes, *, sync: bool = True) -> str:
     """A new, unique 0600 temp file beside `path` holding `data`, fsynced unless `sync` is
     False (removed on failure)."""
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    folder, name = os.path.split(os.fspath(path))
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, FILE_MODE)
     try:
         if sync:
@@ -108,12 +116,12 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def open_append(path: Path) -> int:
+def open_append(path: PathArg) -> int:
     """An O_APPEND descriptor on `path`, created 0600; a symlink at `path` is refused."""
     return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _CLOEXEC, FILE_MODE)
 
 
-def append_durable(path: Path, data: bytes) -> None:
+def append_durable(path: PathArg, data: bytes) -> None:
     """Append `data` in one write and fdatasync it. A failed fsync raises: not committed."""
     fd = open_append(path)
     try:
@@ -125,7 +133,7 @@ def append_durable(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def read_bytes_nofollow(path: Path, limit: int | None = None) -> bytes:
+def read_bytes_nofollow(path: PathArg, limit: int | None = None) -> bytes:
     """Read a file we own without following a symlink at its name."""
     fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
     try:
@@ -139,33 +147,36 @@ def read_bytes_nofollow(path: Path, limit: int | None = None) -> bytes:
         os.close(fd)
 
 
-def quarantine(quarantine_dir: Path, name: str, data: bytes, reason: str) -> Path:
+def quarantine(quarantine_dir: PathArg, name: str, data: bytes, reason: str) -> str:
     """Keep damaged bytes under `quarantine_dir` (never deleted); returns where they went."""
     ensure_private_dir(quarantine_dir)
     stamp = clock.file_stamp()
-    target = quarantine_dir / f"{stamp}-{os.getpid()}-{os.urandom(3).hex()}-{name}"
+    kept = f"{stamp}-{os.getpid()}-{os.urandom(3).hex()}-{name}"
+    target = os.path.join(quarantine_dir, kept)
     atomic_write(target, data)
-    note = f'{{"file":"{target.name}","bytes":{len(data)},"reason":{_json_str(reason)}}}\n'
-    append_durable(quarantine_dir / "index.jsonl", note.encode())
+    note = f'{{"file":"{kept}","bytes":{len(data)},"reason":{_json_str(reason)}}}\n'
+    append_durable(os.path.join(quarantine_dir, "index.jsonl"), note.encode())
     return target
 
 
-def quarantine_file(quarantine_dir: Path, path: Path, reason: str) -> Path | None:
+def quarantine_file(quarantine_dir: PathArg, path: PathArg, reason: str) -> str | None:
     """Move a damaged or foreign file (or symlink) at `path` into quarantine."""
     ensure_private_dir(quarantine_dir)
     stamp = clock.file_stamp()
-    target = quarantine_dir / f"{stamp}-{os.getpid()}-{os.urandom(3).hex()}-{path.name}"
+    folder, name = os.path.split(os.fspath(path))
+    kept = f"{stamp}-{os.getpid()}-{os.urandom(3).hex()}-{name}"
+    target = os.path.join(quarantine_dir, kept)
     try:
         os.rename(path, target)  # renames a symlink itself, never its target
     except FileNotFoundError:
         return None
-    note = f'{{"file":"{target.name}","from":{_json_str(str(path))},"reason":{_json_str(reason)}}}\n'
-    append_durable(quarantine_dir / "index.jsonl", note.encode())
-    fsync_dir(path.parent)
+    note = f'{{"file":"{kept}","from":{_json_str(os.fspath(path))},"reason":{_json_str(reason)}}}\n'
+    append_durable(os.path.join(quarantine_dir, "index.jsonl"), note.encode())
+    fsync_dir(folder or ".")
     return target
 
 
-def planted_kind(path: Path, want_dir: bool = False) -> str | None:
+def planted_kind(path: PathArg, want_dir: bool = False) -> str | None:
     """What is wrongly at `path` ("symlink", "fifo", ...), or None if nothing or the expected kind.
 
     Something other than a regular file (or folder, with `want_dir`) at a path lifeguard owns
@@ -189,19 +200,20 @@ def planted_kind(path: Path, want_dir: bool = False) -> str | None:
     return "device"
 
 
-def quarantine_planted(quarantine_dir: Path, path: Path, want_dir: bool = False) -> str | None:
+def quarantine_planted(quarantine_dir: PathArg, path: PathArg, want_dir: bool = False) -> str | None:
     """Move a link (or other foreign entry) planted at `path` into quarantine, the link itself,
     never its target. Returns a line for the user saying what was done, or None if nothing was."""
     kind = planted_kind(path, want_dir)
     if kind is None:
         return None
-    where = quarantine_file(quarantine_dir, path, f"a {kind} was planted at {path.name}; moved aside, not followed")
+    name = os.path.basename(path)
+    where = quarantine_file(quarantine_dir, path, f"a {kind} was planted at {name}; moved aside, not followed")
     if where is None:
         return None
-    return f"a {kind} planted at {path.name} was moved to {where} (lifeguard never writes through links)"
+    return f"a {kind} planted at {name} was moved to {where} (lifeguard never writes through links)"
 
 
-def create_exclusive(path: Path, data: bytes) -> bool:
+def create_exclusive(path: PathArg, data: bytes) -> bool:
     """Create `path` holding `data` (0600) only if nothing is there yet; True if we created it.
 
     Written to a temp file first and hard-linked into place, so nobody ever sees a part-written
@@ -229,7 +241,7 @@ def create_exclusive(path: Path, data: bytes) -> bool:
             os.unlink(tmp)
         except OSError:
             pass
-    fsync_dir(path.parent)
+    fsync_dir(os.path.dirname(path) or ".")
     return created
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from pathlib import Path
 
 from .fsutil import FILE_MODE
 
@@ -31,7 +30,7 @@ class LockTimeout(TimeoutError):
 
 
 class SessionLock:
-    def __init__(self, path: Path, timeout: float):
+    def __init__(self, path: str | os.PathLike, timeout: float):
         self.path = path
         self.timeout = timeout
         self._fd: int | None = None
@@ -48,7 +47,7 @@ class SessionLock:
                 now = time.monotonic()
                 if now >= deadline:
                     os.close(fd)
-                    raise LockTimeout(f"lock {self.path.name} held for over {self.timeout:g}s")
+                    raise LockTimeout(f"lock {os.path.basename(self.path)} held for over {self.timeout:g}s")
                 if now >= look:
                     look = now + STOPPED_CHECK_SECONDS
                     end_stopped_holder(self.path)
@@ -83,21 +82,21 @@ class SessionLock:
         self.release()
 
 
-def end_stopped_holder(path: Path) -> None:
+def end_stopped_holder(path: str | os.PathLike) -> None:
     """Kill the holder of the lock at `path` if it is a stopped lifeguard process of the same
     `.claude/` (a hook or a helper worker): the kernel then drops its lock."""
     from . import proc
 
     holder = proc.flock_holder(path)
     if (holder and holder != os.getpid() and proc.stopped(holder)
-            and proc.lifeguard_of(holder, str(path.parent.parent))):
+            and proc.lifeguard_of(holder, os.path.dirname(os.path.dirname(path)))):
         try:
             os.kill(holder, 9)  # SIGKILL
         except OSError:
             pass
 
 
-def same_file(path: Path, fd: int) -> bool:
+def same_file(path: str | os.PathLike, fd: int) -> bool:
     """The file locked through `fd` is still the one at `path` (one fstat and one lstat): not
     removed, renamed away or replaced by its holder while we waited."""
     try:

@@ -1,10 +1,20 @@
-"""Where lifeguard keeps things. Every path built from input goes through `safe_name`."""
+"""Where lifeguard keeps things. Every path built from input goes through `safe_name`.
+
+Paths here are str, joined with os.path: the hot hooks only join, open and stat them, and
+pathlib costs a hook 3.6 ms to import (with urllib.parse and ipaddress, for Path.as_uri), a
+tenth of its whole run. `Layout` gives each folder and file both ways: as str (`layout.state`,
+`layout.log_path(id)`), what the hot path uses, and as a `pathlib.Path` (`layout.state_dir`,
+`layout.event_log(id)`), for the tools and the tests, which import pathlib on first use.
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
+
+TYPE_CHECKING = False  # pathlib is imported where a Path is asked for, not here (see above)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # Claude Code's session ids are UUIDs: used as they are, so file names stay readable. A name of
 # the hashed form maps to itself, so an id read back from a file name reaches the same files.
@@ -40,6 +50,8 @@ def safe_child(folder: Path, name: str) -> Path:
     """`folder / name` for a name that came from outside (a backup name on a command line),
     refusing anything that is empty, absolute, holds a NUL, or resolves (through `..` or links)
     outside `folder`. Raises UnsafeName with a message fit for the user."""
+    from pathlib import Path
+
     folder = Path(folder)
     if not isinstance(name, str) or not name or name in (".", ".."):
         raise UnsafeName(f"refusing {name!r}: give the name of an entry inside {folder}")
@@ -54,7 +66,7 @@ def safe_child(folder: Path, name: str) -> Path:
     return target
 
 
-def find_claude_dir(hook_file: str | None = None) -> Path:
+def find_claude_dir(hook_file: str | None = None) -> str:
     """The `.claude` folder lifeguard is installed in.
 
     An installed hook lives in `.claude/hooks/`, so that wins. From a source checkout
@@ -62,13 +74,23 @@ def find_claude_dir(hook_file: str | None = None) -> Path:
     """
     env_home = os.environ.get("LIFEGUARD_HOME")
     if env_home:
-        return Path(env_home)
+        return clean(env_home)
     if hook_file:
-        parent = Path(hook_file).resolve().parent.parent
-        if parent.name == ".claude":
+        parent = os.path.dirname(os.path.dirname(os.path.realpath(hook_file)))
+        if os.path.basename(parent) == ".claude":
             return parent
     project = os.environ.get("CLAUDE_PROJECT_DIR")
-    return Path(project or os.getcwd()) / ".claude"
+    return os.path.join(clean(project or os.getcwd()), ".claude")
+
+
+def clean(path: str | os.PathLike) -> str:
+    """`path` as str(pathlib.Path(path)) writes it: no empty or `.` parts, no trailing slash
+    (`..` kept: it may cross a link). What a Path given in its place would have printed."""
+    path = os.fspath(path)
+    if not path:
+        return "."
+    lead = "//" if path.startswith("//") and not path.startswith("///") else "/" if path.startswith("/") else ""
+    return lead + "/".join(part for part in path.split("/") if part and part != ".") or "."
 
 
 def tool_command(claude_dir: Path) -> str:
@@ -76,6 +98,7 @@ def tool_command(claude_dir: Path) -> str:
     install.sh put at `.claude/lifeguard`, else the one in this code's own checkout or plugin
     folder, pointed at the project."""
     import shlex  # only for messages: off the usual path
+    from pathlib import Path
 
     launcher = Path(claude_dir) / "lifeguard"
     if launcher.is_file():
@@ -85,26 +108,85 @@ def tool_command(claude_dir: Path) -> str:
 
 
 class Layout:
-    """The state folder's layout. Construction touches no disk."""
+    """The state folder's layout. Construction touches no disk.
 
-    def __init__(self, claude_dir: Path):
-        self.claude_dir = Path(claude_dir)
-        self.state_dir = self.claude_dir / "state"
-        self.quarantine_dir = self.state_dir / "quarantine"
-        self.spool_dir = self.state_dir / "spool"
-        self.backup_dir = self.state_dir / "backups"
-        self.archive_dir = self.state_dir / "archive"
-        self.config_file = self.claude_dir / "lifeguard.json"
-        self.faults_log = self.state_dir / "faults.jsonl"
+    Each folder and file as str (what hooks use): `claude`, `state`, `quarantine`, `spool`,
+    `backups`, `archive`, `config_path`, `faults_path`, and per session `session_path(id)`,
+    `log_path(id)`, `lock_path(id)`, `spool_path(id)`; and the same as a pathlib.Path (what the
+    tools use): `claude_dir`, `state_dir`, `quarantine_dir`, `spool_dir`, `backup_dir`,
+    `archive_dir`, `config_file`, `faults_log`, `session_file(id)`, `event_log(id)`,
+    `lock_file(id)`, `session_spool(id)`."""
+
+    def __init__(self, claude_dir: str | os.PathLike):
+        self.claude = clean(claude_dir)
+        self.state = os.path.join(self.claude, "state")
+        self.quarantine = os.path.join(self.state, "quarantine")
+        self.spool = os.path.join(self.state, "spool")
+        self.backups = os.path.join(self.state, "backups")
+        self.archive = os.path.join(self.state, "archive")
+        self.config_path = os.path.join(self.claude, "lifeguard.json")
+        self.faults_path = os.path.join(self.state, "faults.jsonl")
+
+    def session_path(self, session_id: str) -> str:
+        return os.path.join(self.state, f"session-{safe_name(session_id)}.json")
+
+    def log_path(self, session_id: str) -> str:
+        return os.path.join(self.state, f"events-{safe_name(session_id)}.jsonl")
+
+    def lock_path(self, session_id: str) -> str:
+        return os.path.join(self.state, f"session-{safe_name(session_id)}.lock")
+
+    def spool_path(self, session_id: str) -> str:
+        return os.path.join(self.spool, safe_name(session_id))
+
+    # -- the same, as pathlib.Path -------------------------------------------------------
+
+    @property
+    def claude_dir(self) -> Path:
+        return _path(self.claude)
+
+    @property
+    def state_dir(self) -> Path:
+        return _path(self.state)
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return _path(self.quarantine)
+
+    @property
+    def spool_dir(self) -> Path:
+        return _path(self.spool)
+
+    @property
+    def backup_dir(self) -> Path:
+        return _path(self.backups)
+
+    @property
+    def archive_dir(self) -> Path:
+        return _path(self.archive)
+
+    @property
+    def config_file(self) -> Path:
+        return _path(self.config_path)
+
+    @property
+    def faults_log(self) -> Path:
+        return _path(self.faults_path)
 
     def session_file(self, session_id: str) -> Path:
-        return self.state_dir / f"session-{safe_name(session_id)}.json"
+        return _path(self.session_path(session_id))
 
     def event_log(self, session_id: str) -> Path:
-        return self.state_dir / f"events-{safe_name(session_id)}.jsonl"
+        return _path(self.log_path(session_id))
 
     def lock_file(self, session_id: str) -> Path:
-        return self.state_dir / f"session-{safe_name(session_id)}.lock"
+        return _path(self.lock_path(session_id))
 
     def session_spool(self, session_id: str) -> Path:
-        return self.spool_dir / safe_name(session_id)
+        return _path(self.spool_path(session_id))
+
+
+def _path(path: str) -> Path:
+    from pathlib import Path  # the first call imports it (a tool, a test, a cold path)
+
+    return Path(path)

@@ -84,11 +84,11 @@ def on_tool_use(txn, cfg: dict, layout) -> list[dict]:
     limits = section(cfg, "limits")
     session_id = txn.store.session_id
     notices = []
-    free = free_bytes(layout.state_dir)
+    free = free_bytes(layout.state)
     if free is not None and free < limits["min_free_disk_bytes"] and _once(layout, session_id, "disk"):
         notices.append({"code": codes.RESOURCE_EXHAUSTION, "kind": "user",
                         "user": f"lifeguard: only {free // (1024 * 1024)} MiB free on the disk holding "
-                                f"{layout.state_dir}; free some space or lifeguard will stop saving its state."})
+                                f"{layout.state}; free some space or lifeguard will stop saving its state."})
     try:
         size = os.stat(txn.store.state_path).st_size
     except OSError:
@@ -115,7 +115,7 @@ def _once(layout, session_id: str, code: str) -> bool:
     """True the first time `code` is raised for this session (a marker file remembers)."""
     from ..core.paths import safe_name
 
-    path = layout.state_dir / f"notified-{safe_name(session_id)}-{code}"
+    path = os.path.join(layout.state, f"notified-{safe_name(session_id)}-{code}")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except FileExistsError:
@@ -137,7 +137,7 @@ def upkeep(txn, cfg: dict, layout) -> list[dict]:
 
     limits = section(cfg, "limits")
     done = []
-    free = free_bytes(layout.state_dir)
+    free = free_bytes(layout.state)
     level = cleanup.assess(len(state_mod.dump(txn.state)), free, limits)
     if level is not None:
         rec, archive = cleanup.run_cleanup(txn, layout, level)

@@ -182,7 +182,7 @@ def _afterwards(event: str, inp: dict, layout: Layout | None, started: float, fa
         return
     from ..core.trust import trusted_state
 
-    if not trusted_state(str(layout.state_dir)):
+    if not trusted_state(layout.state):
         return  # a symlinked or shared state folder: nothing is created through it
     sample = {"ts": round(time.time(), 3), "s": session[:200], "e": event,
               "ms": round((time.monotonic() - started) * 1000, 2)}
@@ -193,11 +193,11 @@ def _afterwards(event: str, inp: dict, layout: Layout | None, started: float, fa
     if isinstance(failure, DeadlineExceeded):
         sample["to"] = 1
     try:
-        samples.append(layout.state_dir, sample)
+        samples.append(layout.state, sample)
     except (OSError, ValueError):
         pass
     try:  # the OpenTelemetry exporter, when switched on and due (started detached; never waited for)
-        trigger.after_hook(layout.claude_dir, layout.state_dir, event, samples.NOTE.get("telemetry"))
+        trigger.after_hook(layout.claude, layout.state, event, samples.NOTE.get("telemetry"))
     except Exception:  # noqa: BLE001 - exporting is never worth a hook's failure
         pass
 
@@ -264,15 +264,16 @@ def _record_fault(layout: Layout, event: str, inp: dict, code: str, text: str, e
         if code not in (codes.HOOK_TIMEOUT, codes.HOOK_HELPER_LOST):  # fixed texts need no costly redactor
             from ..redact import redactor as redact
 
-            if redact.active().state_dir != layout.state_dir:  # failed before the handler set it up
+            if redact.active().state_dir != layout.state:  # failed before the handler set it up
                 redact.configure(None, layout)
             fault = redact.scrub_value(fault)  # an exception's text can quote the input
             text = fault["message"]
-        fsutil.ensure_private_dir(layout.state_dir)
-        fsutil.quarantine_planted(layout.quarantine_dir, layout.faults_log)  # never append through a link
+        fsutil.ensure_private_dir(layout.state)
+        fsutil.quarantine_planted(layout.quarantine, layout.faults_path)  # never append through a link
         line = json.dumps(fault, ensure_ascii=True, default=str) + "\n"
-        fsutil.append_durable(layout.faults_log, line.encode("ascii"))
-        where = str(layout.faults_log.relative_to(layout.claude_dir.parent)) if layout.claude_dir.is_absolute() else str(layout.faults_log)
+        fsutil.append_durable(layout.faults_path, line.encode("ascii"))
+        # as the user finds it from the project folder: .claude/state/faults.jsonl
+        where = os.path.join(os.path.basename(layout.claude), "state", "faults.jsonl") if os.path.isabs(layout.claude) else layout.faults_path
         if isinstance(session_id, str) and code not in (codes.SESSION_LOCKED, codes.HOOK_TIMEOUT, codes.PERSISTENCE_FAILED):
             from ..features.registry import FEATURES
             from ..store.session import SessionStore

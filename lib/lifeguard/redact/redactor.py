@@ -31,7 +31,6 @@ import os
 import re
 import sys
 import time
-from pathlib import Path
 TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
 if TYPE_CHECKING:
     from typing import Any, Iterable, Mapping
@@ -53,7 +52,7 @@ class Redactor:
     """One configuration of redaction: on/off, extra patterns, allow list, salt."""
 
     def __init__(self, enabled: bool = True, extra_patterns: Iterable[str] = (), allow: Iterable[str] = (),
-                 state_dir: Path | None = None, quarantine_dir: Path | None = None):
+                 state_dir: str | os.PathLike | None = None, quarantine_dir: str | os.PathLike | None = None):
         self.enabled = enabled
         self.allow = frozenset(a for a in allow if isinstance(a, str) and a)
         self.state_dir = state_dir
@@ -358,7 +357,7 @@ def _warn_once(text: str) -> None:
             pass
 
 
-def load_salt(state_dir: Path | None, quarantine_dir: Path | None = None) -> tuple[bytes, str | None]:
+def load_salt(state_dir: str | os.PathLike | None, quarantine_dir: str | os.PathLike | None = None) -> tuple[bytes, str | None]:
     """The workspace's redaction salt, created (0600, atomically, once) on first use.
 
     Returns (salt, problem). When the salt file cannot be had, a per-process salt stands in
@@ -366,7 +365,7 @@ def load_salt(state_dir: Path | None, quarantine_dir: Path | None = None) -> tup
     """
     if state_dir is None:
         return _per_process_salt(), None
-    path = state_dir / SALT_FILE
+    path = os.path.join(state_dir, SALT_FILE)
     try:
         data = _read_salt(path, quarantine_dir)
         if data is None:
@@ -382,11 +381,11 @@ def load_salt(state_dir: Path | None, quarantine_dir: Path | None = None) -> tup
                                  "repeated secret may get a different placeholder in another hook call")
 
 
-def _read_salt(path: Path, quarantine_dir: Path | None) -> bytes | None:
+def _read_salt(path: str, quarantine_dir: str | os.PathLike | None) -> bytes | None:
     """The salt, or None if there is none yet; a planted link or a stale short file is moved aside."""
     planted = fsutil.planted_kind(path)
     if planted and quarantine_dir is not None:
-        fsutil.quarantine_file(quarantine_dir, path, f"a {planted} was planted at {path.name}; moved aside, not followed")
+        fsutil.quarantine_file(quarantine_dir, path, f"a {planted} was planted at {SALT_FILE}; moved aside, not followed")
         return None
     try:
         data = fsutil.read_bytes_nofollow(path, 4096)
@@ -416,12 +415,12 @@ def configure(cfg: Mapping | None, layout: Any = None) -> Redactor:
     section = (cfg or {}).get("redaction")
     if not isinstance(section, dict):
         section = {}
-    state_dir = getattr(layout, "state_dir", None)
+    state_dir = getattr(layout, "state", None)  # str (core/paths.py)
     current = _active
     settings = (section.get("enabled", True) is not False, tuple(section.get("extra_patterns") or ()),
                 tuple(section.get("allow") or ()), state_dir)
     if current.settings != settings:
-        _active = Redactor(settings[0], settings[1], settings[2], state_dir, getattr(layout, "quarantine_dir", None))
+        _active = Redactor(settings[0], settings[1], settings[2], state_dir, getattr(layout, "quarantine", None))
         _active.settings = settings
         if current.state_dir == state_dir and current._salt is not None:
             _active._salt = current._salt

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from pathlib import Path
+
 TYPE_CHECKING = False  # typing costs a hot hook several ms to import; annotations are strings
 if TYPE_CHECKING:
     from typing import Iterator
@@ -59,7 +59,7 @@ class Tail:
         self.size = size
 
 
-def _open_ro(path: Path) -> int | None:
+def _open_ro(path: str | os.PathLike) -> int | None:
     try:
         return os.open(path, os.O_RDONLY | fsutil._NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -80,7 +80,7 @@ def _newlines_backwards(fd: int, size: int):
         pos = start
 
 
-def read_tail(path: Path) -> Tail:
+def read_tail(path: str | os.PathLike) -> Tail:
     """Find the last good line by reading backwards from the end.
 
     Bytes after the last newline are a torn fragment and are never taken for a line; a
@@ -104,7 +104,7 @@ def read_tail(path: Path) -> Tail:
         os.close(fd)
 
 
-def repair_tail(path: Path, tail: Tail, quarantine_dir: Path) -> int:
+def repair_tail(path: str | os.PathLike, tail: Tail, quarantine_dir: str | os.PathLike) -> int:
     """Move everything after the last good line into quarantine; returns bytes moved.
 
     Call only while holding the session lock (nobody else is appending).
@@ -114,7 +114,7 @@ def repair_tail(path: Path, tail: Tail, quarantine_dir: Path) -> int:
     fd = os.open(path, os.O_RDWR | fsutil._NOFOLLOW | os.O_CLOEXEC)
     try:
         damaged = os.pread(fd, tail.size - tail.good_end, tail.good_end)
-        fsutil.quarantine(quarantine_dir, path.name + ".tail", damaged, "damaged event-log tail")
+        fsutil.quarantine(quarantine_dir, os.path.basename(path) + ".tail", damaged, "damaged event-log tail")
         os.ftruncate(fd, tail.good_end)
         os.fsync(fd)
     finally:
@@ -123,7 +123,7 @@ def repair_tail(path: Path, tail: Tail, quarantine_dir: Path) -> int:
     return len(damaged)
 
 
-def append(path: Path, record: dict) -> None:
+def append(path: str | os.PathLike, record: dict) -> None:
     """Append one line durably. If the write or the fsync fails the event is not committed:
     the line is cut off again (best effort, never retried) and the error is raised."""
     data = encode(record)
@@ -138,7 +138,7 @@ def append(path: Path, record: dict) -> None:
         raise
 
 
-def _rollback(path: Path, size: int) -> None:
+def _rollback(path: str | os.PathLike, size: int) -> None:
     """Cut an uncommitted append back off (we hold the lock: nobody else appends)."""
     try:
         fd = os.open(path, os.O_WRONLY | fsutil._NOFOLLOW | os.O_CLOEXEC)
@@ -161,7 +161,7 @@ class ReadReport:
         self.snapshot_problem: str | None = None  # a snapshot was there but damaged
 
 
-def iter_records(path: Path, report: ReadReport | None = None) -> Iterator[dict]:
+def iter_records(path: str | os.PathLike, report: ReadReport | None = None) -> Iterator[dict]:
     """Every good record in file order; damaged lines are skipped and noted in `report`."""
     try:
         data = fsutil.read_bytes_nofollow(path)
@@ -182,7 +182,7 @@ def iter_records(path: Path, report: ReadReport | None = None) -> Iterator[dict]
         report.damaged_lines.append(len(lines) + 1)
 
 
-def read_after(path: Path, seq: int) -> list[dict]:
+def read_after(path: str | os.PathLike, seq: int) -> list[dict]:
     """Good records with a sequence number above `seq`, reading only as far back as needed."""
     fd = _open_ro(path)
     if fd is None:
@@ -209,7 +209,7 @@ def read_after(path: Path, seq: int) -> list[dict]:
 _READ_CHUNK = 1 << 18
 
 
-def read_from(path: Path, mark: dict, limit: int) -> tuple[list[tuple[dict, int]], dict]:
+def read_from(path: str | os.PathLike, mark: dict, limit: int) -> tuple[list[tuple[dict, int]], dict]:
     """Up to `limit` good records after `mark`, read forward, each with the offset just past its
     line; and the mark after them, to pass next time.
 

@@ -109,16 +109,17 @@ def written(layout, session_id: str, invocation: str) -> bool:
             return False
         return any(needle in data for needle in needles)
 
-    folder = layout.session_spool(session_id)
+    folder = layout.spool_path(session_id)
     try:
         spooled = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
     except OSError:
         spooled = []
-    if any(holds(folder / name) for name in spooled) or holds(layout.event_log(session_id)):
+    log = layout.log_path(session_id)
+    if any(holds(os.path.join(folder, name)) for name in spooled) or holds(log):
         return True
-    prefix = layout.event_log(session_id).stem + "-upto"
+    prefix = os.path.basename(log)[: -len(".jsonl")] + "-upto"
     try:
-        archived = sorted(n for n in os.listdir(layout.archive_dir) if n.startswith(prefix))
+        archived = sorted(n for n in os.listdir(layout.archive) if n.startswith(prefix))
     except OSError:
         return False
-    return bool(archived) and holds(layout.archive_dir / archived[-1])
+    return bool(archived) and holds(os.path.join(layout.archive, archived[-1]))

@@ -5,7 +5,7 @@ each is an object with an optional `apply(state, record)`. This module imports n
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from . import eventlog
 from .state import default_state
@@ -27,7 +27,7 @@ def replay(records, session_id: str, reducers, state: dict | None = None) -> dic
     return state
 
 
-def replay_log(path: Path, session_id: str, reducers, report: eventlog.ReadReport | None = None) -> dict | None:
+def replay_log(path: str | os.PathLike, session_id: str, reducers, report: eventlog.ReadReport | None = None) -> dict | None:
     """Replay a session's log, starting from its snapshot (`logsnapshot`) when there is one.
 
     Lines at or below the snapshot's sequence number are already in it and are skipped. A

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from . import eventlog, inflight, jsoncodec, reducer
 from ..core import fsutil
@@ -103,18 +102,18 @@ class SessionStore:
         self.reducers = reducers  # what folds a record into the state: the features, in order
         self.session_id = session_id
         self.lock_timeout = lock_timeout
-        self.state_path = layout.session_file(session_id)
-        self.log_path = layout.event_log(session_id)
-        self.lock_path = layout.lock_file(session_id)
+        self.state_path = layout.session_path(session_id)  # str, as the layout's (core/paths.py)
+        self.log_path = layout.log_path(session_id)
+        self.lock_path = layout.lock_path(session_id)
 
     def ensure_dirs(self) -> None:
-        fsutil.ensure_private_dir(self.layout.state_dir)
+        fsutil.ensure_private_dir(self.layout.state)
 
     def _move_planted(self) -> list[dict]:
         """Links (or other foreign entries) planted at this session's paths, moved into quarantine
         (the link itself, never its target), so the hook neither writes through them nor fails
         on them every time. Three lstat calls when all is well."""
-        moved = (fsutil.quarantine_planted(self.layout.quarantine_dir, path)
+        moved = (fsutil.quarantine_planted(self.layout.quarantine, path)
                  for path in (self.lock_path, self.state_path, self.log_path))
         return [planted_incident(note) for note in moved if note]
 
@@ -133,10 +132,10 @@ class SessionStore:
         tail = eventlog.read_tail(self.log_path)
         repairs: list[dict] = []
         if tail.good_end < tail.size:  # a line a killed writer left unfinished: never a committed event
-            moved = eventlog.repair_tail(self.log_path, tail, self.layout.quarantine_dir)
+            moved = eventlog.repair_tail(self.log_path, tail, self.layout.quarantine)
             repairs.append({"code": codes.LOG_TORN_LINE, "severity": "low",
                             "text": f"moved {moved} bytes of an unfinished last line of the event log to "
-                                    f"{self.layout.quarantine_dir}"})
+                                    f"{self.layout.quarantine}"})
         try:
             state = state_mod.load(self.state_path)
         except state_mod.StateUnreadable as exc:
@@ -168,17 +167,17 @@ class SessionStore:
 
     # -- spool -------------------------------------------------------------------
 
-    def spool(self, record: dict) -> Path:
+    def spool(self, record: dict) -> str:
         """Keep a record that could not be committed (lock busy) for the next transaction."""
-        folder = self.layout.session_spool(self.session_id)
-        for path in (self.layout.spool_dir, folder):  # a planted link: moved aside, not written through
-            fsutil.quarantine_planted(self.layout.quarantine_dir, path, want_dir=True)
+        folder = self.layout.spool_path(self.session_id)
+        for path in (self.layout.spool, folder):  # a planted link: moved aside, not written through
+            fsutil.quarantine_planted(self.layout.quarantine, path, want_dir=True)
             fsutil.ensure_private_dir(path)
         given, record = record, dict(record)
         record.setdefault("ts", clock.now_iso())
         name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(3).hex()}.json"
         record["spool"] = name
-        path = folder / name
+        path = os.path.join(folder, name)
         with inflight.durable():
             fsutil.atomic_write(path, jsoncodec.dumps(record))
             inflight.release(given)
@@ -192,28 +191,28 @@ class SessionStore:
             return txn.drained
 
     def _drain_spool(self, txn: Transaction) -> None:
-        folder = self.layout.session_spool(self.session_id)
+        folder = self.layout.spool_path(self.session_id)
         try:
             names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
         except (FileNotFoundError, NotADirectoryError):
             return
         # os.listdir followed any link: a link planted at the spool must not make us read
         # and delete files elsewhere
-        planted = [fsutil.quarantine_planted(self.layout.quarantine_dir, path, want_dir=True)
-                   for path in (self.layout.spool_dir, folder)]
+        planted = [fsutil.quarantine_planted(self.layout.quarantine, path, want_dir=True)
+                   for path in (self.layout.spool, folder)]
         if any(planted):
             txn.repairs.extend(planted_incident(note) for note in planted if note)
             return
         done = set(txn.state.get("persistence", {}).get("spool_done") or ())
         for name in names:
-            path = folder / name
+            path = os.path.join(folder, name)
             if name not in done:
                 try:
                     record = jsoncodec.loads(fsutil.read_bytes_nofollow(path))
                 except (OSError, ValueError, RecursionError):
                     record = None
                 if not isinstance(record, dict):  # damaged bytes are kept, never deleted
-                    fsutil.quarantine_file(self.layout.quarantine_dir, path, "unreadable spool file")
+                    fsutil.quarantine_file(self.layout.quarantine, path, "unreadable spool file")
                     continue
                 record["spool"] = name
                 txn.commit(record)
@@ -221,7 +220,7 @@ class SessionStore:
             os.unlink(path)
 
 
-def waiting(folder: Path | str) -> int:
+def waiting(folder: str | os.PathLike) -> int:
     """How many records wait in one session's spool folder (0 when there is none)."""
     try:
         return sum(1 for name in os.listdir(folder) if name.endswith(".json"))
@@ -234,7 +233,7 @@ def spooled(layout: Layout) -> dict[str, int]:
     holds any. Links planted in the spool folder are not followed; folders of older versions
     named after a plain id are left alone (`paths.reachable`)."""
     try:
-        entries = list(os.scandir(layout.spool_dir))
+        entries = list(os.scandir(layout.spool))
     except (FileNotFoundError, NotADirectoryError):
         return {}
     found = {entry.name: waiting(entry.path) for entry in entries if entry.is_dir(follow_symlinks=False) and reachable(entry.name)}

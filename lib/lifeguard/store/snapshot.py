@@ -13,13 +13,17 @@ NaN and tiny floats (store/jsoncodec.py): either CRC is taken.
 
 from __future__ import annotations
 
+import os
 import zlib
-from pathlib import Path
 
 from ..core import fsutil
 from . import jsoncodec
 
 FORMAT = 1
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..core.fsutil import PathArg
 
 
 class SnapshotDamaged(ValueError):
@@ -35,11 +39,13 @@ class Snapshot:
         self.ts = ts
 
 
-def path_for(log_path: Path) -> Path:
-    """`events-<id>.jsonl` -> `events-<id>.snapshot.json`."""
-    name = log_path.name
+def path_for(log_path: PathArg) -> PathArg:
+    """`events-<id>.jsonl` -> `events-<id>.snapshot.json`, a str for a str (the hooks': no
+    pathlib, core/paths.py), a Path for a Path (the tools')."""
+    folder, name = os.path.split(os.fspath(log_path))
     stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
-    return log_path.with_name(stem + ".snapshot.json")
+    path = os.path.join(folder, stem + ".snapshot.json")
+    return path if isinstance(log_path, str) else type(log_path)(path)
 
 
 def _crc(body: bytes) -> str:
@@ -68,7 +74,7 @@ def decode(data: bytes) -> Snapshot:
     return Snapshot(seq, state, str(doc.get("ts") or ""))
 
 
-def read(log_path: Path) -> Snapshot | None:
+def read(log_path: PathArg) -> Snapshot | None:
     """The snapshot beside `log_path`, None if there is none; SnapshotDamaged if untrustworthy.
 
     The returned state is the caller's to change: decoded afresh each call (so no copy, and no
@@ -81,7 +87,7 @@ def read(log_path: Path) -> Snapshot | None:
     return decode(data)
 
 
-def write(log_path: Path, state: dict, seq: int, session_id: str = "", ts: str = "") -> Path:
+def write(log_path: PathArg, state: dict, seq: int, session_id: str = "", ts: str = "") -> PathArg:
     """Write the snapshot durably (atomic replace + folder fsync) before anything relies on it."""
     path = path_for(log_path)
     fsutil.atomic_write(path, encode(state, seq, session_id, ts))

@@ -7,7 +7,7 @@ model in `schema.py` validates this shape (off the hot path).
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from ..core import fsutil
 from . import jsoncodec
@@ -52,7 +52,7 @@ class StateUnreadable(ValueError):
     """The state file exists but is not a JSON object (truncated, garbage, hand-broken)."""
 
 
-def load(path: Path) -> dict | None:
+def load(path: str | os.PathLike) -> dict | None:
     """The state at `path`; None when there is none; StateUnreadable when it is damaged."""
     try:
         data = fsutil.read_bytes_nofollow(path)
@@ -61,9 +61,9 @@ def load(path: Path) -> dict | None:
     try:
         state = jsoncodec.loads(data)
     except (ValueError, RecursionError) as exc:
-        raise StateUnreadable(f"{path.name}: not valid JSON ({exc})") from None
+        raise StateUnreadable(f"{os.path.basename(path)}: not valid JSON ({exc})") from None
     if not isinstance(state, dict) or not isinstance(state.get("persistence"), dict):
-        raise StateUnreadable(f"{path.name}: not a lifeguard session state")
+        raise StateUnreadable(f"{os.path.basename(path)}: not a lifeguard session state")
     return state
 
 
@@ -71,7 +71,7 @@ def dump(state: dict) -> bytes:
     return jsoncodec.dumps(state)
 
 
-def save(path: Path, state: dict) -> None:
+def save(path: str | os.PathLike, state: dict) -> None:
     """Replace the snapshot. Not fsynced: the event log is the truth and is synced before this
     runs (session.py), so after a power loss the snapshot is at worst behind the log, or
     unreadable, and loading catches it up or rebuilds it; every hook saves one, and two fsyncs

@@ -271,13 +271,13 @@ TEMP_GRACE_SECONDS = 3600  # a writer holds its temp file for milliseconds; an h
 
 
 def quarantine_abandoned_temp_files(layout: Layout, now: float | None = None,
-                                    grace: float = TEMP_GRACE_SECONDS) -> list[Path]:
+                                    grace: float = TEMP_GRACE_SECONDS) -> list[str]:
     """Move temp files left by a writer killed mid-write (`.NAME.PID.HEX.tmp`) into quarantine.
 
     They never held committed data (the rename that would have published them never
     happened), but they are still kept, not deleted, like every other odd byte."""
     now = time.time() if now is None else now
-    moved: list[Path] = []
+    moved: list[str] = []
     folders = [layout.state_dir, layout.spool_dir]
     try:
         folders += [p for p in layout.spool_dir.iterdir() if p.is_dir() and not p.is_symlink()]

@@ -25,7 +25,10 @@ def write_code(path: Path, data: bytes, mode: int, folders: set[Path]) -> None:
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
     folders.add(path.parent)
 

@@ -27,6 +27,7 @@ model is one that uses them), and SendMessage.
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from . import agents as ag
@@ -119,8 +120,8 @@ def after_commit(txn, record: dict, cfg: dict, layout) -> list[dict]:
     from ...core import fsutil
     from ...core.paths import safe_name
 
-    fsutil.ensure_private_dir(layout.archive_dir)
-    path = layout.archive_dir / f"notices-{safe_name(txn.store.session_id)}.jsonl"
+    fsutil.ensure_private_dir(layout.archive)
+    path = os.path.join(layout.archive, f"notices-{safe_name(txn.store.session_id)}.jsonl")
     lines = "".join(json.dumps({"reason": "queue_overflow", **m}, ensure_ascii=True) + "\n" for m in archived)
     fsutil.append_durable(path, lines.encode())
     return []
