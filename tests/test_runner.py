@@ -478,10 +478,10 @@ def test_a_deadline_swallowed_in_a_callback_fires_again_quietly(home, monkeypatc
 def test_the_hot_path_stays_off_costly_imports(tmp_path):
     """PreToolUse/PostToolUse run without pydantic, filelock, orjson, typing, hashlib or pathlib
     (core/paths.py): each costs a hook more to import than the rest of its work (see
-    bench/hooks.py). The tools' lock
-    (core/toollock.py, filelock's) is not even loaded, nor, for a call that is none of
-    coordination's business, its gates, reports, task graph, task validation and notice queue;
-    the JSON codec is, on the stdlib."""
+    bench/hooks.py). The tools' lock (core/toollock.py, filelock's) is not even loaded, nor, for a call that is none of
+    coordination's business, its gates, reports, task graph, task validation and notice queue,
+    nor the checks of extra redaction patterns (none configured) or the loop messages (no
+    loop); the JSON codec is, on the stdlib."""
     import subprocess
 
     code = f"""
@@ -494,8 +494,9 @@ for event in ("PreToolUse", "PostToolUse", "PostToolUseFailure"):
     handlers.handle(event, {{"session_id": "0f8e2c1a-3b4d-4e5f-8a9b-7c6d5e4f3a2b", "tool_name": "Bash", "tool_input": {{"command": "ls"}},
                             "tool_use_id": "t1", "tool_response": {{"stdout": "x"}}, "error": "Exit code 1"}}, layout)
 heavy = ("pydantic", "filelock", "orjson", "typing", "hashlib", "pathlib")
-cold = ("lifeguard.core.toollock", "lifeguard.core.graph") + tuple("lifeguard.features.coordination." + m
-                                                               for m in ("gates", "reports", "taskgraph", "tasks", "queue"))
+cold = ("lifeguard.core.toollock", "lifeguard.core.graph", "lifeguard.redact.user_patterns",
+        "lifeguard.features.loops.messages") + tuple("lifeguard.features.coordination." + m
+                                                     for m in ("gates", "reports", "taskgraph", "tasks", "queue"))
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in cold)))
 from lifeguard.store import jsoncodec
 assert jsoncodec.orjson is None and "lifeguard.store.jsoncodec" in sys.modules

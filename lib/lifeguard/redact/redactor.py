@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from typing import Any, Iterable, Mapping
 
 from ..core import fsutil
-from . import arguments, user_patterns
+from . import arguments
 from . import patterns as p
 
 PREFIX = "[REDACTED:"
@@ -63,6 +63,10 @@ class Redactor:
         self._extra = self._compile_extra(list(extra_patterns))
 
     def _compile_extra(self, patterns: list) -> list[re.Pattern]:
+        if not patterns:
+            return []
+        from . import user_patterns  # only with extra patterns (most configs have none): one module less per hook
+
         good = []
         for i, pattern in enumerate(patterns):
             problem = user_patterns.problem(pattern)
@@ -294,6 +298,8 @@ class Redactor:
     def _extra_pass(self, text: str) -> str:
         """The user's patterns, applied around (never inside) the placeholders already made, on
         pieces of at most user_patterns.TEXT_LIMIT characters, each under a CPU-time budget."""
+        from . import user_patterns
+
         parts = p.PLACEHOLDER_RX.split(text) if PREFIX in text else [text]
         for i in range(0, len(parts), 2):
             if parts[i]:
@@ -301,6 +307,8 @@ class Redactor:
         return "".join(parts)
 
     def _extra_piece(self, piece: str) -> str:
+        from . import user_patterns
+
         for rx in list(self._extra):
             try:
                 piece = user_patterns.run_limited(rx.sub, self._extra_sub, piece)

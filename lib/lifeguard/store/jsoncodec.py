@@ -41,7 +41,7 @@ from json.encoder import encode_basestring_ascii
 
 orjson = None  # the module once use_orjson() has found it
 _DUMPS_OPTIONS = 0
-_NOT_ASCII = re.compile("[^\x00-\x7e]+")  # DEL too: json escapes it
+_NOT_ASCII = None  # "[^\x00-\x7e]+" (DEL too: json escapes it), compiled by use_orjson(): hooks never need it
 _DIGITS = bytes.maketrans(b"0123456789", b"9999999999")
 _NINETEEN = b"9" * 19
 # what can come before a number; in a string, a run of digits follows a quote or other text
@@ -50,11 +50,12 @@ _BEFORE_NUMBER = frozenset(b":,[ \t\r\n")
 
 def use_orjson() -> bool:
     """orjson from now on in this process, if it is installed; whether it is in use."""
-    global orjson, _DUMPS_OPTIONS
+    global orjson, _DUMPS_OPTIONS, _NOT_ASCII
     try:
         import orjson as module
     except ImportError:
         return False
+    _NOT_ASCII = re.compile("[^\x00-\x7e]+")
     _DUMPS_OPTIONS = (module.OPT_NON_STR_KEYS | module.OPT_PASSTHROUGH_DATETIME
                       | module.OPT_PASSTHROUGH_DATACLASS)
     orjson = module

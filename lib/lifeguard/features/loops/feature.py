@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from . import breaker, rules as loop_rules, transcript
 from ...redact import redactor as redact
-from . import messages as say
 from . import signature as sig_mod
 from ...core import clock
 from ...store.record import SCRATCH, decisions
@@ -166,6 +165,8 @@ def _before_call(state: dict, section: dict, record: dict, loop: dict, decided: 
         notices += _warn(section, loop, decided, window, limits, len(hidden))
     found = loop_rules.first_refusal(window, loop["sig"], loop.get("t"), limits, bool(loop.get("allow")))
     if found is not None:
+        from . import messages as say  # the texts: only once there is something to tell
+
         key = "TOOL_LOOP_BLOCKED:" + found.key(agent)
         notices.append(_announce(section, decided, key, codes.TOOL_LOOP_BLOCKED, "deny", say.refusal(found),
                                  say.user_refusal(found), rule=found.rule))
@@ -187,6 +188,8 @@ def _warn(section: dict, loop: dict, decided: dict, window: list[dict], limits: 
     found = loop_rules.first_warning(window, limits, added)
     if found is None:
         return []
+    from . import messages as say
+
     key = "TOOL_LOOP_DETECTED:" + found.key(loop.get("agent", MAIN))
     return [_announce(section, decided, key, codes.TOOL_LOOP_DETECTED, "context", say.warning(found, limits),
                       say.user_warning(found), rule=found.rule)]
@@ -204,6 +207,8 @@ def _breaker_gate(state: dict, record: dict, decided: dict, cfg: dict) -> list[d
     for key in keys:
         decision, new = breaker.before_call(stored.get(key), now, record.get("tuid"), limits)
         if decision == breaker.REFUSE:
+            from . import messages as say
+
             entry = stored[key]
             wait = max(1, round(breaker.retry_at(entry, limits) - now))
             return [{"code": codes.CIRCUIT_OPEN, "kind": "deny",
@@ -230,6 +235,8 @@ def _breaker_result(state: dict, section: dict, record: dict, loop: dict, decide
             opened.append((key, new))
     if not opened:
         return []
+    from . import messages as say
+
     wait = int(cfg["breakers"]["recovery_timeout_seconds"])
     keys = [key for key, _ in opened]
     model, user = say.circuit_opened(keys, opened[0][1], wait)
@@ -250,6 +257,8 @@ def _on_stop(section: dict, record: dict, loop: dict, decided: dict, cfg: dict, 
     limits = cfg.get("loops") or {}
     if not limits.get("enabled"):
         return []
+    from . import messages as say  # a Stop: rare next to tool calls
+
     agent, fp = loop["agent"], loop["stop_fp"]
     notices = []
     window = _window(section, MAIN) + hidden
