@@ -119,3 +119,73 @@ def test_no_rehearsal_in_a_folder_that_is_not_this_users_own(scratch_root, tmp_p
     assert ran == [] and list(elsewhere.iterdir()) == []
     if planted == "shared":
         assert list(private.iterdir()) == []
+
+
+# A spare (helper._spare) in a fresh Python, on a listening socket of its own, forked between
+# hooks ("calm") or while hooks run ("busy"); a hook (a connection) is "waiting" before it starts,
+# or comes when the spare rehearses (the rehearsal notes how long after the fork it began).
+# Prints what happened, in order.
+SPARE = r"""
+import os, socket, sys, tempfile, time
+sys.path.insert(0, sys.argv[1])
+from lifeguard.hook import helper, rehearsal
+calm, waiting = sys.argv[2] == "calm", sys.argv[3] == "waiting"
+helper.REHEARSE_AFTER_SECONDS = float(sys.argv[4])
+path = os.path.join(tempfile.mkdtemp(), "s")
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind(path)
+listener.listen(1)
+listener.setblocking(False)
+
+def hook():
+    socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).connect(path)
+
+def rehearse():
+    print(f"rehearsed after {time.monotonic() - forked:.3f} s", flush=True)
+    hook()
+
+rehearsal.rehearse = rehearse
+if waiting:
+    hook()
+notify_r, notify_w = os.pipe()
+life_r, life_w = os.pipe()
+forked = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    helper._spare(listener, os.open(os.devnull, os.O_RDONLY), notify_w, life_r, "", None, {}, calm)
+os.close(notify_w)
+if os.read(notify_r, 5)[4:] == b"a":
+    print("took the hook", flush=True)
+os.waitpid(pid, 0)
+"""
+PAUSE = 2.0  # REHEARSE_AFTER_SECONDS in these tests
+
+
+def spare_run(tmp_path: Path, forked: str, hook: str) -> tuple[list[str], float | None]:
+    """(what happened, how long after its fork the spare rehearsed)."""
+    import subprocess
+    import sys
+
+    lib = str(Path(__file__).resolve().parents[1] / "lib")
+    proc = subprocess.run([sys.executable, "-c", SPARE, lib, forked, hook, str(PAUSE)], capture_output=True,
+                          timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.decode().splitlines()
+    after = [float(line.split()[2]) for line in lines if line.startswith("rehearsed")]
+    return [line.split(" after")[0] for line in lines], (after[0] if after else None)
+
+
+def test_a_spare_forked_between_hooks_rehearses_at_once(tmp_path):
+    happened, after = spare_run(tmp_path, "calm", "later")
+    assert happened == ["rehearsed", "took the hook"] and after < PAUSE
+
+
+def test_a_spare_takes_a_hook_that_is_waiting_before_any_rehearsal(tmp_path):
+    assert spare_run(tmp_path, "calm", "waiting") == (["took the hook"], None)
+
+
+def test_a_spare_forked_while_hooks_run_rehearses_only_after_a_pause(tmp_path):
+    """Forked because none was left (parallel tool calls): rehearsing at once would take CPU the
+    running hooks wait for; it rehearses once no hook has come for REHEARSE_AFTER_SECONDS."""
+    happened, after = spare_run(tmp_path, "busy", "later")
+    assert happened == ["rehearsed", "took the hook"] and after >= PAUSE

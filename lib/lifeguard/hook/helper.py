@@ -38,8 +38,7 @@ PID = "helper.pid"
 TICK_SECONDS = 2.0  # how often an idle helper looks at its code, socket and settings
 MAX_WORKERS = 32  # more hooks at once than this wait in the socket's queue (or run in their own process)
 SPARES = 2  # workers forked ahead, waiting for a hook
-REPLACE_AFTER_SECONDS = 0.1  # a taken spare is replaced once no hook has come or ended for this long
-REHEARSE_AFTER_SECONDS = 0.25  # a spare rehearses a hook once no hook has come for it this long
+REHEARSE_AFTER_SECONDS = 0.25  # a spare forked while hooks ran rehearses once none has come for it this long
 WARM_MODULES = (
     "lifeguard.hook.pipeline", "lifeguard.features.registry", "lifeguard.features.core",
     "lifeguard.features.loops.feature", "lifeguard.features.coordination.feature",
@@ -140,23 +139,22 @@ def main(claude_dir: str) -> int:
         os.set_inheritable(fd, False)
     spares: set[int] = set()
     busy: dict[int, int | None] = {}  # pid -> a pidfd, readable once that worker has exited
-    last_request = last_tick = last_activity = time.monotonic()
+    last_request = last_tick = time.monotonic()
     try:
         while True:
-            if _reap(spares, busy):
-                last_activity = time.monotonic()
-            # A spare taken is replaced once its hook is over and things are quiet, not while it
-            # runs nor as the next one comes (a PostToolUse follows its PreToolUse within ms):
-            # forking copies the helper's page tables, CPU a hook on a small machine waits for.
-            # Only when no spare is left (parallel tool calls) is the next one forked at once.
-            calm = (not any(fd is not None for fd in busy.values())
-                    and time.monotonic() - last_activity >= REPLACE_AFTER_SECONDS)
+            _reap(spares, busy)
+            # A spare taken is replaced as soon as no hook runs, and rehearses at once (_spare):
+            # in the gap before the next hook, whose own process takes ~10 ms to start before it
+            # asks, not while one runs (forking copies the helper's page tables, and rehearsing
+            # takes milliseconds of CPU a hook on a small machine would wait for). Only when no
+            # spare is left (parallel tool calls) is the next one forked at once, hooks running.
+            calm = not any(fd is not None for fd in busy.values())
             while len(spares) < SPARES and len(spares) + len(busy) < MAX_WORKERS and (not spares or calm):
                 pid = os.fork()
                 if pid == 0:
                     os.close(notify_r)
                     os.close(life_w)
-                    _spare(listener, lock_fd, notify_w, life_r, lib_dir, manifest, inherited)  # never returns
+                    _spare(listener, lock_fd, notify_w, life_r, lib_dir, manifest, inherited, calm)  # never returns
                 spares.add(pid)
             now = time.monotonic()
             if now - last_tick >= TICK_SECONDS:
@@ -166,10 +164,7 @@ def main(claude_dir: str) -> int:
                         or not os.path.exists(sys.executable)):  # uv's cache was cleaned under it
                     return 0
             waiting = [fd for fd in busy.values() if fd is not None]
-            wait = TICK_SECONDS
-            if len(spares) < SPARES and not waiting:  # a replacement is due once it is calm
-                wait = min(wait, max(0.0, last_activity + REPLACE_AFTER_SECONDS - now))
-            ready, _, _ = select.select([notify_r, *waiting], [], [], wait)
+            ready, _, _ = select.select([notify_r, *waiting], [], [], TICK_SECONDS)
             if notify_r not in ready:
                 continue  # a tick, or a worker exited: reaped (and replaced) above
             data = os.read(notify_r, 4096)
@@ -179,7 +174,7 @@ def main(claude_dir: str) -> int:
                 if kind == b"s":
                     return 0  # a spare met new code: it turned its request away, unrun
                 busy[pid] = _pidfd(pid)
-                last_request = last_activity = time.monotonic()
+                last_request = time.monotonic()
     except Stop:
         return 0
     finally:
@@ -290,18 +285,16 @@ def _on_term(signum, frame):  # noqa: ARG001
     raise Stop()
 
 
-def _reap(spares: set[int], busy: dict[int, int | None]) -> bool:
-    """Collect the children that exited; True if a busy worker was among them."""
-    worker = False
+def _reap(spares: set[int], busy: dict[int, int | None]) -> None:
+    """Collect the children that exited."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return worker
+            return
         if not pid:
-            return worker
+            return
         spares.discard(pid)
-        worker = worker or pid in busy
         fd = busy.pop(pid, None)
         if fd is not None:
             os.close(fd)
@@ -317,21 +310,23 @@ def _pidfd(pid: int) -> int | None:
 
 
 def _spare(listener: socket.socket, lock_fd: int, notify: int, life: int, lib_dir: str, manifest: tuple | None,
-           inherited: dict[str, str]) -> None:
+           inherited: dict[str, str], calm: bool) -> None:
     """A forked spare: wait for one request, say so, then serve it as a worker (`manifest` is the
-    code's, _manifest; `inherited` the hook variables of the helper's environment, worker.serve)."""
+    code's, _manifest; `inherited` the hook variables of the helper's environment, worker.serve;
+    `calm`: forked while no hook ran)."""
     try:
         import gc
 
         gc.disable()  # a worker lives for one hook: collecting would only copy shared pages
         os.close(lock_fd)  # the helper's lock stays the helper's alone
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # idle: the helper may end it
+        # the pages a hook writes are copied in a rehearsal (rehearsal.py), never while a hook
+        # waits for this spare: at once when forked while no hook ran (the helper's loop), else
+        # once no hook has come for REHEARSE_AFTER_SECONDS, not to take running hooks' CPU
+        first_wait = 0.0 if calm else REHEARSE_AFTER_SECONDS
         rehearsed = False
         while True:
-            # the pages a hook writes are copied in a rehearsal (rehearsal.py), once the spare has
-            # waited REHEARSE_AFTER_SECONDS: never while a hook that came at once waits, nor beside
-            # one just answered (its PostToolUse often follows within milliseconds)
-            ready, _, _ = select.select([listener, life], [], [], None if rehearsed else REHEARSE_AFTER_SECONDS)
+            ready, _, _ = select.select([listener, life], [], [], None if rehearsed else first_wait)
             if not ready:
                 from . import rehearsal
 
