@@ -1,8 +1,8 @@
 """The error taxonomy: every incident lifeguard records carries one of these codes.
 
 Code that raises one names it by its constant (`codes.SESSION_LOCKED`), never by a string
-literal, so `grep` finds every place a code is raised and a typo fails at import. Stdlib only
-(collections): any layer may import this module.
+literal, so `grep` finds every place a code is raised and a typo fails at import. Imports
+nothing: any layer may import this module.
 
 Severity follows consequence (docs/severity.md): info (repaired, nothing lost), low (bytes that
 were never part of the record went to quarantine), medium (bytes holding recorded data went to
@@ -13,11 +13,17 @@ a person must act now). The severity here is a code's default; a notice carries 
 
 from __future__ import annotations
 
-from collections import namedtuple
 
-# code, category, severity (one of SEVERITIES), summary. A plain namedtuple, not
-# typing.NamedTuple: the hot hooks import this module, and typing is costly.
-ErrorCode = namedtuple("ErrorCode", "code category severity summary")
+class ErrorCode:
+    """A code's entry: code, category, severity (one of SEVERITIES), summary. A plain class: the
+    hot hooks import this module, and typing.NamedTuple costs them typing, a namedtuple 0.13 ms."""
+
+    __slots__ = ("code", "category", "severity", "summary")
+
+    def __init__(self, code: str, category: str, severity: str, summary: str) -> None:
+        self.code, self.category, self.severity, self.summary = code, category, severity, summary
+
+
 SEVERITIES = ("info", "low", "medium", "high", "critical")  # mildest first
 
 WORKSPACE_ACCESS_DENIED = "WORKSPACE_ACCESS_DENIED"
