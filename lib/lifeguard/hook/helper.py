@@ -147,9 +147,11 @@ def main(claude_dir: str) -> int:
             # in the gap before the next hook, whose own process takes ~10 ms to start before it
             # asks, not while one runs (forking copies the helper's page tables, and rehearsing
             # takes milliseconds of CPU a hook on a small machine would wait for). Only when no
-            # spare is left (parallel tool calls) is the next one forked at once, hooks running.
-            calm = not any(fd is not None for fd in busy.values())
-            while len(spares) < SPARES and len(spares) + len(busy) < MAX_WORKERS and (not spares or calm):
+            # spare is left (parallel tool calls) is the next one forked at once, hooks running;
+            # and where a worker's end cannot be waited for (no pidfd), as soon as it is taken.
+            calm = not busy
+            waitable = any(fd is not None for fd in busy.values())
+            while len(spares) < SPARES and len(spares) + len(busy) < MAX_WORKERS and not (spares and waitable):
                 pid = os.fork()
                 if pid == 0:
                     os.close(notify_r)
