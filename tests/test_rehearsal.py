@@ -19,12 +19,15 @@ from lifeguard.telemetry import samples
 
 @pytest.fixture
 def scratch_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The folder a rehearsal's scratch goes in: here the temporary directory (TMPDIR), as where
+    there is no /dev/shm."""
     root = tmp_path / "tmp"
     root.mkdir()
     monkeypatch.setenv("TMPDIR", str(root))
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    monkeypatch.setattr(rehearsal, "MEMORY_FOLDER", str(tmp_path / "no-shm"))
     return root
 
 
@@ -189,3 +192,23 @@ def test_a_spare_forked_while_hooks_run_rehearses_only_after_a_pause(tmp_path):
     running hooks wait for; it rehearses once no hook has come for REHEARSE_AFTER_SECONDS."""
     happened, after = spare_run(tmp_path, "busy", "later")
     assert happened == ["rehearsed", "took the hook"] and after >= PAUSE
+
+
+@pytest.mark.parametrize("memory", ["there", "missing"])
+def test_the_scratch_goes_in_memory_where_there_is_such_a_folder(scratch_root, tmp_path, monkeypatch, memory):
+    """/dev/shm (a stand-in here) rather than the temporary directory: creating and syncing the
+    scratch files on a disk was half of a rehearsal's cost. Without it, the temporary directory."""
+    shm = tmp_path / "shm"
+    if memory == "there":
+        shm.mkdir(mode=0o1777)
+    monkeypatch.setattr(rehearsal, "MEMORY_FOLDER", str(shm))
+    real_rmtree, used = shutil.rmtree, []
+
+    def note_then_remove(path, *args, **kwargs):
+        used.append(Path(path).parent.parent)
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", note_then_remove)
+    rehearsal.rehearse()
+    assert used == [shm if memory == "there" else scratch_root]
+    assert list(scratch_root.iterdir()) == [] and (memory == "missing" or list(shm.iterdir()) == [])

@@ -8,6 +8,7 @@ those faults while nobody waits; a spare then holds about 3 MB of its own while 
 serving a hook would cost it anyway).
 
 The scratch workspace is a folder in this user's private `lifeguard-rehearsal-UID` folder in
+/dev/shm (memory: on a disk, creating and syncing its files was half a rehearsal's cost), else in
 the temporary directory, both removed at once (SIGTERM is held back meanwhile, so a helper that
 stops does not leave them behind); what a SIGKILL left is removed by the next rehearsal, once its
 process is gone. Nothing is read from or written to the user's workspace. What the rehearsal leaves in
@@ -31,6 +32,7 @@ from ..telemetry import samples
 from . import pipeline, protocol
 
 SESSION = "rehearsal"
+MEMORY_FOLDER = "/dev/shm"  # Linux's in-memory file system, open to every user like /tmp
 
 
 def rehearse() -> None:
@@ -68,9 +70,11 @@ def rehearse() -> None:
 
 
 def _private_root() -> str:
-    """This user's folder for scratch workspaces (0700, not a link, ours), with what a killed
-    rehearsal left there removed; OSError when it cannot be had safely."""
-    root = os.path.join(tempfile.gettempdir(), f"lifeguard-rehearsal-{os.getuid()}")
+    """This user's folder for scratch workspaces (0700, not a link, ours), in MEMORY_FOLDER when
+    this user can write there, else in the temporary directory, with what a killed rehearsal left
+    there removed; OSError when it cannot be had safely."""
+    base = MEMORY_FOLDER if os.access(MEMORY_FOLDER, os.W_OK | os.X_OK) else tempfile.gettempdir()
+    root = os.path.join(base, f"lifeguard-rehearsal-{os.getuid()}")
     try:
         os.mkdir(root, 0o700)
     except FileExistsError:
