@@ -1,4 +1,4 @@
-"""core.environ: the environment as os.environ gives it, read without importing os."""
+"""hook.environ: the environment as os.environ gives it, read without importing os."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from pathlib import Path
 LIB = Path(__file__).resolve().parent.parent / "lib"
 sys.path.insert(0, str(LIB))
 
-from lifeguard.core import environ  # noqa: E402
+from lifeguard.hook import environ  # noqa: E402
 
 # In a fresh `python -I -S` (no os loaded): environ's view, then os.environ's, of the same process.
 BEFORE_OS = """
 import sys
 sys.path.insert(0, sys.argv[1])
-from lifeguard.core import environ
+from lifeguard.hook import environ
 loaded = "os" in sys.modules
 mine = (environ.get("LG_TEST_A"), environ.get("LG_TEST_MISSING"), sorted(environ.items()))
 import os

@@ -20,7 +20,7 @@ from planted import wait_until
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from lifeguard.hook import client, helper, timeout
+from lifeguard.hook import client, helper, launch, timeout
 from lifeguard.store import eventlog
 from lifeguard.commands.install import command as installer  # noqa: E402
 from lifeguard.core.paths import Layout  # noqa: E402
@@ -574,7 +574,7 @@ def test_reinstalling_and_uninstalling_stop_the_helper(ws: Path) -> None:
     assert not helper.running(claude_of(ws))
     start_helper_again = run_hook(ws, event(1))
     assert start_helper_again.returncode == 0
-    (ws / ".claude" / "state" / client.STARTED).unlink()  # else the retry pause holds the next start
+    (ws / ".claude" / "state" / launch.STARTED).unlink()  # else the retry pause holds the next start
     assert run_hook(ws, event(2)).returncode == 0
     assert wait_until(lambda: helper_up(ws))
     installer.uninstall(ws)
@@ -600,7 +600,7 @@ def test_a_helper_turned_off_in_settings_is_never_started(ws: Path) -> None:
     for n in range(3):
         assert run_hook(ws, event(n)).returncode == 0
     # a hook that starts a helper marks it (helper.started) before it returns: none did
-    assert not (ws / ".claude" / "state" / client.STARTED).exists()
+    assert not (ws / ".claude" / "state" / launch.STARTED).exists()
     assert not helper.running(claude_of(ws))
     assert logged_ids(ws) == ["toolu_0000", "toolu_0001", "toolu_0002"]
 
@@ -608,7 +608,7 @@ def test_a_helper_turned_off_in_settings_is_never_started(ws: Path) -> None:
 def test_the_environment_switch_turns_the_helper_off(ws: Path) -> None:
     assert run_hook(ws, event(1), LIFEGUARD_HELPER="0").returncode == 0
     # a hook that starts a helper marks it (helper.started) before it returns: this one did not
-    assert not (ws / ".claude" / "state" / client.STARTED).exists()
+    assert not (ws / ".claude" / "state" / launch.STARTED).exists()
     assert not helper.running(claude_of(ws))
 
 

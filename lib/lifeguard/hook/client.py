@@ -5,10 +5,12 @@ and compiling regexes, before any work. The resident helper (helper.py) is one p
 installed `.claude/` that has done all that once; for each hook a forked worker of it runs the
 very same runner on this hook's input (the exchange is in wire.py). So on its way to the helper
 this module imports nothing beyond what Python has loaded at startup, plus _socket, select and
-four small modules of its own (wire, timeout, core.environ, core.trust): not even os, which
-costs 1 ms under `python -I -S` (core/environ.py), nor `__future__` (0.15 ms). It runs under
-`python -I -S` (lifeguard-run's fast path, `fast()`), loading site-packages only when the hook
-runs here; the paths that do more (running the hook here, starting a helper) import os.
+four small modules beside it (wire, timeout, environ, trust): not even os, which costs 1 ms
+under `python -I -S` (environ.py), nor `__future__` (0.15 ms), nor the `core` package. Each
+module a hook loads costs it about 0.1 ms here, so what only some hooks need lives apart:
+starting or replacing a helper in launch.py. It runs under `python -I -S` (lifeguard-run's fast
+path, `fast()`), loading site-packages only when the hook runs here; the paths that do more
+(running the hook here, starting a helper) import os.
 
 Exactly once, whatever dies when:
 - Nothing runs before the client sends "G", so when anything fails before it (no helper, a
@@ -32,15 +34,11 @@ import posix
 import sys
 from _stat import S_ISLNK, S_ISSOCK
 
-from . import wire
-from ..core import environ
-from ..core.trust import trusted_state
+from . import environ, wire
+from .trust import trusted_state
 from .timeout import deadline_for, settings_timeout
 
-SOCKET = "helper.sock"
-LOCK = "helper.lock"  # held by the live helper of this .claude/ (one per workspace)
-STARTED = "helper.started"  # touched when a hook starts a helper: at most one try per RETRY_SECONDS
-RETRY_SECONDS = 30
+SOCKET = wire.SOCKET
 ACK_SECONDS = 2.0  # a worker normally answers within a few ms; past this the hook runs here
 PASSED_ENV = ("CLAUDE_PROJECT_DIR",)  # plus every variable named with a PASSED_PREFIXES prefix
 # OTEL_*: where the exporter a hook may start sends to (telemetry/trigger.py) is this hook's choice
@@ -96,7 +94,9 @@ def _run_here(event: str, hook_file: str, claude: str | None) -> int:
     later.spawn()  # what the hook left for after its answer (SessionStart's sweep), detached
     if claude is not None:
         try:
-            _maybe_start_helper(claude)
+            from .launch import maybe_start
+
+            maybe_start(claude)
         except Exception:  # noqa: BLE001 - only an optimisation; the hook has answered
             pass
     return code
@@ -428,105 +428,8 @@ def _close(fd: int | None) -> None:
 
 def _unanswered(claude: str) -> None:
     try:
+        from .launch import replace_unanswering
+
         replace_unanswering(claude)
     except Exception:  # noqa: BLE001 - the hook runs here all the same
         pass
-
-
-def replace_unanswering(claude_dir: str) -> bool:
-    """After a helper did not answer a hook in time: when the holder of `helper.lock` really is
-    this workspace's helper (/proc: its command line names this `.claude/`) and it, or spare
-    workers of it, are stopped, kill those. A stopped helper goes with its socket (and the
-    start marker), so the next hooks do not wait for it and this hook starts a fresh one, its
-    lock now free; stopped spares are simply forked again by a live helper. A helper that is
-    only busy is left alone. True if anything was killed."""
-    import os
-    import signal
-
-    from ..core import proc
-
-    state_dir = os.path.join(claude_dir, "state")
-    holder = proc.flock_holder(os.path.join(state_dir, LOCK))
-    if not holder or not proc.lifeguard_of(holder, claude_dir):
-        return False
-    stuck = [pid for pid in [holder, *proc.children(holder)] if proc.stopped(pid)]
-    for pid in stuck:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    if holder in stuck:
-        for name in (SOCKET, STARTED):
-            path = os.path.join(state_dir, name)
-            try:
-                if name != SOCKET or _is_socket(path):
-                    os.unlink(path)
-            except OSError:
-                pass
-    return bool(stuck)
-
-
-def _is_socket(path: str) -> bool:
-    return S_ISSOCK(posix.lstat(path).st_mode)
-
-
-def _maybe_start_helper(claude: str) -> None:
-    """Start a helper in the background, unless settings say no or one was tried just now."""
-    import os
-    import time
-
-    from ..config.load import load
-    from ..config.switch import off_reason
-    from ..core.paths import Layout
-
-    layout = Layout(claude)
-    if off_reason(claude) is not None or not load(layout).get("helper", {}).get("enabled", True):
-        return
-    if not trusted_state(str(layout.state_dir)):
-        return  # a symlinked or shared state folder: no helper, and nothing created through it
-    _move_aside_from_socket_path(layout)
-    marker = os.path.join(claude, "state", STARTED)
-    try:
-        if time.time() - os.lstat(marker).st_mtime < RETRY_SECONDS:
-            return
-    except FileNotFoundError:
-        pass
-    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        os.utime(fd)
-    finally:
-        os.close(fd)
-    start_helper(claude)
-
-
-def _move_aside_from_socket_path(layout) -> None:
-    """Anything but a socket at helper.sock (a file, FIFO, symlink, folder) would keep every
-    helper from starting: it goes into quarantine (the entry itself, never opened or followed),
-    and the hook says so on stderr."""
-    from ..core import fsutil
-
-    sock = layout.state_dir / SOCKET
-    try:
-        if _is_socket(sock):
-            return
-    except FileNotFoundError:
-        return
-    kind = fsutil.planted_kind(sock) or "file"
-    where = fsutil.quarantine_file(layout.quarantine_dir, sock, f"a {kind} at {SOCKET}, where lifeguard's resident "
-                                   "helper listens: moved aside so that a helper can start")
-    if where is not None:
-        sys.stderr.write(f"lifeguard: a {kind} (not lifeguard's socket) was at {sock}; moved it to {where} so that "
-                         "the resident helper can start\n")
-
-
-def start_helper(claude: str) -> None:
-    """Fork a detached helper process: a new session, no inherited descriptors (Claude Code
-    waits for the hook's stdout to close), output to /dev/null. Returns at once."""
-    import os
-
-    lib = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    argv = [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-            "from lifeguard.hook.helper import main; sys.exit(main(sys.argv[2]))", lib, claude]
-    from ..core.later import detached
-
-    detached(lambda: os.execv(sys.executable, argv))

@@ -29,11 +29,11 @@ import socket
 import sys
 import time
 
-from . import client
-from ..core.trust import trusted_state
+from . import client, wire
+from .launch import LOCK, STARTED
+from .trust import trusted_state
 from ..core.paths import Layout
 
-LOCK = client.LOCK
 PID = "helper.pid"
 TICK_SECONDS = 2.0  # how often an idle helper looks at its code, socket and settings
 MAX_WORKERS = 32  # more hooks at once than this wait in the socket's queue (or run in their own process)
@@ -124,7 +124,7 @@ def main(claude_dir: str) -> int:
     except OSError:
         _cleanup(state_dir, "", None)  # no pid file left naming a helper that never served
         return 1
-    sock_path = os.path.join(state_dir, client.SOCKET)
+    sock_path = os.path.join(state_dir, wire.SOCKET)
     sock_id = _identity(sock_path)
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -208,13 +208,13 @@ def _listen(state_dir: str) -> socket.socket:
     try:
         os.chdir(state_dir)  # a relative address: a deep project path can exceed a socket's ~107 bytes
         try:
-            st = os.lstat(client.SOCKET)
+            st = os.lstat(wire.SOCKET)
             if (st.st_mode & 0o170000) == 0o140000:  # a stale socket of a helper that died
-                os.unlink(client.SOCKET)
+                os.unlink(wire.SOCKET)
         except FileNotFoundError:
             pass
-        listener.bind(client.SOCKET)
-        os.chmod(client.SOCKET, 0o600)
+        listener.bind(wire.SOCKET)
+        os.chmod(wire.SOCKET, 0o600)
     finally:
         os.fchdir(here)
         os.close(here)
@@ -369,7 +369,7 @@ def stop(claude_dir: str, wait: float = 3.0) -> bool:
     deadline = time.monotonic() + wait
     while not _lock_held(state_dir):  # none running; unless a hook has just started one
         try:
-            starting = time.time() - os.lstat(os.path.join(state_dir, client.STARTED)).st_mtime < 5
+            starting = time.time() - os.lstat(os.path.join(state_dir, STARTED)).st_mtime < 5
         except OSError:
             starting = False
         if not starting or time.monotonic() >= deadline:

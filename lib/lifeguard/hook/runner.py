@@ -180,7 +180,7 @@ def _afterwards(event: str, inp: dict, layout: Layout | None, started: float, fa
     session = inp.get("session_id") if isinstance(inp, dict) else None
     if layout is None or not isinstance(session, str):
         return
-    from ..core.trust import trusted_state
+    from .trust import trusted_state
 
     if not trusted_state(layout.state):
         return  # a symlinked or shared state folder: nothing is created through it

@@ -1,7 +1,7 @@
 """The `timeout` settings.json gives a hook, read once for the client and the runner.
-Imports only core.environ: the client imports it on every hook, without os."""
+Imports only environ: the client imports it on every hook, without os."""
 
-from ..core import environ
+from . import environ
 
 DEFAULT_TIMEOUT = 10.0  # seconds; what install.sh writes for the hot hooks
 

@@ -1,4 +1,4 @@
-"""The bytes between a hook's client and the resident helper's worker (no imports but core.environ).
+"""The bytes between a hook's client and the resident helper's worker (no imports but environ).
 
 On `.claude/state/helper.sock`, one connection per hook invocation:
   client -> worker  request  MAGIC, length, NUL-joined: event, hook file, cwd, invocation id,
@@ -12,8 +12,9 @@ leaves the hook to the client, which runs it once, after the worker is gone and 
 checking by the invocation id that the record is not already written (client.py).
 """
 
-from ..core.environ import fsencode
+from .environ import fsencode
 
+SOCKET = "helper.sock"  # in the state folder
 MAGIC = b"LGH2"
 ACCEPT, GO, WRITTEN, RESULT = b"A", b"G", b"C", b"R"
 MAX_INPUT_BYTES = 8 * 1024 * 1024  # a hook's stdin beyond this is refused (protocol.parse says so)

@@ -1,7 +1,7 @@
 """Whether a folder is ours to create files in: a real folder (not a symlink), owned by this
 user, that no one else can write. The hook client, the runner and the helper all ask before
 writing into the state folder. Imports only posix and _stat (what os and stat are built on):
-the client asks on every hook, without importing os (core/environ.py says why)."""
+the client asks on every hook, without importing os (environ.py says why)."""
 
 import posix
 from _stat import S_ISDIR
