@@ -135,7 +135,6 @@ def test_state_file_older_than_snapshot_is_rebuilt(layout):
 
 
 def test_abandoned_temp_files_are_moved_to_quarantine_not_deleted(tmp_path):
-    import os
 
     from lifeguard.upkeep import cleanup
     from lifeguard.core import fsutil

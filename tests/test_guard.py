@@ -18,7 +18,6 @@ sys.path.insert(0, str(ROOT / "lib"))
 from lifeguard.config.load import section  # noqa: E402
 from lifeguard.features.registry import FEATURES
 from lifeguard.store import eventlog, reducer  # noqa: E402
-from lifeguard.features import guarded_hooks  # noqa: E402
 from lifeguard.guard import cli, environment, hookinput, outcome, policy, process, workspace  # noqa: E402
 from lifeguard.core.paths import Layout  # noqa: E402
 

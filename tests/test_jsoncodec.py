@@ -30,7 +30,8 @@ SAME_BYTES = [
     {"seq": 1, "ts": "2026-11-30T10:00:00.000Z", "event": "PreToolUse", "tool_input": {"command": "ls -la"}},
     {"text": "café — 東京 😀 \u2028 \x7f \x00 \x1f \t\n \" \\ </script>"},  # non-ASCII, DEL, controls
     {"nested": [[[{"a": [1, 2.5, -3, True, False, None]}]]], "empty": {}, "list": []},
-    {1: "int key", None: "none key", True: "bool key", 2.5: "float key"},
+    {1: "int key", None: "none key", 2.5: "float key"},
+    {True: "bool key", False: "false key"},  # apart: True == 1 would overwrite the int key above
     {"u64": 2**64 - 1, "i64": -2**63, "big": 2**64, "negbig": -2**63 - 1, "huge": 10**40},  # the last 3: stdlib
     {"surrogate": "\ud800 alone"},  # orjson refuses; the stdlib writes \ud800
     {"tuple": (1, 2), "set": {3}, "when": datetime.datetime(2026, 11, 30, 10, 0), "point": Point(1)},

@@ -9,7 +9,7 @@ import pytest
 
 from lifeguard.features.registry import FEATURES
 from lifeguard.upkeep import backup, jsonrepair, repair
-from lifeguard.store import eventlog, snapshot as logsnapshot, reducer, state as state_mod
+from lifeguard.store import snapshot as logsnapshot, reducer, state as state_mod
 from lifeguard.core.paths import Layout
 from lifeguard.store.session import SessionStore
 

@@ -19,7 +19,6 @@ from planted import install, many_sessions, session_paths, wait_until
 
 from lifeguard.core import later
 from lifeguard.core.locking import LockTimeout, SessionLock
-from lifeguard.features.registry import FEATURES
 from lifeguard.hook import helper
 from lifeguard.hook.pipeline import handle
 from lifeguard.store import eventlog

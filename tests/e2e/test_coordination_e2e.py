@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from .fakemodel import FakeModel, text, tool_use
-from .harness import Result, find_claude, run_claude
+from .harness import find_claude, run_claude
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(find_claude() is None, reason="claude CLI not installed")]
 
