@@ -763,6 +763,33 @@ def test_the_fast_path_hands_a_hook_to_the_helper_without_importing_os(ws: Path,
     assert logged_ids(ws) == ["toolu_0000", "toolu_0001", "toolu_0002"]
 
 
+def test_a_hook_that_runs_itself_and_starts_the_helper_imports_no_pathlib(ws: Path, tmp_path: Path) -> None:
+    """The first hook of a session, no helper up yet: it runs in lifeguard-run's Python, answers,
+    then starts a helper (launch.py), all before its process ends, which Claude Code waits for;
+    starting one must not cost it pathlib (3.6 ms). The near miss: with the helper off no helper
+    is started and launch is never imported, so its presence here shows the start was made."""
+    fast_path_ws(ws)
+    traced = tmp_path / "python-importtime"
+    traced.write_text(f'#!/bin/sh\nexec {sys.executable} -X importtime "$@"\n')
+    traced.chmod(0o755)
+    (ws / ".claude" / "hooks" / "python.path").write_text(f"{traced}\n")
+
+    def imported(res: subprocess.CompletedProcess) -> set[str]:
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout) == {"hookSpecificOutput": {"hookEventName": "PreToolUse"}}
+        return {line.split("|")[-1].strip() for line in res.stderr.decode().splitlines()
+                if line.startswith("import time:")}
+
+    imported(run_launcher(ws, event(0), LIFEGUARD_HELPER="0"))  # validates and caches lifeguard.json (pydantic)
+    off = imported(run_launcher(ws, event(1), LIFEGUARD_HELPER="0"))
+    assert "lifeguard.hook.runner" in off and "lifeguard.hook.launch" not in off and "pathlib" not in off
+    first = imported(run_launcher(ws, event(2)))
+    assert "lifeguard.hook.launch" in first and "lifeguard.hook.runner" in first
+    assert "pathlib" not in first
+    assert wait_until(lambda: helper_up(ws), 60), "the hook did not start a helper"
+    assert logged_ids(ws) == ["toolu_0000", "toolu_0001", "toolu_0002"]
+
+
 def test_lifeguard_run_runs_the_hook_itself_when_the_helper_does_not_take_it(ws: Path) -> None:
     """A helper turning the hook away (its code changed): stdin untouched, so the fast path's
     Python runs the hook itself, still without uv."""
