@@ -116,6 +116,22 @@ def tool_command(claude_dir: Path) -> str:
     return f"{shlex.quote(str(root / 'scripts' / 'lifeguard'))} --workspace {shlex.quote(str(Path(claude_dir).parent))}"
 
 
+class _AsPath:
+    """A Layout attribute's pathlib.Path twin: of a str attribute (`state` -> `state_dir`), or of
+    a method's str (`log_path(id)` -> `event_log(id)`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, layout, owner=None):
+        if layout is None:
+            return self
+        value = getattr(layout, self.name)
+        if callable(value):
+            return lambda session_id: _path(value(session_id))
+        return _path(value)
+
+
 class Layout:
     """The state folder's layout. Construction touches no disk.
 
@@ -150,49 +166,18 @@ class Layout:
 
     # -- the same, as pathlib.Path -------------------------------------------------------
 
-    @property
-    def claude_dir(self) -> Path:
-        return _path(self.claude)
-
-    @property
-    def state_dir(self) -> Path:
-        return _path(self.state)
-
-    @property
-    def quarantine_dir(self) -> Path:
-        return _path(self.quarantine)
-
-    @property
-    def spool_dir(self) -> Path:
-        return _path(self.spool)
-
-    @property
-    def backup_dir(self) -> Path:
-        return _path(self.backups)
-
-    @property
-    def archive_dir(self) -> Path:
-        return _path(self.archive)
-
-    @property
-    def config_file(self) -> Path:
-        return _path(self.config_path)
-
-    @property
-    def faults_log(self) -> Path:
-        return _path(self.faults_path)
-
-    def session_file(self, session_id: str) -> Path:
-        return _path(self.session_path(session_id))
-
-    def event_log(self, session_id: str) -> Path:
-        return _path(self.log_path(session_id))
-
-    def lock_file(self, session_id: str) -> Path:
-        return _path(self.lock_path(session_id))
-
-    def session_spool(self, session_id: str) -> Path:
-        return _path(self.spool_path(session_id))
+    claude_dir = _AsPath("claude")
+    state_dir = _AsPath("state")
+    quarantine_dir = _AsPath("quarantine")
+    spool_dir = _AsPath("spool")
+    backup_dir = _AsPath("backups")
+    archive_dir = _AsPath("archive")
+    config_file = _AsPath("config_path")
+    faults_log = _AsPath("faults_path")
+    session_file = _AsPath("session_path")
+    event_log = _AsPath("log_path")
+    lock_file = _AsPath("lock_path")
+    session_spool = _AsPath("spool_path")
 
 
 def _path(path: str) -> Path:
